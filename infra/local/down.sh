@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Stops what the make targets started, by the PIDs and markers they recorded in .local/.
+set -uo pipefail
+state_dir=${TIS_SYNC_STATE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.local}
+shopt -s nullglob
+for pidfile in "$state_dir"/*.pid; do
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+  fi
+  rm -f "$pidfile"
+done
+if [[ -f $state_dir/postgres.cluster ]]; then
+  cluster=$(cat "$state_dir/postgres.cluster")
+  pg_ctlcluster "${cluster%/*}" "${cluster#*/}" stop && echo "stopped Postgres cluster $cluster"
+  rm -f "$state_dir/postgres.cluster"
+fi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the pinned local tools (infra/tools/versions.env) into virtualenvs under the tools
+# directory and prints nothing but errors. Idempotent: a venv whose pins are unchanged is kept.
+# Each tool gets its own venv because ministack pins its own botocore.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../tools/versions.env
+source "$here/../tools/versions.env"
+tools_dir=${TIS_SYNC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tis-sync/tools}
+mkdir -p "$tools_dir"
+
+venv() { # name, pip args...
+  local name=$1; shift
+  local dir="$tools_dir/$name" stamp="$*"
+  if [[ -f "$dir/.pins" && "$(cat "$dir/.pins")" == "$stamp" ]]; then return 0; fi
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$stamp" > "$dir/.pins"
+}
+
+venv ministack "ministack==$MINISTACK_VERSION" "aws-sam-translator==$AWS_SAM_TRANSLATOR_VERSION"
+venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
+venv lint "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
+
+# osmem-server: the wheel carries a static binary; check its hash before trusting it.
+osmem="$tools_dir/osmem/bin/osmem-server"
+if [[ ! -x "$osmem" || "$(cat "$tools_dir/osmem/.pins" 2>/dev/null)" != "$OSMEM_SERVER_VERSION" ]]; then
+  rm -rf "$tools_dir/osmem" && mkdir -p "$tools_dir/osmem/wheel"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$tools_dir/osmem/wheel" "osmem-server==$OSMEM_SERVER_VERSION"
+  wheel=$(ls "$tools_dir"/osmem/wheel/*.whl)
+  if [[ "$(uname -m)" == x86_64 ]]; then
+    echo "$OSMEM_SERVER_SHA256  $wheel" | sha256sum --check --quiet
+  fi
+  python3 -m venv "$tools_dir/osmem"
+  "$tools_dir/osmem/bin/pip" install --quiet --disable-pip-version-check --no-deps "$wheel"
+  echo "$OSMEM_SERVER_VERSION" > "$tools_dir/osmem/.pins"
+fi

@@ -1,0 +1,30 @@
+//! Building the long-lived dependencies (database handle, event publisher, runner) from
+//! settings, once per process: shared by the functions and the CLI.
+
+use crate::config::{self, Settings};
+use crate::error::Result;
+use crate::events::EventPublisher;
+use crate::runner::Runner;
+
+/// AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+pub async fn runner(settings: &Settings) -> Result<Runner> {
+    let aws = if settings.needs_aws() {
+        Some(aws().await)
+    } else {
+        None
+    };
+    let database = config::database(&settings.database, aws.as_ref()).await?;
+    let events = match (&settings.event_bus, &aws) {
+        (Some(bus), Some(aws)) => {
+            EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone())
+        }
+        _ => EventPublisher::disabled(),
+    };
+    Ok(Runner::new(database, events))
+}

@@ -1,0 +1,222 @@
+//! Postgres connections (TLS with rustls, never OpenSSL) and the one retry helper for transient
+//! database errors.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::error::{Error, Result};
+
+/// How to reach the database: connection settings plus the TLS connector, built once at init.
+#[derive(Clone)]
+pub struct Database {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+/// A connection and the task driving it. `closed()` resolves when the connection ends, which
+/// the runner watches: the run's lock lives on its control connection.
+pub struct Session {
+    pub client: Client,
+    driver: JoinHandle<()>,
+}
+
+impl Session {
+    /// Resolves when the connection has ended (closed by either side or lost).
+    pub async fn closed(&mut self) {
+        let _ = (&mut self.driver).await;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl Database {
+    /// From a libpq-style URL or key=value string (`DATABASE_URL`). Locally `sslmode=disable`;
+    /// in AWS the secret-built config requires TLS.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            Error::Config(format!(
+                "DATABASE_URL is not a valid connection string: {e}"
+            ))
+        })?;
+        Self::from_config(config)
+    }
+
+    pub fn from_config(mut config: tokio_postgres::Config) -> Result<Self> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.keepalives_idle(Duration::from_secs(30));
+        Ok(Database {
+            config,
+            tls: MakeRustlsConnect::new(tls_config()?),
+        })
+    }
+
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Opens a connection named `application_name` (visible in `pg_stat_activity`, so operators
+    /// and tests can tell a job's connections apart).
+    pub async fn connect(&self, application_name: &str) -> Result<Session> {
+        let mut config = self.config.clone();
+        config.application_name(application_name);
+        let (client, connection) = config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| Error::database(format!("connecting to {}", describe(&self.config)), e))?;
+        let name = application_name.to_string();
+        let driver = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(connection = %name, error = %e, "database connection ended");
+            }
+        });
+        Ok(Session { client, driver })
+    }
+}
+
+/// Host, port and database, never the password: for error messages.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(default database)");
+    format!("database {db} at {host}:{port}")
+}
+
+/// Roots: the platform's store plus `PGSSLROOTCERT` if set (the libpq variable; in AWS point it
+/// at the RDS CA bundle shipped beside the function).
+fn tls_config() -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Ok(path) = std::env::var("PGSSLROOTCERT") {
+        let pem = std::fs::read(&path)
+            .map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Errors worth another attempt: serialization failure, deadlock, and the connection lost or
+/// refused (including `pg_terminate_backend` and a database restarting).
+pub fn is_transient(error: &tokio_postgres::Error) -> bool {
+    if let Some(code) = error.code() {
+        return *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::ADMIN_SHUTDOWN
+            || *code == SqlState::CRASH_SHUTDOWN
+            || *code == SqlState::CANNOT_CONNECT_NOW
+            || code.code().starts_with("08");
+    }
+    if error.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Whether an `Error` wraps a transient database error.
+pub fn is_transient_error(error: &Error) -> bool {
+    matches!(error, Error::Database { source, .. } if is_transient(source))
+}
+
+/// Bounded retries with exponential backoff.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included.
+    pub max_attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(2));
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with a non-transient error, or the policy's attempts
+/// are used up. Returns the result and the number of attempts made.
+pub async fn retry_transient<T, F, Fut>(
+    policy: RetryPolicy,
+    what: &str,
+    mut attempt: F,
+) -> (Result<T>, u32)
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt(n).await {
+            Err(e) if is_transient_error(&e) && n < policy.max_attempts => {
+                let delay = policy.delay_before(n + 1);
+                tracing::warn!(what, attempt = n, error = %e, delay_ms = delay.as_millis() as u64, "transient database error; retrying");
+                tokio::time::sleep(delay).await;
+                n += 1;
+            }
+            result => return (result, n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_first_delay_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+        };
+        let delays: Vec<u128> = (2..=6)
+            .map(|a| policy.delay_before(a).as_millis())
+            .collect();
+        assert_eq!(delays, vec![100, 200, 400, 500, 500]);
+    }
+}

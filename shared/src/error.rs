@@ -1,0 +1,108 @@
+//! The one error type of the library. Every variant says what failed and why; `error_type` is
+//! the short name a Lambda caller (console, async-invoke destination) sees as `errorType`.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is missing or malformed (named in the message).
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// The caller's input (function event, CLI argument) is wrong; the message names what.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    #[error("{context}: {}", describe_postgres_error(source))]
+    Database {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("{job} is already running since {since} (run id {run_id})")]
+    AlreadyRunning {
+        job: String,
+        since: DateTime<Utc>,
+        run_id: Uuid,
+    },
+
+    /// The job's lock is held by a session that has not recorded its run (it is starting).
+    #[error("{job} is already running (another session holds its lock and is starting its run)")]
+    AlreadyStarting { job: String },
+
+    #[error("{job} failed (run id {run_id}): {reason}")]
+    JobFailed {
+        job: String,
+        run_id: Uuid,
+        reason: String,
+    },
+
+    /// The run's control connection ended mid-run, taking the job's lock with it, so the run
+    /// stopped rather than carry on unguarded.
+    #[error("{job} lost its control connection (and with it the job's lock); the run was stopped")]
+    LockLost { job: String },
+
+    #[error("publishing {detail_type} to EventBridge bus {bus}: {reason}")]
+    EventPublish {
+        detail_type: String,
+        bus: String,
+        reason: String,
+    },
+
+    #[error("reading the database secret {arn}: {reason}")]
+    Secret { arn: String, reason: String },
+}
+
+/// tokio-postgres prints only "db error" for server errors: say what the server said.
+pub fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!("; {detail}"));
+        }
+        return text;
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+impl Error {
+    pub fn database(context: impl Into<String>, source: tokio_postgres::Error) -> Self {
+        Error::Database {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The `errorType` reported to Lambda callers.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "ConfigError",
+            Error::InvalidInput(_) => "InvalidInput",
+            Error::Database { .. } => "DatabaseError",
+            Error::AlreadyRunning { .. } | Error::AlreadyStarting { .. } => "AlreadyRunning",
+            Error::JobFailed { .. } => "JobFailed",
+            Error::LockLost { .. } => "LockLost",
+            Error::EventPublish { .. } => "EventPublishError",
+            Error::Secret { .. } => "SecretError",
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,117 @@
+//! Job events on EventBridge (`source: tis.sync`). Follow-up rules in template.yaml match
+//! `Job Succeeded` events by `detail.job` and `detail.followUps`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::jobs::JobName;
+use crate::runner::Trigger;
+
+pub const SOURCE: &str = "tis.sync";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailType {
+    JobSucceeded,
+    JobFailed,
+    JobDeferred,
+    JobMissed,
+    EsrFileExported,
+}
+
+impl DetailType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetailType::JobSucceeded => "Job Succeeded",
+            DetailType::JobFailed => "Job Failed",
+            DetailType::JobDeferred => "Job Deferred",
+            DetailType::JobMissed => "Job Missed",
+            DetailType::EsrFileExported => "ESR File Exported",
+        }
+    }
+}
+
+/// The `detail` of a job event (contract.md "Events").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobEventDetail {
+    pub job: JobName,
+    pub run_id: Uuid,
+    pub trigger: Trigger,
+    pub as_of: NaiveDate,
+    pub follow_ups: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub rows: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Shared by every run a night's chain starts, so one search finds the whole chain's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+/// Publishes events to the bus, or, without a bus, says so once and does nothing.
+#[derive(Clone)]
+pub struct EventPublisher {
+    target: Option<(aws_sdk_eventbridge::Client, String)>,
+}
+
+impl EventPublisher {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: String) -> Self {
+        EventPublisher {
+            target: Some((client, bus)),
+        }
+    }
+
+    /// No bus configured (`EVENT_BUS_NAME` unset): each event is logged as not published.
+    pub fn disabled() -> Self {
+        EventPublisher { target: None }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.target.is_some()
+    }
+
+    pub async fn publish(&self, detail_type: DetailType, detail: &impl Serialize) -> Result<()> {
+        let body = serde_json::to_string(detail).expect("event details serialize to JSON");
+        let Some((client, bus)) = &self.target else {
+            tracing::warn!(
+                detail_type = detail_type.as_str(),
+                "EVENT_BUS_NAME is not set: event not published"
+            );
+            tracing::debug!(detail = %body, "unpublished event");
+            return Ok(());
+        };
+        let failure = |reason: String| Error::EventPublish {
+            detail_type: detail_type.as_str().into(),
+            bus: bus.clone(),
+            reason,
+        };
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(SOURCE)
+            .detail_type(detail_type.as_str())
+            .detail(body)
+            .build();
+        let output = client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| failure(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+        // PutEvents answers 200 even when an entry was rejected: check the entry itself.
+        if output.failed_entry_count() > 0 {
+            let reason = output
+                .entries()
+                .iter()
+                .filter_map(|e| e.error_message().or(e.error_code()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(failure(reason));
+        }
+        tracing::info!(detail_type = detail_type.as_str(), bus = %bus, "event published");
+        Ok(())
+    }
+}

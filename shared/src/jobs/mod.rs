@@ -1,0 +1,96 @@
+//! The nightly jobs. Each job's logic is in the file named after it; this module names them and
+//! dispatches a run to the right one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+
+pub mod person_owner_rebuild;
+
+/// A job, by its kebab-case name (function names, events, CLI, ledger all use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobName {
+    PersonOwnerRebuild,
+}
+
+impl JobName {
+    pub const ALL: [JobName; 1] = [JobName::PersonOwnerRebuild];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobName::PersonOwnerRebuild => "person-owner-rebuild",
+        }
+    }
+}
+
+impl fmt::Display for JobName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobName {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        JobName::ALL
+            .into_iter()
+            .find(|job| job.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
+                Error::InvalidInput(format!(
+                    "unknown job '{name}' (known jobs: {})",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+impl serde::Serialize for JobName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JobName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a job reports when its output has committed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobOutput {
+    /// Rows in the job's output after the run.
+    pub rows: u64,
+    /// Job-specific counts for the ledger and logs (changed rows, removed rows, ...).
+    pub detail: serde_json::Value,
+}
+
+/// Runs one attempt of `job` on the work connection. Each job commits its output atomically
+/// (one transaction) or not at all.
+pub async fn execute(job: JobName, client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
+    match job {
+        JobName::PersonOwnerRebuild => person_owner_rebuild::run(client, as_of).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_known_ones() {
+        for job in JobName::ALL {
+            assert_eq!(job.as_str().parse::<JobName>().unwrap(), job);
+        }
+        let error = "person-owner".parse::<JobName>().unwrap_err().to_string();
+        assert!(error.contains("unknown job 'person-owner'"), "{error}");
+        assert!(error.contains("person-owner-rebuild"), "{error}");
+    }
+}

@@ -1,0 +1,25 @@
+//! tis-sync: the nightly TCS sync jobs and the ESR exporter as Lambda functions, and the same
+//! code behind the `tis-sync` CLI.
+//!
+//! - `jobs`: what each job computes (one file per job) and the job names.
+//! - `runner`: the one runner every job goes through (ledger, lock, retries, events).
+//! - `ledger`: the run ledger and the per-job lock.
+//! - `invocation`: the function input shapes (console, schedule, follow-up).
+//! - `lambda`: the function side; `context`: dependencies built once at init.
+//! - `db`, `config`, `events`, `migrate`, `seed`, `telemetry`: plumbing.
+
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod invocation;
+pub mod jobs;
+pub mod lambda;
+pub mod ledger;
+pub mod migrate;
+pub mod runner;
+pub mod seed;
+pub mod telemetry;
+
+pub use error::{Error, Result};

@@ -1,0 +1,388 @@
+//! The one runner every job goes through: ledger row, one run at a time, bounded retries of
+//! transient database errors, atomic output, events, and duplicate deliveries recognised.
+//!
+//! A run uses two connections. The control connection holds the job's advisory lock and writes
+//! the ledger; the work connection runs the job's transaction. A lost work connection is retried
+//! on a new one without giving up the lock; a lost control connection stops the run, because the
+//! lock went with it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::db::{retry_transient, Database, RetryPolicy, Session};
+use crate::error::{Error, Result};
+use crate::events::{DetailType, EventPublisher};
+use crate::jobs::{self, JobName};
+use crate::ledger::{self, Finish, NewRun, RunRecord, RunStatus};
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Schedule,
+    FollowUp,
+    Manual,
+    CatchUp,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::FollowUp => "follow-up",
+            Trigger::Manual => "manual",
+            Trigger::CatchUp => "catch-up",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "schedule" => Ok(Trigger::Schedule),
+            "follow-up" => Ok(Trigger::FollowUp),
+            "manual" => Ok(Trigger::Manual),
+            "catch-up" => Ok(Trigger::CatchUp),
+            other => Err(Error::InvalidInput(format!(
+                "unknown trigger '{other}' (expected schedule, follow-up, manual or catch-up)"
+            ))),
+        }
+    }
+}
+
+/// One request to run a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    pub job: JobName,
+    pub trigger: Trigger,
+    pub as_of: NaiveDate,
+    pub follow_ups: bool,
+    /// Identifies what delivered the request (a schedule's scheduled time, a predecessor's run),
+    /// so a repeated delivery is not run twice. `None` for manual runs.
+    pub delivery_key: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl RunRequest {
+    /// A manual run for today's UTC date, with follow-ups.
+    pub fn manual(job: JobName) -> Self {
+        RunRequest {
+            job,
+            trigger: Trigger::Manual,
+            as_of: Utc::now().date_naive(),
+            follow_ups: true,
+            delivery_key: None,
+            correlation_id: None,
+        }
+    }
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Succeeded,
+    Deferred,
+    /// A repeated delivery: the run that already took it is reported, nothing ran again.
+    Duplicate,
+}
+
+/// The answer of a run (the function's response, the CLI's output).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub job: JobName,
+    pub run_id: Uuid,
+    pub status: Outcome,
+    pub trigger: Trigger,
+    pub as_of: NaiveDate,
+    pub follow_ups: bool,
+    pub rows: u64,
+    pub duration_ms: u64,
+    pub started_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// Follow-up jobs this run's success starts (through events in AWS, in-process in the CLI).
+    pub triggered: Vec<JobName>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+}
+
+impl RunSummary {
+    fn from_record(record: &RunRecord, status: Outcome) -> Self {
+        RunSummary {
+            job: record.job,
+            run_id: record.run_id,
+            status,
+            trigger: record.trigger,
+            as_of: record.as_of,
+            follow_ups: record.follow_ups,
+            rows: record.rows.unwrap_or(0).max(0) as u64,
+            duration_ms: record.duration_ms().unwrap_or(0),
+            started_at: record.started_at,
+            attempts: record.attempts.max(0) as u32,
+            triggered: Vec::new(),
+            warnings: Vec::new(),
+            detail: record.detail.clone().unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+pub struct Runner {
+    db: Database,
+    events: EventPublisher,
+    retry: RetryPolicy,
+}
+
+impl Runner {
+    pub fn new(db: Database, events: EventPublisher) -> Self {
+        Runner {
+            db,
+            events,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Runs one job (not its follow-ups). A failed run is an `Err` (after it has been recorded
+    /// in the ledger and announced with `Job Failed`), so Lambda's retry and on-failure
+    /// destination see it.
+    pub async fn run(&self, request: RunRequest) -> Result<RunSummary> {
+        let job = request.job;
+        let control_name = format!("tis-sync:{job}");
+        let (control, _) = retry_transient(self.retry, "connecting the control connection", |_| {
+            self.db.connect(&control_name)
+        })
+        .await;
+        let mut control = control?;
+
+        if let Some(key) = &request.delivery_key {
+            if let Some(prior) = ledger::delivered(&control.client, job, key).await? {
+                return self.repeated_delivery(&control, prior).await;
+            }
+        }
+
+        if !ledger::try_lock(&control.client, job).await? {
+            return Err(self.already_running(&control, job).await);
+        }
+        let abandoned = ledger::fail_abandoned(&control.client, job).await?;
+        if abandoned > 0 {
+            tracing::warn!(job = %job, abandoned, "marked runs left running by a dead process as failed");
+        }
+
+        let run_id = Uuid::new_v4();
+        let new_run = NewRun {
+            run_id,
+            job,
+            trigger: request.trigger,
+            as_of: request.as_of,
+            follow_ups: request.follow_ups,
+            delivery_key: request.delivery_key.as_deref(),
+            correlation_id: request.correlation_id.as_deref(),
+            status: RunStatus::Running,
+            error: None,
+        };
+        let Some(record) = ledger::insert(&control.client, &new_run).await? else {
+            // The same delivery succeeded between our check and our lock: report that run.
+            ledger::unlock(&control.client, job).await?;
+            let key = request.delivery_key.as_deref().unwrap_or_default();
+            let prior = ledger::delivered(&control.client, job, key).await?;
+            return match prior {
+                Some(prior) => self.repeated_delivery(&control, prior).await,
+                None => Err(Error::InvalidInput(format!(
+                    "delivery {key} of {job} vanished from the ledger"
+                ))),
+            };
+        };
+
+        let span = tracing::info_span!(
+            "job_run",
+            job = %job,
+            run_id = %run_id,
+            trigger = %request.trigger,
+            as_of = %request.as_of,
+            correlation_id = request.correlation_id.as_deref().unwrap_or(""),
+        );
+        async move {
+            tracing::info!("run started");
+            let clock = Instant::now();
+            let (outcome, attempts) = tokio::select! {
+                result = self.attempts(job, request.as_of) => result,
+                _ = control.closed() => (Err(Error::LockLost { job: job.to_string() }), 0),
+            };
+            self.finish(control, record, outcome, attempts, clock.elapsed())
+                .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs the job until it succeeds or fails for good, each attempt on a fresh work connection.
+    async fn attempts(&self, job: JobName, as_of: NaiveDate) -> (Result<jobs::JobOutput>, u32) {
+        retry_transient(self.retry, job.as_str(), |attempt| async move {
+            let mut work = self.db.connect(&format!("tis-sync:{job}:work")).await?;
+            if attempt > 1 {
+                tracing::info!(attempt, "retrying the run");
+            }
+            jobs::execute(job, &mut work.client, as_of).await
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        control: Session,
+        record: RunRecord,
+        outcome: Result<jobs::JobOutput>,
+        attempts: u32,
+        elapsed: Duration,
+    ) -> Result<RunSummary> {
+        let job = record.job;
+        // The control connection may be the thing that was lost: then record on a new one.
+        let control = if control.client.is_closed() {
+            let control_name = format!("tis-sync:{job}");
+            let (session, _) =
+                retry_transient(self.retry, "reconnecting to record the outcome", |_| {
+                    self.db.connect(&control_name)
+                })
+                .await;
+            session?
+        } else {
+            control
+        };
+        let error_text = outcome.as_ref().err().map(|e| e.to_string());
+        let finish = match &outcome {
+            Ok(output) => Finish {
+                status: RunStatus::Succeeded,
+                rows: Some(output.rows),
+                attempts,
+                error: None,
+                detail: Some(&output.detail),
+            },
+            Err(_) => Finish {
+                status: RunStatus::Failed,
+                rows: None,
+                attempts,
+                error: error_text.as_deref(),
+                detail: None,
+            },
+        };
+        let finished = ledger::finish(&control.client, record.run_id, &finish).await?;
+        // Release the lock before announcing the result: a follow-up started by the event must
+        // see this run finished.
+        let _ = ledger::unlock(&control.client, job).await;
+
+        match outcome {
+            Ok(_) => {
+                tracing::info!(
+                    rows = finished.rows.unwrap_or(0),
+                    attempts,
+                    duration_ms = elapsed.as_millis() as u64,
+                    "run succeeded"
+                );
+                self.announce(&control, &finished, DetailType::JobSucceeded)
+                    .await?;
+                Ok(RunSummary::from_record(&finished, Outcome::Succeeded))
+            }
+            Err(error) => {
+                tracing::error!(error = %error, attempts, "run failed");
+                if let Err(publish_error) = self
+                    .announce(&control, &finished, DetailType::JobFailed)
+                    .await
+                {
+                    tracing::error!(error = %publish_error, "could not announce the failure");
+                }
+                Err(Error::JobFailed {
+                    job: job.to_string(),
+                    run_id: finished.run_id,
+                    reason: error.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Publishes the run's event and records that it was accepted.
+    async fn announce(
+        &self,
+        control: &Session,
+        record: &RunRecord,
+        detail_type: DetailType,
+    ) -> Result<()> {
+        self.events
+            .publish(detail_type, &record.event_detail())
+            .await?;
+        if self.events.is_enabled() {
+            ledger::mark_published(&control.client, record.run_id).await?;
+        }
+        Ok(())
+    }
+
+    /// A delivery already taken: report the run that took it, re-sending its success event if
+    /// the first attempt to publish it failed (otherwise its follow-ups would never start).
+    async fn repeated_delivery(&self, control: &Session, prior: RunRecord) -> Result<RunSummary> {
+        tracing::info!(
+            job = %prior.job,
+            run_id = %prior.run_id,
+            status = prior.status.as_str(),
+            delivery = prior.delivery_key.as_deref().unwrap_or(""),
+            "repeated delivery: not running again"
+        );
+        if prior.status == RunStatus::Succeeded
+            && prior.published_at.is_none()
+            && self.events.is_enabled()
+        {
+            self.announce(control, &prior, DetailType::JobSucceeded)
+                .await?;
+        }
+        let mut summary = RunSummary::from_record(&prior, Outcome::Duplicate);
+        summary.warnings.push(format!(
+            "this delivery was already taken by run {} ({})",
+            prior.run_id,
+            prior.status.as_str()
+        ));
+        Ok(summary)
+    }
+
+    async fn already_running(&self, control: &Session, job: JobName) -> Error {
+        // The lock holder writes its ledger row just after taking the lock: give it a moment.
+        for _ in 0..20 {
+            match ledger::running(&control.client, job).await {
+                Ok(Some(run)) => {
+                    return Error::AlreadyRunning {
+                        job: job.to_string(),
+                        since: run.started_at,
+                        run_id: run.run_id,
+                    }
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => return e,
+            }
+        }
+        Error::AlreadyStarting {
+            job: job.to_string(),
+        }
+    }
+}

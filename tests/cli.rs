@@ -1,0 +1,181 @@
+//! The `tis-sync` binary: machine output on stdout, one clear error line on stderr and a
+//! non-zero exit for bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use integration_tests::TestDb;
+use serde_json::Value;
+
+/// The workspace's built `tis-sync` (make test builds every binary before testing).
+fn tis_sync() -> Command {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop(); // deps/
+    dir.pop(); // debug/
+    let binary: PathBuf = dir.join("tis-sync");
+    assert!(
+        binary.exists(),
+        "{} is missing: build the workspace first (make test does)",
+        binary.display()
+    );
+    let mut command = Command::new(binary);
+    command.env_remove("EVENT_BUS_NAME").env("RUST_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("error")).collect()
+}
+
+#[tokio::test]
+async fn migrate_seed_run_status_work_end_to_end() {
+    let db = TestDb::new().await;
+    let (out, stdout, stderr) = run(tis_sync().arg("migrate").env("DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["applied"],
+        serde_json::json!([])
+    );
+
+    let (out, stdout, stderr) = run(tis_sync()
+        .args(["seed", "--persons", "120", "--seed", "5"])
+        .env("DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    let seeded: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(seeded["persons"], 120);
+
+    let (out, stdout, stderr) = run(tis_sync()
+        .args([
+            "run",
+            "person-owner-rebuild",
+            "--as-of",
+            "2024-08-04",
+            "--no-follow-ups",
+        ])
+        .env("DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    let ran: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(ran["runs"][0]["status"], "succeeded");
+    assert_eq!(ran["runs"][0]["asOf"], "2024-08-04");
+    assert_eq!(ran["runs"][0]["rows"], 120);
+
+    let (out, stdout, stderr) = run(tis_sync().arg("status").env("DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["jobs"][0]["job"], "person-owner-rebuild");
+    assert_eq!(status["jobs"][0]["lastRun"]["status"], "succeeded");
+    assert_eq!(status["jobs"][0]["runningNow"], false);
+    assert!(
+        stderr.contains("person-owner-rebuild"),
+        "a table for humans on stderr: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn seeding_is_reproducible_for_a_seed() {
+    let db = TestDb::new().await;
+    let fingerprint = || async {
+        let c = db.client().await;
+        let row = c
+            .client
+            .query_one(
+                "SELECT (SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM tcs.placement p),
+                        (SELECT md5(string_agg(m::text, ',' ORDER BY uuid)) FROM tcs.programme_membership m)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, String>(0), row.get::<_, String>(1))
+    };
+    for seed in ["5", "5"] {
+        let (out, _, stderr) = run(tis_sync()
+            .args(["seed", "--persons", "80", "--seed", seed])
+            .env("DATABASE_URL", &db.url));
+        assert!(out.status.success(), "{stderr}");
+    }
+    let first = fingerprint().await;
+    run(tis_sync()
+        .args(["seed", "--persons", "80", "--seed", "5"])
+        .env("DATABASE_URL", &db.url));
+    assert_eq!(fingerprint().await, first, "same seed, same data");
+    run(tis_sync()
+        .args(["seed", "--persons", "80", "--seed", "6"])
+        .env("DATABASE_URL", &db.url));
+    assert_ne!(fingerprint().await, first, "another seed, other data");
+}
+
+#[tokio::test]
+async fn an_unknown_job_is_one_clear_line_and_a_failure() {
+    let db = TestDb::new().await;
+    let (out, stdout, stderr) = run(tis_sync()
+        .args(["run", "person-owner"])
+        .env("DATABASE_URL", &db.url));
+    assert!(!out.status.success());
+    assert!(stdout.is_empty());
+    assert_eq!(
+        error_lines(&stderr),
+        ["error: invalid input: unknown job 'person-owner' (known jobs: person-owner-rebuild)"],
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_date_is_one_clear_line_and_a_failure() {
+    let db = TestDb::new().await;
+    let (out, _, stderr) = run(tis_sync()
+        .args(["run", "person-owner-rebuild", "--as-of", "2024-8-40"])
+        .env("DATABASE_URL", &db.url));
+    assert!(!out.status.success());
+    let lines = error_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("--as-of '2024-8-40' is not a date"),
+        "{stderr}"
+    );
+    let c = db.client().await;
+    let runs: i64 = c
+        .client
+        .query_one("SELECT count(*) FROM sync.job_run", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 0, "nothing ran");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_one_clear_line_and_a_failure() {
+    let (out, stdout, stderr) = run(tis_sync().arg("status").env(
+        "DATABASE_URL",
+        "postgres://nobody:x@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=2",
+    ));
+    assert!(!out.status.success());
+    assert!(stdout.is_empty());
+    let lines = error_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("connecting to database nowhere at 127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(
+        !lines[0].contains(":x@"),
+        "no password in the message: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn missing_database_settings_are_named() {
+    let (out, _, stderr) = run(tis_sync()
+        .arg("status")
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SECRET_ARN"));
+    assert!(!out.status.success());
+    assert_eq!(error_lines(&stderr).len(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}

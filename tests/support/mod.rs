@@ -1,0 +1,258 @@
+//! Shared test support: a fresh, migrated Postgres database per test (on the server `make test`
+//! starts), fixtures, and helpers to watch and interfere with job connections.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use shared::db::{Database, RetryPolicy, Session};
+use shared::events::EventPublisher;
+use shared::runner::Runner;
+use tokio_postgres::Client;
+
+/// The admin connection string tests create their databases with.
+pub fn admin_url() -> String {
+    std::env::var("TIS_SYNC_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("TIS_SYNC_TEST_DATABASE_URL (or DATABASE_URL) must name a Postgres the tests can create databases on: run the tests through `make test`")
+}
+
+/// A database of its own for one test, migrated, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub database: Database,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let admin = Database::from_url(&admin_url()).expect("admin url parses");
+        let name = format!("tis_sync_test_{}", uuid::Uuid::new_v4().simple());
+        let session = admin
+            .connect("tis-sync-test:admin")
+            .await
+            .expect("connect to the test Postgres");
+        session
+            .client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let url = with_database(&admin_url(), &name);
+        let database = Database::from_url(&url).unwrap();
+        let mut session = database.connect("tis-sync-test:migrate").await.unwrap();
+        shared::migrate::migrate(&mut session.client)
+            .await
+            .expect("migrations apply");
+        TestDb {
+            name,
+            url,
+            database,
+        }
+    }
+
+    pub async fn client(&self) -> Session {
+        self.database
+            .connect("tis-sync-test")
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A runner with no event bus and quick retries.
+    pub fn runner(&self) -> Runner {
+        Runner::new(self.database.clone(), EventPublisher::disabled())
+            .with_retry_policy(quick_retries())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop the database from a plain thread: Drop cannot await, and the test's runtime may be
+        // shutting down. Failures only leave a database that `make test` sweeps up next time.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::from_url(&admin_url()) {
+                    if let Ok(session) = admin.connect("tis-sync-test:admin").await {
+                        let _ = session
+                            .client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Replaces the database name in a URL of the form postgres://user:pass@host:port/db?params.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[authority_end..]
+        .find('/')
+        .map(|i| i + authority_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+    }
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Terminates every backend whose application_name is `name`; returns how many.
+pub async fn terminate(client: &Client, name: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until a backend named `name` is waiting for a lock (so a job is mid-transaction) and
+/// returns its pid.
+pub async fn wait_until_blocked(client: &Client, name: &str) -> i32 {
+    for _ in 0..400 {
+        let pid: Option<i32> = client
+            .query_one(
+                "SELECT min(pid) FROM pg_stat_activity
+                 WHERE application_name = $1 AND datname = current_database() AND wait_event_type = 'Lock'",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if let Some(pid) = pid {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no backend named {name} became blocked on a lock within 10 s");
+}
+
+/// Kills the next backend named `name` that blocks on a lock, and waits until it is gone, so a
+/// following wait sees only a new attempt.
+pub async fn kill_when_blocked(client: &Client, name: &str) {
+    let pid = wait_until_blocked(client, name).await;
+    let _: bool = client
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap()
+        .get(0);
+    for _ in 0..400 {
+        let alive: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if !alive {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("backend {pid} did not end within 10 s of being terminated");
+}
+
+/// Small builders for hand-made TCS rows.
+pub mod fixtures {
+    use tokio_postgres::Client;
+
+    pub async fn person(c: &Client, id: i64) {
+        c.execute(
+            "INSERT INTO tcs.person (id, status) VALUES ($1, 'CURRENT')",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn programme(c: &Client, id: i64, owner: Option<&str>) {
+        c.execute(
+            "INSERT INTO tcs.programme (id, owner, programme_name, programme_number, status)
+             VALUES ($1, $2, $3, $4, 'CURRENT')",
+            &[&id, &owner, &format!("Programme {id}"), &format!("PRG{id}")],
+        )
+        .await
+        .unwrap();
+    }
+
+    /// A membership with a chosen uuid (its last hex digits), so tie-break order is known.
+    pub async fn membership(
+        c: &Client,
+        uuid_suffix: u32,
+        person: i64,
+        programme: i64,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) {
+        let uuid =
+            uuid::Uuid::parse_str(&format!("00000000-0000-0000-0000-{uuid_suffix:012}")).unwrap();
+        c.execute(
+            "INSERT INTO tcs.programme_membership
+               (uuid, person_id, programme_id, programme_start_date, programme_end_date, programme_membership_type)
+             VALUES ($1, $2, $3, $4::text::date, $5::text::date, 'SUBSTANTIVE')",
+            &[&uuid, &person, &programme, &start, &end],
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn post(
+        c: &Client,
+        id: i64,
+        owner: Option<&str>,
+        employing: Option<i64>,
+        training: Option<i64>,
+    ) {
+        c.execute(
+            "INSERT INTO tcs.post (id, owner, employing_body_id, training_body_id, status)
+             VALUES ($1, $2, $3, $4, 'CURRENT')",
+            &[&id, &owner, &employing, &training],
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn placement(
+        c: &Client,
+        id: i64,
+        trainee: Option<i64>,
+        post: Option<i64>,
+        from: Option<&str>,
+        to: Option<&str>,
+        lifecycle: &str,
+    ) {
+        c.execute(
+            "INSERT INTO tcs.placement (id, trainee_id, post_id, date_from, date_to, lifecycle_state)
+             VALUES ($1, $2, $3, $4::text::date, $5::text::date, $6)",
+            &[&id, &trainee, &post, &from, &to, &lifecycle],
+        )
+        .await
+        .unwrap();
+    }
+}

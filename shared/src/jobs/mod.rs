@@ -10,19 +10,38 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 
 pub mod person_owner_rebuild;
+pub mod person_placement_employing_body_trust;
+pub mod person_placement_training_body_trust;
+pub mod post_employing_body_trust;
+pub mod post_training_body_trust;
+mod trust_links;
 
 /// A job, by its kebab-case name (function names, events, CLI, ledger all use it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobName {
     PersonOwnerRebuild,
+    PersonPlacementEmployingBodyTrust,
+    PersonPlacementTrainingBodyTrust,
+    PostEmployingBodyTrust,
+    PostTrainingBodyTrust,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 1] = [JobName::PersonOwnerRebuild];
+    pub const ALL: [JobName; 5] = [
+        JobName::PersonOwnerRebuild,
+        JobName::PersonPlacementEmployingBodyTrust,
+        JobName::PersonPlacementTrainingBodyTrust,
+        JobName::PostEmployingBodyTrust,
+        JobName::PostTrainingBodyTrust,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobName::PersonOwnerRebuild => "person-owner-rebuild",
+            JobName::PersonPlacementEmployingBodyTrust => "person-placement-employing-body-trust",
+            JobName::PersonPlacementTrainingBodyTrust => "person-placement-training-body-trust",
+            JobName::PostEmployingBodyTrust => "post-employing-body-trust",
+            JobName::PostTrainingBodyTrust => "post-training-body-trust",
         }
     }
 }
@@ -77,6 +96,15 @@ pub struct JobOutput {
 pub async fn execute(job: JobName, client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
     match job {
         JobName::PersonOwnerRebuild => person_owner_rebuild::run(client, as_of).await,
+        // The trust jobs link by every placement, past to future: the as-of date does not matter.
+        JobName::PersonPlacementEmployingBodyTrust => {
+            person_placement_employing_body_trust::run(client).await
+        }
+        JobName::PersonPlacementTrainingBodyTrust => {
+            person_placement_training_body_trust::run(client).await
+        }
+        JobName::PostEmployingBodyTrust => post_employing_body_trust::run(client).await,
+        JobName::PostTrainingBodyTrust => post_training_body_trust::run(client).await,
     }
 }
 

@@ -1,0 +1,14 @@
+//! post-training-body-trust: tcs.post_trust: the training body of every post (posts without placements too).
+//! Posts with no training body are ignored.
+
+use tokio_postgres::Client;
+
+use super::trust_links::{replace, Body, LinkTable};
+use super::JobOutput;
+use crate::error::Result;
+
+const FRESH: &str = "SELECT id AS subject_id, training_body_id AS trust_id FROM tcs.post WHERE training_body_id IS NOT NULL";
+
+pub async fn run(client: &mut Client) -> Result<JobOutput> {
+    replace(client, LinkTable::PostTrust, Body::Training, FRESH).await
+}

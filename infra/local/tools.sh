@@ -35,5 +35,6 @@ if [[ ! -x "$osmem" || "$(cat "$tools_dir/osmem/.pins" 2>/dev/null)" != "$OSMEM_
   fi
   python3 -m venv "$tools_dir/osmem"
   "$tools_dir/osmem/bin/pip" install --quiet --disable-pip-version-check --no-deps "$wheel"
+  ln -sf "$(ls "$tools_dir"/osmem/lib/python3*/site-packages/osmem_server/bin/osmem-server)" "$osmem"
   echo "$OSMEM_SERVER_VERSION" > "$tools_dir/osmem/.pins"
 fi

@@ -19,8 +19,12 @@ pub enum DatabaseSource {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub database: DatabaseSource,
-    /// `EVENT_BUS_NAME`; `None` means events are not published (said once in the log).
+    /// `EVENT_BUS_NAME`; `None` means events are not published (said in the log).
     pub event_bus: Option<String>,
+    /// `OPENSEARCH_URL`: plain http locally; an https AWS domain endpoint is SigV4-signed.
+    pub opensearch_url: Option<String>,
+    /// `PERSONS_INDEX_ALIAS`, default `persons`: the alias readers query.
+    pub persons_index_alias: String,
 }
 
 impl Settings {
@@ -41,12 +45,19 @@ impl Settings {
         Ok(Settings {
             database,
             event_bus: var("EVENT_BUS_NAME"),
+            opensearch_url: var("OPENSEARCH_URL"),
+            persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
         })
     }
 
     /// Whether any AWS client is needed (to avoid loading AWS configuration when none is).
     pub fn needs_aws(&self) -> bool {
-        self.event_bus.is_some() || matches!(self.database, DatabaseSource::Secret(_))
+        self.event_bus.is_some()
+            || matches!(self.database, DatabaseSource::Secret(_))
+            || self
+                .opensearch_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
     }
 }
 

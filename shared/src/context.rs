@@ -5,6 +5,7 @@ use crate::config::{self, Settings};
 use crate::error::Result;
 use crate::events::EventPublisher;
 use crate::runner::Runner;
+use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 
 /// AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn aws() -> aws_config::SdkConfig {
@@ -26,5 +27,12 @@ pub async fn runner(settings: &Settings) -> Result<Runner> {
         }
         _ => EventPublisher::disabled(),
     };
-    Ok(Runner::new(database, events))
+    let mut runner = Runner::new(database, events);
+    if let Some(url) = &settings.opensearch_url {
+        runner = runner.with_search(PersonSearch {
+            index: OpenSearchIndex::connect(url, aws.as_ref())?,
+            target: IndexTarget::new(settings.persons_index_alias.clone()),
+        });
+    }
+    Ok(runner)
 }

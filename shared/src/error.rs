@@ -51,6 +51,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// An OpenSearch request failed (after retries where they apply).
+    #[error("OpenSearch, {operation}: {reason}")]
+    Search { operation: String, reason: String },
+
     #[error("reading the database secret {arn}: {reason}")]
     Secret { arn: String, reason: String },
 }
@@ -92,6 +96,7 @@ impl Error {
             Error::LockLost { .. } => "LockLost",
             Error::EventPublish { .. } => "EventPublishError",
             Error::Secret { .. } => "SecretError",
+            Error::Search { .. } => "SearchError",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod ledger;
 pub mod migrate;
 pub mod runner;
+pub mod search;
 pub mod seed;
 pub mod telemetry;
 

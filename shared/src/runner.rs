@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::events::{DetailType, EventPublisher};
 use crate::jobs::{self, JobName};
 use crate::ledger::{self, Finish, NewRun, RunRecord, RunStatus};
+use crate::search::PersonSearch;
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +147,7 @@ impl RunSummary {
 pub struct Runner {
     db: Database,
     events: EventPublisher,
+    search: Option<PersonSearch>,
     retry: RetryPolicy,
 }
 
@@ -154,8 +156,14 @@ impl Runner {
         Runner {
             db,
             events,
+            search: None,
             retry: RetryPolicy::default(),
         }
+    }
+
+    pub fn with_search(mut self, search: PersonSearch) -> Self {
+        self.search = Some(search);
+        self
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -230,7 +238,7 @@ impl Runner {
             tracing::info!("run started");
             let clock = Instant::now();
             let (outcome, attempts) = tokio::select! {
-                result = self.attempts(job, request.as_of) => result,
+                result = self.attempts(job, request.as_of, run_id) => result,
                 _ = control.closed() => (Err(Error::LockLost { job: job.to_string() }), 0),
             };
             self.finish(control, record, outcome, attempts, clock.elapsed())
@@ -241,13 +249,24 @@ impl Runner {
     }
 
     /// Runs the job until it succeeds or fails for good, each attempt on a fresh work connection.
-    async fn attempts(&self, job: JobName, as_of: NaiveDate) -> (Result<jobs::JobOutput>, u32) {
+    async fn attempts(
+        &self,
+        job: JobName,
+        as_of: NaiveDate,
+        run_id: Uuid,
+    ) -> (Result<jobs::JobOutput>, u32) {
+        let context = jobs::JobContext {
+            as_of,
+            run_id,
+            search: self.search.as_ref(),
+        };
+        let context = &context;
         retry_transient(self.retry, job.as_str(), |attempt| async move {
             let mut work = self.db.connect(&format!("tis-sync:{job}:work")).await?;
             if attempt > 1 {
                 tracing::info!(attempt, "retrying the run");
             }
-            jobs::execute(job, &mut work.client, as_of).await
+            jobs::execute(job, &mut work.client, context).await
         })
         .await
     }

@@ -256,3 +256,45 @@ pub mod fixtures {
         .unwrap();
     }
 }
+
+/// The OpenSearch-API server of this test process: one `osmem-server`, started on first use on
+/// a free port of 127.0.0.1, ending when the test process does (it exits when its stdin closes).
+pub mod search_server {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::{Mutex, OnceLock};
+
+    static SERVER: OnceLock<(Mutex<Child>, String)> = OnceLock::new();
+
+    fn binary() -> String {
+        if let Ok(path) = std::env::var("TIS_SYNC_OSMEM") {
+            return path;
+        }
+        let home = std::env::var("HOME").unwrap_or_default();
+        let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
+        format!("{cache}/tis-sync/tools/osmem/bin/osmem-server")
+    }
+
+    /// The server's base URL (http://127.0.0.1:PORT).
+    pub fn url() -> String {
+        SERVER
+            .get_or_init(|| {
+                let path = binary();
+                let mut child = Command::new(&path)
+                    .args(["-addr", "127.0.0.1:0"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start osmem-server at {path} ({e}): run the tests through `make test`, which installs it"));
+                let mut first = String::new();
+                BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+                let banner: serde_json::Value = serde_json::from_str(&first)
+                    .unwrap_or_else(|e| panic!("osmem-server's first line is not its JSON banner ({e}): {first}"));
+                let url = banner["url"].as_str().expect("the banner names the url").to_string();
+                (Mutex::new(child), url)
+            })
+            .1
+            .clone()
+    }
+}

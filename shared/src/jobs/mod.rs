@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::search::PersonSearch;
 
+pub mod person_elasticsearch_sync;
 pub mod person_owner_rebuild;
 pub mod person_placement_employing_body_trust;
 pub mod person_placement_training_body_trust;
@@ -24,15 +26,17 @@ pub enum JobName {
     PersonPlacementTrainingBodyTrust,
     PostEmployingBodyTrust,
     PostTrainingBodyTrust,
+    PersonElasticsearchSync,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 5] = [
+    pub const ALL: [JobName; 6] = [
         JobName::PersonOwnerRebuild,
         JobName::PersonPlacementEmployingBodyTrust,
         JobName::PersonPlacementTrainingBodyTrust,
         JobName::PostEmployingBodyTrust,
         JobName::PostTrainingBodyTrust,
+        JobName::PersonElasticsearchSync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl JobName {
             JobName::PersonPlacementTrainingBodyTrust => "person-placement-training-body-trust",
             JobName::PostEmployingBodyTrust => "post-employing-body-trust",
             JobName::PostTrainingBodyTrust => "post-training-body-trust",
+            JobName::PersonElasticsearchSync => "person-elasticsearch-sync",
         }
     }
 }
@@ -91,9 +96,22 @@ pub struct JobOutput {
     pub detail: serde_json::Value,
 }
 
-/// Runs one attempt of `job` on the work connection. Each job commits its output atomically
-/// (one transaction) or not at all.
-pub async fn execute(job: JobName, client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
+/// What a run of a job gets besides its work connection.
+pub struct JobContext<'a> {
+    pub as_of: NaiveDate,
+    pub run_id: uuid::Uuid,
+    /// The search index, when configured (`OPENSEARCH_URL`); only the index job needs it.
+    pub search: Option<&'a PersonSearch>,
+}
+
+/// Runs one attempt of `job` on the work connection. Each job replaces its output atomically
+/// (one transaction, or build-then-swap for the index) or not at all.
+pub async fn execute(
+    job: JobName,
+    client: &mut Client,
+    context: &JobContext<'_>,
+) -> Result<JobOutput> {
+    let as_of = context.as_of;
     match job {
         JobName::PersonOwnerRebuild => person_owner_rebuild::run(client, as_of).await,
         // The trust jobs link by every placement, past to future: the as-of date does not matter.
@@ -105,6 +123,23 @@ pub async fn execute(job: JobName, client: &mut Client, as_of: NaiveDate) -> Res
         }
         JobName::PostEmployingBodyTrust => post_employing_body_trust::run(client).await,
         JobName::PostTrainingBodyTrust => post_training_body_trust::run(client).await,
+        JobName::PersonElasticsearchSync => {
+            let search = context.search.ok_or_else(|| {
+                Error::Config(
+                    "person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)"
+                        .into(),
+                )
+            })?;
+            let label = context.run_id.simple().to_string();
+            person_elasticsearch_sync::run(
+                client,
+                as_of,
+                &search.index,
+                &search.target,
+                &label[..8],
+            )
+            .await
+        }
     }
 }
 

@@ -1,0 +1,53 @@
+//! The person search index. `SearchIndex` is the port the index job talks to (the operations a
+//! zero-downtime rebuild needs); `OpenSearchIndex` is its adapter over the `opensearch` crate.
+//! Unit tests of the rebuild use a recording adapter instead.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::error::Result;
+
+mod opensearch;
+
+pub use self::opensearch::OpenSearchIndex;
+pub use crate::jobs::person_elasticsearch_sync::IndexTarget;
+
+/// The person index as configured: the client and the alias it maintains.
+#[derive(Clone)]
+pub struct PersonSearch {
+    pub index: OpenSearchIndex,
+    pub target: IndexTarget,
+}
+
+/// One failed item of a bulk request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemFailure {
+    pub id: String,
+    pub status: u16,
+    pub reason: String,
+}
+
+/// The operations a zero-downtime rebuild of an aliased index needs.
+pub trait SearchIndex {
+    fn create_index(&self, name: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
+    /// Sends one bulk request (NDJSON, ending in a newline); answers the items that failed.
+    fn bulk(
+        &self,
+        index: &str,
+        ndjson: String,
+    ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
+    fn put_settings(&self, index: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn refresh(&self, index: &str) -> impl Future<Output = Result<()>> + Send;
+    fn count(&self, index: &str) -> impl Future<Output = Result<u64>> + Send;
+    /// The concrete indices the alias points at (empty when the alias does not exist).
+    fn alias_targets(&self, alias: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Whether a concrete index (not an alias) has this name.
+    fn index_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Concrete indices whose names start with `prefix`.
+    fn indices_with_prefix(&self, prefix: &str)
+        -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Applies alias actions in one atomic `_aliases` request.
+    fn update_aliases(&self, actions: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn delete_index(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+}

@@ -1,0 +1,519 @@
+//! person-elasticsearch-sync against a real OpenSearch-API server (osmem-server): documents,
+//! the queries TCS's people search makes, zero-downtime alias moves, failures.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use integration_tests::fixtures::*;
+use integration_tests::{date, search_server, TestDb};
+use opensearch::http::headers::HeaderMap;
+use opensearch::http::request::JsonBody;
+use opensearch::http::Method;
+use serde_json::{json, Value};
+use shared::jobs::JobName;
+use shared::runner::{RunRequest, Runner};
+use shared::search::{IndexTarget, OpenSearchIndex, PersonSearch};
+use tokio_postgres::Client;
+
+const AS_OF: &str = "2024-08-04";
+
+/// A test's own alias on the shared server.
+fn alias() -> String {
+    format!(
+        "persons_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn runner(db: &TestDb, alias: &str) -> Runner {
+    db.runner().with_search(PersonSearch {
+        index: OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
+        target: IndexTarget::new(alias),
+    })
+}
+
+async fn sync(db: &TestDb, alias: &str) -> shared::Result<shared::runner::RunSummary> {
+    let mut request = RunRequest::manual(JobName::PersonElasticsearchSync);
+    request.as_of = date(AS_OF);
+    request.follow_ups = false;
+    runner(db, alias).run(request).await
+}
+
+/// Raw calls the tests make to inspect the server.
+struct Http(opensearch::OpenSearch);
+
+fn http() -> Http {
+    let index = OpenSearchIndex::connect(&search_server::url(), None).unwrap();
+    Http(index.client().clone())
+}
+
+impl Http {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::Get, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::Post, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::Put, path, Some(body)).await
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let response = self
+            .0
+            .send(
+                method,
+                path,
+                HeaderMap::new(),
+                Option::<&()>::None,
+                body.map(JsonBody::new),
+                None,
+            )
+            .await
+            .unwrap();
+        let status = response.status_code().as_u16();
+        (
+            status,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn search(&self, alias: &str, body: Value) -> Vec<i64> {
+        let (status, answer) = self.post(&format!("/{alias}/_search"), body.clone()).await;
+        assert_eq!(status, 200, "{body} -> {answer}");
+        answer["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["_id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    async fn ids(&self, alias: &str, query: Value) -> Vec<i64> {
+        let mut ids = self
+            .search(alias, json!({"size": 100, "query": query}))
+            .await;
+        ids.sort();
+        ids
+    }
+
+    async fn count(&self, alias: &str) -> i64 {
+        let (status, answer) = self.get(&format!("/{alias}/_count")).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["count"].as_i64().unwrap()
+    }
+
+    async fn alias_targets(&self, alias: &str) -> Vec<String> {
+        let (_, answer) = self.get(&format!("/_alias/{alias}")).await;
+        answer
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn indices(&self, alias: &str) -> Vec<String> {
+        let (_, answer) = self
+            .get(&format!("/_cat/indices/{alias}*?format=json"))
+            .await;
+        let mut names: Vec<String> = answer
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["index"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Persons for the document and query tests.
+async fn people(c: &Client) {
+    for (id, owner) in [
+        (1i64, "London"),
+        (2, "Wessex"),
+        (3, "London"),
+        (4, "Severn"),
+        (5, "London"),
+    ] {
+        c.execute("INSERT INTO tcs.person (id, intrepid_id, role, status, public_health_number) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &format!("INT{id}"), &(if id == 4 { "DR in Training,Placeholder" } else { "DR in Training" }),
+              &(if id == 5 { "INACTIVE" } else { "CURRENT" }), &(if id == 1 { Some("PH-1") } else { None::<&str> })])
+            .await
+            .unwrap();
+        c.execute(
+            "INSERT INTO tcs.person_owner (id, owner, rule) VALUES ($1, $2, 'P1')",
+            &[&id, &owner],
+        )
+        .await
+        .unwrap();
+    }
+    // 1: full details; 2: no contact details; 3: no forenames; 4 and 5: names for sorting.
+    for (id, surname, forenames) in [
+        (1i64, Some("Smithson"), Some("Anna Maria")),
+        (3, Some("Smith"), None),
+        (4, Some("Adams"), Some("Zoe")),
+        (5, Some("Brown"), Some("Bob")),
+    ] {
+        c.execute(
+            "INSERT INTO tcs.contact_details (id, surname, forenames) VALUES ($1, $2, $3)",
+            &[&id, &surname, &forenames],
+        )
+        .await
+        .unwrap();
+    }
+    c.batch_execute(
+        "INSERT INTO tcs.gmc_details VALUES (1, '7654321'), (4, '1234567');
+         INSERT INTO tcs.gdc_details VALUES (3, 'D998877');
+         INSERT INTO tcs.specialty VALUES (1, 'Cardiology'), (2, 'Surgery'), (3, 'Dermatology');
+         INSERT INTO tcs.programme (id, owner, programme_name, programme_number) VALUES
+             (10, 'London', 'General Practice', 'GP1'), (11, 'London', 'Cardiology Training', 'CT1'),
+             (12, 'Wessex', 'Core Surgery', 'CS1');
+         INSERT INTO tcs.person_trust (person_id, trust_id, source) VALUES
+             (1, 100, 'employing-body'), (1, 101, 'employing-body'), (1, 100, 'training-body'), (3, 102, 'training-body');",
+    )
+    .await
+    .unwrap();
+    // Person 1: two current placements, one past one (not in the arrays).
+    post(c, 50, Some("London"), Some(100), Some(100)).await;
+    placement(
+        c,
+        1,
+        Some(1),
+        Some(50),
+        Some("2024-01-01"),
+        Some("2024-12-31"),
+        "APPROVED",
+    )
+    .await;
+    placement(
+        c,
+        2,
+        Some(1),
+        Some(50),
+        Some("2024-06-01"),
+        Some("2025-05-31"),
+        "APPROVED",
+    )
+    .await;
+    placement(
+        c,
+        3,
+        Some(1),
+        Some(50),
+        Some("2020-01-01"),
+        Some("2020-12-31"),
+        "APPROVED",
+    )
+    .await;
+    c.batch_execute(
+        "UPDATE tcs.placement SET grade_id = 7, grade_abbreviation = 'ST1', site_id = 70, site_code = 'S70', placement_type = 'In Post' WHERE id = 1;
+         UPDATE tcs.placement SET grade_id = 8, grade_abbreviation = 'ST2', site_id = 71, site_code = 'S71', placement_type = 'Parental Leave' WHERE id = 2;
+         UPDATE tcs.placement SET grade_id = 9, grade_abbreviation = 'F1', site_id = 72, site_code = 'S72', placement_type = 'In Post' WHERE id = 3;
+         INSERT INTO tcs.placement_specialty VALUES (1, 1, 'PRIMARY'), (1, 3, 'OTHER'), (2, 2, 'PRIMARY'), (3, 3, 'PRIMARY');",
+    )
+    .await
+    .unwrap();
+    // Memberships: person 1 current + future + past + NULL-dated; person 3 current elsewhere;
+    // person 4 a past GP membership.
+    membership(c, 1, 1, 10, Some("2023-08-01"), Some("2026-07-31")).await;
+    membership(c, 2, 1, 11, Some("2025-08-01"), Some("2028-07-31")).await;
+    membership(c, 3, 1, 12, Some("2018-08-01"), Some("2020-07-31")).await;
+    membership(c, 4, 1, 12, None, Some("2030-01-01")).await;
+    membership(c, 5, 3, 12, Some("2024-01-01"), Some("2025-01-01")).await;
+    membership(c, 6, 4, 10, Some("2015-01-01"), Some("2018-01-01")).await;
+}
+
+#[tokio::test]
+async fn one_document_per_person_with_the_fields_of_the_spec() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    let summary = sync(&db, &alias).await.unwrap();
+    assert_eq!(summary.rows, 5);
+    let http = http();
+    assert_eq!(http.count(&alias).await, 5);
+
+    let (status, doc) = http.get(&format!("/{alias}/_doc/1")).await;
+    assert_eq!(status, 200);
+    let membership = |uuid: u32,
+                      programme: i64,
+                      name: &str,
+                      number: &str,
+                      status: &str,
+                      start: Value,
+                      end: Value| {
+        json!({"uuid": format!("00000000-0000-0000-0000-{uuid:012}"), "programmeId": programme, "programmeName": name,
+               "programmeNumber": number, "programmeMembershipStatus": status, "programmeStartDate": start, "programmeEndDate": end})
+    };
+    assert_eq!(
+        doc["_source"],
+        json!({
+            "personId": 1, "intrepidId": "INT1", "surname": "Smithson", "forenames": "Anna Maria",
+            "fullName": "Anna Maria Smithson", "gmcNumber": "7654321", "gdcNumber": null,
+            "publicHealthNumber": "PH-1", "role": "DR in Training", "status": "CURRENT",
+            "currentOwner": "London", "currentOwnerRule": "P1",
+            "gradeId": [7, 8], "siteId": [70, 71], "gradeAbbreviation": ["ST1", "ST2"],
+            "siteCode": ["S70", "S71"], "placementType": ["In Post", "Parental Leave"],
+            "specialty": ["Cardiology", "Surgery"],
+            "trusts": [{"trustId": 100}, {"trustId": 101}],
+            "programmeMemberships": [
+                membership(3, 12, "Core Surgery", "CS1", "PAST", json!("2018-08-01"), json!("2020-07-31")),
+                membership(1, 10, "General Practice", "GP1", "CURRENT", json!("2023-08-01"), json!("2026-07-31")),
+                membership(2, 11, "Cardiology Training", "CT1", "FUTURE", json!("2025-08-01"), json!("2028-07-31")),
+                membership(4, 12, "Core Surgery", "CS1", "PAST", Value::Null, json!("2030-01-01")),
+            ]
+        })
+    );
+    // No contact details: name fields null. No forenames: no "null Smith".
+    let (_, two) = http.get(&format!("/{alias}/_doc/2")).await;
+    assert_eq!(
+        (
+            two["_source"]["surname"].clone(),
+            two["_source"]["fullName"].clone()
+        ),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(two["_source"]["trusts"], json!([]));
+    assert_eq!(two["_source"]["gradeId"], json!([]));
+    let (_, three) = http.get(&format!("/{alias}/_doc/3")).await;
+    assert_eq!(three["_source"]["fullName"], "Smith");
+}
+
+#[tokio::test]
+async fn the_people_search_queries_find_the_right_persons() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let http = http();
+    let free_text = |q: &str| {
+        let mut should = vec![
+            json!({"match": {"publicHealthNumber": q}}),
+            json!({"match": {"fullName": q}}),
+            json!({"wildcard": {"surname": format!("*{q}*")}}),
+            json!({"wildcard": {"forenames": format!("*{q}*")}}),
+            json!({"match": {"gmcNumber": q}}),
+            json!({"match": {"gdcNumber": q}}),
+            json!({"match": {"role": q}}),
+        ];
+        if let Ok(id) = q.parse::<i64>() {
+            should.push(json!({"term": {"personId": id}}));
+        }
+        json!({"bool": {"should": should, "minimum_should_match": 1}})
+    };
+    // Name parts: a surname fragment, a forename, a full-name word.
+    assert_eq!(http.ids(&alias, free_text("Smith")).await, vec![1, 3]);
+    assert_eq!(http.ids(&alias, free_text("mith")).await, vec![1, 3]);
+    assert_eq!(http.ids(&alias, free_text("Maria")).await, vec![1]);
+    // GMC and GDC numbers, public health number, a numeric person id.
+    assert_eq!(http.ids(&alias, free_text("1234567")).await, vec![4]);
+    assert_eq!(http.ids(&alias, free_text("D998877")).await, vec![3]);
+    assert_eq!(http.ids(&alias, free_text("PH-1")).await, vec![1]);
+    assert_eq!(http.ids(&alias, free_text("5")).await, vec![5]);
+
+    // Programme name: only CURRENT memberships count (person 4's GP membership is past, person
+    // 1's Core Surgery ones are past; person 3's is current).
+    let programme = |name: &str| {
+        json!({"nested": {"path": "programmeMemberships", "query": {"bool": {"must": [
+            {"match": {"programmeMemberships.programmeName": name}},
+            {"term": {"programmeMemberships.programmeMembershipStatus": "CURRENT"}}
+        ]}}}})
+    };
+    assert_eq!(
+        http.ids(&alias, programme("General Practice")).await,
+        vec![1]
+    );
+    assert_eq!(http.ids(&alias, programme("Core Surgery")).await, vec![3]);
+    assert_eq!(
+        http.ids(&alias, programme("Cardiology Training")).await,
+        Vec::<i64>::new()
+    );
+
+    // Filters: values OR-ed within a filter, filters AND-ed.
+    let filters = json!({"bool": {"filter": [
+        {"terms": {"status": ["CURRENT", "INACTIVE"]}},
+        {"terms": {"currentOwner": ["London"]}}
+    ]}});
+    assert_eq!(http.ids(&alias, filters).await, vec![1, 3, 5]);
+    let placement_filters = json!({"bool": {"filter": [
+        {"terms": {"gradeId": [8, 99]}}, {"terms": {"siteId": [71]}},
+        {"terms": {"specialty": ["Surgery"]}}, {"terms": {"placementType": ["Parental Leave"]}}
+    ]}});
+    assert_eq!(http.ids(&alias, placement_filters).await, vec![1]);
+    assert_eq!(
+        http.ids(&alias, json!({"terms": {"gradeId": [9]}})).await,
+        Vec::<i64>::new(),
+        "past placements are not in the arrays"
+    );
+    assert_eq!(
+        http.ids(&alias, json!({"wildcard": {"role": "*Placeholder*"}}))
+            .await,
+        vec![4]
+    );
+
+    // A trust admin sees only persons linked to their trusts.
+    let trust_admin = |trusts: Vec<i64>| json!({"nested": {"path": "trusts", "query": {"terms": {"trusts.trustId": trusts}}}});
+    assert_eq!(http.ids(&alias, trust_admin(vec![100])).await, vec![1]);
+    assert_eq!(
+        http.ids(&alias, trust_admin(vec![101, 102])).await,
+        vec![1, 3]
+    );
+    // A programme observer sees only persons with a membership of their programmes.
+    let observer = |programmes: Vec<i64>| {
+        json!({"nested": {"path": "programmeMemberships",
+        "query": {"terms": {"programmeMemberships.programmeId": programmes}}}})
+    };
+    assert_eq!(http.ids(&alias, observer(vec![10])).await, vec![1, 4]);
+    assert_eq!(http.ids(&alias, observer(vec![12])).await, vec![1, 3]);
+
+    // Sorts.
+    let sorted = |field: &str, order: &str| json!({"size": 10, "query": {"match_all": {}}, "sort": [{field: {"order": order}}, {"personId": "asc"}]});
+    assert_eq!(
+        http.search(&alias, sorted("surname", "asc")).await,
+        vec![4, 5, 3, 1, 2]
+    );
+    assert_eq!(
+        http.search(&alias, sorted("forenames", "asc")).await,
+        vec![1, 5, 4, 2, 3]
+    );
+    assert_eq!(
+        http.search(&alias, sorted("gmcNumber", "asc")).await,
+        vec![4, 1, 2, 3, 5]
+    );
+    assert_eq!(http.search(&alias, sorted("gdcNumber", "desc")).await[0], 3);
+    assert_eq!(
+        http.search(&alias, sorted("currentOwner", "asc")).await,
+        vec![1, 3, 5, 4, 2]
+    );
+    assert_eq!(
+        http.search(&alias, sorted("personId", "desc")).await,
+        vec![5, 4, 3, 2, 1]
+    );
+}
+
+#[tokio::test]
+async fn readers_see_the_full_old_index_then_the_full_new_one() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    shared::seed::seed(&mut db.client().await.client, 300, 2)
+        .await
+        .unwrap();
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    // The next rebuild has 20 persons more.
+    c.client
+        .batch_execute("INSERT INTO tcs.person (id, status) SELECT g, 'CURRENT' FROM generate_series(1001, 1020) g")
+        .await
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, alias) = (stop.clone(), alias.clone());
+        tokio::spawn(async move {
+            let http = http();
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                seen.push(http.count(&alias).await);
+            }
+            seen
+        })
+    };
+    sync(&db, &alias).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    let seen = reader.await.unwrap();
+    assert!(seen.len() > 5, "the reader read during the rebuild");
+    assert!(
+        seen.iter().all(|n| *n == 300 || *n == 320),
+        "a reader saw {seen:?}"
+    );
+    let switched = seen
+        .iter()
+        .position(|n| *n == 320)
+        .expect("the reader saw the new index");
+    assert!(
+        seen[switched..].iter().all(|n| *n == 320),
+        "never back to the old one: {seen:?}"
+    );
+    assert!(seen[0] == 300, "the old one was served first");
+}
+
+#[tokio::test]
+async fn a_failed_document_fails_the_run_and_leaves_the_alias_on_the_old_index() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    people(&c.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let http = http();
+    let before = http.alias_targets(&alias).await;
+    // A date OpenSearch cannot parse: a mapping conflict on person 3's document.
+    c.client
+        .execute("UPDATE tcs.programme_membership SET programme_end_date = 'infinity' WHERE person_id = 3", &[])
+        .await
+        .unwrap();
+
+    let error = sync(&db, &alias).await.unwrap_err().to_string();
+    assert!(error.contains("person 3"), "{error}");
+    assert!(error.contains("mapper_parsing_exception"), "{error}");
+    assert_eq!(
+        http.alias_targets(&alias).await,
+        before,
+        "the alias did not move"
+    );
+    assert_eq!(http.count(&alias).await, 5);
+    assert_eq!(
+        http.indices(&alias).await,
+        before,
+        "the half-built index was deleted"
+    );
+    let (status, _) = http.get(&format!("/{alias}/_doc/3")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_previous_index_is_kept_and_older_ones_deleted() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    let mut built = Vec::new();
+    for _ in 0..3 {
+        let summary = sync(&db, &alias).await.unwrap();
+        built.push(summary.detail["index"].as_str().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // distinct timestamps
+    }
+    let http = http();
+    assert_eq!(http.alias_targets(&alias).await, vec![built[2].clone()]);
+    assert_eq!(
+        http.indices(&alias).await,
+        vec![built[1].clone(), built[2].clone()]
+    );
+}
+
+#[tokio::test]
+async fn a_legacy_concrete_index_named_like_the_alias_is_replaced_atomically() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    let http = http();
+    let (status, _) = http.put(&format!("/{alias}"), json!({})).await;
+    assert_eq!(status, 200);
+    let summary = sync(&db, &alias).await.unwrap();
+    assert_eq!(summary.detail["legacyIndexRemoved"], true);
+    let targets = http.alias_targets(&alias).await;
+    assert_eq!(targets.len(), 1);
+    assert_ne!(targets[0], alias);
+    assert_eq!(http.count(&alias).await, 5);
+}
+
+#[tokio::test]
+async fn without_opensearch_configured_the_run_fails_naming_the_setting() {
+    let db = TestDb::new().await;
+    let error = db
+        .runner()
+        .run(RunRequest::manual(JobName::PersonElasticsearchSync))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("OPENSEARCH_URL"), "{error}");
+}

@@ -26,19 +26,22 @@ postgres:
 tools:
 	@infra/local/tools.sh
 
-demo: postgres
+demo: export RUST_LOG = warn
+demo: postgres tools
 	cargo build --quiet -p tis-sync
 	$(TIS_SYNC) migrate >/dev/null
 	$(TIS_SYNC) seed --persons 5000 --seed 7 >/dev/null
-	$(TIS_SYNC) run person-owner-rebuild >/dev/null
+	OPENSEARCH_URL=$$(infra/local/osmem.sh) $(TIS_SYNC) nightly >/dev/null
 	$(TIS_SYNC) status >/dev/null
 	@echo
-	@echo "Look around: DATABASE_URL='$(DATABASE_URL)' $(TIS_SYNC) status | make down stops Postgres if the demo started it"
+	@echo "Look around: DATABASE_URL='$(DATABASE_URL)' $(TIS_SYNC) status"
+	@echo "             curl $$(cat .local/osmem.url)/persons/_search?q=surname:Smith*"
+	@echo "make down stops what the demo started."
 
 test: postgres tools
 	infra/local/sweep-test-databases.sh
 	cargo build --workspace --all-targets
-	cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
+	infra/local/with-ministack.sh cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
 	@# One closing line for the whole run (cargo prints one per test binary).
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
 

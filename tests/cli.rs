@@ -13,11 +13,7 @@ fn tis_sync() -> Command {
     dir.pop(); // deps/
     dir.pop(); // debug/
     let binary: PathBuf = dir.join("tis-sync");
-    assert!(
-        binary.exists(),
-        "{} is missing: build the workspace first (make test does)",
-        binary.display()
-    );
+    assert!(binary.exists(), "{} is missing: build the workspace first (make test does)", binary.display());
     let mut command = Command::new(binary);
     command.env_remove("EVENT_BUS_NAME").env("RUST_LOG", "warn");
     command
@@ -39,26 +35,16 @@ async fn migrate_seed_run_status_work_end_to_end() {
     let db = TestDb::new().await;
     let (out, stdout, stderr) = run(tis_sync().arg("migrate").env("DATABASE_URL", &db.url));
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&stdout).unwrap()["applied"],
-        serde_json::json!([])
-    );
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["applied"], serde_json::json!([]));
 
-    let (out, stdout, stderr) = run(tis_sync()
-        .args(["seed", "--persons", "120", "--seed", "5"])
-        .env("DATABASE_URL", &db.url));
+    let (out, stdout, stderr) =
+        run(tis_sync().args(["seed", "--persons", "120", "--seed", "5"]).env("DATABASE_URL", &db.url));
     assert!(out.status.success(), "{stderr}");
     let seeded: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(seeded["persons"], 120);
 
     let (out, stdout, stderr) = run(tis_sync()
-        .args([
-            "run",
-            "person-owner-rebuild",
-            "--as-of",
-            "2024-08-04",
-            "--no-follow-ups",
-        ])
+        .args(["run", "person-owner-rebuild", "--as-of", "2024-08-04", "--no-follow-ups"])
         .env("DATABASE_URL", &db.url));
     assert!(out.status.success(), "{stderr}");
     let ran: Value = serde_json::from_str(&stdout).unwrap();
@@ -72,10 +58,7 @@ async fn migrate_seed_run_status_work_end_to_end() {
     assert_eq!(status["jobs"][0]["job"], "person-owner-rebuild");
     assert_eq!(status["jobs"][0]["lastRun"]["status"], "succeeded");
     assert_eq!(status["jobs"][0]["runningNow"], false);
-    assert!(
-        stderr.contains("person-owner-rebuild"),
-        "a table for humans on stderr: {stderr}"
-    );
+    assert!(stderr.contains("person-owner-rebuild"), "a table for humans on stderr: {stderr}");
 }
 
 #[tokio::test]
@@ -95,36 +78,27 @@ async fn seeding_is_reproducible_for_a_seed() {
         (row.get::<_, String>(0), row.get::<_, String>(1))
     };
     for seed in ["5", "5"] {
-        let (out, _, stderr) = run(tis_sync()
-            .args(["seed", "--persons", "80", "--seed", seed])
-            .env("DATABASE_URL", &db.url));
+        let (out, _, stderr) =
+            run(tis_sync().args(["seed", "--persons", "80", "--seed", seed]).env("DATABASE_URL", &db.url));
         assert!(out.status.success(), "{stderr}");
     }
     let first = fingerprint().await;
-    run(tis_sync()
-        .args(["seed", "--persons", "80", "--seed", "5"])
-        .env("DATABASE_URL", &db.url));
+    run(tis_sync().args(["seed", "--persons", "80", "--seed", "5"]).env("DATABASE_URL", &db.url));
     assert_eq!(fingerprint().await, first, "same seed, same data");
-    run(tis_sync()
-        .args(["seed", "--persons", "80", "--seed", "6"])
-        .env("DATABASE_URL", &db.url));
+    run(tis_sync().args(["seed", "--persons", "80", "--seed", "6"]).env("DATABASE_URL", &db.url));
     assert_ne!(fingerprint().await, first, "another seed, other data");
 }
 
 #[tokio::test]
 async fn an_unknown_job_is_one_clear_line_and_a_failure() {
     let db = TestDb::new().await;
-    let (out, stdout, stderr) = run(tis_sync()
-        .args(["run", "person-owner"])
-        .env("DATABASE_URL", &db.url));
+    let (out, stdout, stderr) = run(tis_sync().args(["run", "person-owner"]).env("DATABASE_URL", &db.url));
     assert!(!out.status.success());
     assert!(stdout.is_empty());
     let lines = error_lines(&stderr);
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
-        lines[0].starts_with(
-            "error: invalid input: unknown job 'person-owner' (known jobs: person-owner-rebuild, "
-        ),
+        lines[0].starts_with("error: invalid input: unknown job 'person-owner' (known jobs: person-owner-rebuild, "),
         "{stderr}"
     );
 }
@@ -132,52 +106,33 @@ async fn an_unknown_job_is_one_clear_line_and_a_failure() {
 #[tokio::test]
 async fn a_bad_date_is_one_clear_line_and_a_failure() {
     let db = TestDb::new().await;
-    let (out, _, stderr) = run(tis_sync()
-        .args(["run", "person-owner-rebuild", "--as-of", "2024-8-40"])
-        .env("DATABASE_URL", &db.url));
+    let (out, _, stderr) =
+        run(tis_sync().args(["run", "person-owner-rebuild", "--as-of", "2024-8-40"]).env("DATABASE_URL", &db.url));
     assert!(!out.status.success());
     let lines = error_lines(&stderr);
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(
-        lines[0].contains("--as-of '2024-8-40' is not a date"),
-        "{stderr}"
-    );
+    assert!(lines[0].contains("--as-of '2024-8-40' is not a date"), "{stderr}");
     let c = db.client().await;
-    let runs: i64 = c
-        .client
-        .query_one("SELECT count(*) FROM sync.job_run", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let runs: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
     assert_eq!(runs, 0, "nothing ran");
 }
 
 #[tokio::test]
 async fn an_unreachable_database_is_one_clear_line_and_a_failure() {
-    let (out, stdout, stderr) = run(tis_sync().arg("status").env(
-        "DATABASE_URL",
-        "postgres://nobody:x@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=2",
-    ));
+    let (out, stdout, stderr) = run(tis_sync()
+        .arg("status")
+        .env("DATABASE_URL", "postgres://nobody:x@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=2"));
     assert!(!out.status.success());
     assert!(stdout.is_empty());
     let lines = error_lines(&stderr);
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(
-        lines[0].contains("connecting to database nowhere at 127.0.0.1:1"),
-        "{stderr}"
-    );
-    assert!(
-        !lines[0].contains(":x@"),
-        "no password in the message: {stderr}"
-    );
+    assert!(lines[0].contains("connecting to database nowhere at 127.0.0.1:1"), "{stderr}");
+    assert!(!lines[0].contains(":x@"), "no password in the message: {stderr}");
 }
 
 #[tokio::test]
 async fn missing_database_settings_are_named() {
-    let (out, _, stderr) = run(tis_sync()
-        .arg("status")
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_SECRET_ARN"));
+    let (out, _, stderr) = run(tis_sync().arg("status").env_remove("DATABASE_URL").env_remove("DATABASE_SECRET_ARN"));
     assert!(!out.status.success());
     assert_eq!(error_lines(&stderr).len(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");

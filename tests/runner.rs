@@ -24,42 +24,32 @@ fn request(as_of: &str) -> RunRequest {
 async fn seeded(persons: i64) -> TestDb {
     let db = TestDb::new().await;
     let mut session = db.client().await;
-    shared::seed::seed(&mut session.client, persons, 3)
-        .await
-        .unwrap();
+    shared::seed::seed(&mut session.client, persons, 3).await.unwrap();
     db
 }
 
 async fn owners(c: &Client) -> Vec<(i64, Option<String>, Option<String>)> {
-    c.query(
-        "SELECT id, owner, rule FROM tcs.person_owner ORDER BY id",
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect()
+    c.query("SELECT id, owner, rule FROM tcs.person_owner ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
 }
 
 async fn ledger(c: &Client) -> Vec<(String, Option<String>, i32)> {
-    c.query(
-        "SELECT status, error, attempts FROM sync.job_run ORDER BY started_at",
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect()
+    c.query("SELECT status, error, attempts FROM sync.job_run ORDER BY started_at", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
 }
 
 /// Holds a lock that lets readers read but makes the job's writes wait, so a test can act while
 /// the job is mid-transaction. Released on rollback.
 async fn block_writes(c: &Client) {
-    c.batch_execute("BEGIN; LOCK TABLE tcs.person_owner IN EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    c.batch_execute("BEGIN; LOCK TABLE tcs.person_owner IN EXCLUSIVE MODE").await.unwrap();
 }
 
 #[tokio::test]
@@ -83,37 +73,18 @@ async fn a_run_killed_on_every_attempt_fails_and_leaves_the_previous_rows() {
 
     let error = result.expect_err("the run fails once its attempts are used up");
     assert!(matches!(error, Error::JobFailed { .. }), "{error}");
-    assert!(
-        error.to_string().contains("terminating connection"),
-        "{error}"
-    );
-    assert_eq!(
-        owners(&observer.client).await,
-        before,
-        "the previous rows are intact"
-    );
+    assert!(error.to_string().contains("terminating connection"), "{error}");
+    assert_eq!(owners(&observer.client).await, before, "the previous rows are intact");
     let runs = ledger(&observer.client).await;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[1].0, "failed");
-    assert!(runs[1]
-        .1
-        .as_deref()
-        .unwrap_or("")
-        .contains("terminating connection"));
+    assert!(runs[1].1.as_deref().unwrap_or("").contains("terminating connection"));
     assert_eq!(runs[1].2, 3, "three attempts were made");
 
     // The lock did not outlive the failed run.
-    let next = db
-        .runner()
-        .run(request("2019-01-01"))
-        .await
-        .expect("a new run can start");
+    let next = db.runner().run(request("2019-01-01")).await.expect("a new run can start");
     assert_eq!(next.status, Outcome::Succeeded);
-    assert_ne!(
-        owners(&observer.client).await,
-        before,
-        "the new as-of date changes owners"
-    );
+    assert_ne!(owners(&observer.client).await, before, "the new as-of date changes owners");
 }
 
 #[tokio::test]
@@ -161,10 +132,7 @@ async fn readers_never_see_an_empty_or_partial_table_during_rebuilds() {
         let c = db.client().await;
         let n: i64 = c
             .client
-            .query_one(
-                "SELECT count(*) FROM tcs.person_owner WHERE rule IS NOT NULL",
-                &[],
-            )
+            .query_one("SELECT count(*) FROM tcs.person_owner WHERE rule IS NOT NULL", &[])
             .await
             .unwrap()
             .get(0);
@@ -172,20 +140,10 @@ async fn readers_never_see_an_empty_or_partial_table_during_rebuilds() {
     }
     stop.store(true, Ordering::Relaxed);
     let counts = reading.await.unwrap();
-    assert!(
-        counts.len() > 10,
-        "the reader read during the rebuilds ({} reads)",
-        counts.len()
-    );
-    assert!(
-        counts.iter().all(|(n, _)| *n == 3000),
-        "a reader saw a missing row"
-    );
+    assert!(counts.len() > 10, "the reader read during the rebuilds ({} reads)", counts.len());
+    assert!(counts.iter().all(|(n, _)| *n == 3000), "a reader saw a missing row");
     // Every count of rows-with-a-rule the reader saw is one a committed rebuild produced.
-    assert!(
-        counts.iter().all(|(_, r)| with_rule.contains(r)),
-        "a reader saw a half-applied rebuild"
-    );
+    assert!(counts.iter().all(|(_, r)| with_rule.contains(r)), "a reader saw a half-applied rebuild");
 }
 
 #[tokio::test]
@@ -198,27 +156,17 @@ async fn a_second_run_is_refused_while_one_runs_and_the_lock_goes_with_the_run()
     let first = tokio::spawn(async move { runner.run(request("2024-08-04")).await });
     wait_until_blocked(&observer.client, WORK).await;
 
-    let refused = db
-        .runner()
-        .run(request("2024-08-04"))
-        .await
-        .expect_err("the second run is refused");
+    let refused = db.runner().run(request("2024-08-04")).await.expect_err("the second run is refused");
     let first_run_id: uuid::Uuid = observer
         .client
-        .query_one(
-            "SELECT run_id FROM sync.job_run WHERE status = 'running'",
-            &[],
-        )
+        .query_one("SELECT run_id FROM sync.job_run WHERE status = 'running'", &[])
         .await
         .unwrap()
         .get(0);
     let message = refused.to_string();
     assert!(matches!(refused, Error::AlreadyRunning { .. }), "{message}");
     assert!(message.contains("already running since"), "{message}");
-    assert!(
-        message.contains(&format!("(run id {first_run_id})")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("(run id {first_run_id})")), "{message}");
     let status = shared::ledger::status(&observer.client).await.unwrap();
     assert!(status[0].running_now);
 
@@ -226,10 +174,7 @@ async fn a_second_run_is_refused_while_one_runs_and_the_lock_goes_with_the_run()
     assert_eq!(first.await.unwrap().unwrap().run_id, first_run_id);
     let status = shared::ledger::status(&observer.client).await.unwrap();
     assert!(!status[0].running_now, "the lock went with the run");
-    db.runner()
-        .run(request("2024-08-04"))
-        .await
-        .expect("a later run starts");
+    db.runner().run(request("2024-08-04")).await.expect("a later run starts");
     // Only the two runs that ran are in the ledger: the refused one wrote nothing.
     assert_eq!(ledger(&observer.client).await.len(), 2);
 }
@@ -248,18 +193,12 @@ async fn losing_the_control_connection_stops_the_run_and_frees_the_job() {
     terminate(&observer.client, CONTROL).await;
 
     let error = run.await.unwrap().expect_err("the run stops");
-    assert!(
-        error.to_string().contains("lost its control connection"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("lost its control connection"), "{error}");
     blocker.client.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(owners(&observer.client).await, before);
     let runs = ledger(&observer.client).await;
     assert_eq!(runs.last().unwrap().0, "failed");
-    db.runner()
-        .run(request("2024-08-04"))
-        .await
-        .expect("the job is free again");
+    db.runner().run(request("2024-08-04")).await.expect("the job is free again");
 }
 
 #[tokio::test]
@@ -275,19 +214,10 @@ async fn a_run_left_running_by_a_dead_process_is_not_running_and_is_closed_by_th
         .await
         .unwrap();
     let status = shared::ledger::status(&c.client).await.unwrap();
-    assert_eq!(
-        status[0].last_run.as_ref().unwrap().status,
-        shared::ledger::RunStatus::Running
-    );
-    assert!(
-        !status[0].running_now,
-        "nobody holds the lock, so it is not running"
-    );
+    assert_eq!(status[0].last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Running);
+    assert!(!status[0].running_now, "nobody holds the lock, so it is not running");
 
-    db.runner()
-        .run(request("2024-08-04"))
-        .await
-        .expect("the dead run does not block");
+    db.runner().run(request("2024-08-04")).await.expect("the dead run does not block");
     let runs = ledger(&c.client).await;
     assert_eq!(runs[0].0, "failed");
     assert!(runs[0].1.as_deref().unwrap().contains("abandoned"));
@@ -317,10 +247,7 @@ async fn a_repeated_schedule_delivery_does_not_run_the_job_twice() {
     let mut next_night = scheduled.clone();
     next_night.delivery_key = Some("schedule:2024-08-05T00:05:00+00:00".into());
     next_night.as_of = date("2024-08-05");
-    assert_eq!(
-        db.runner().run(next_night).await.unwrap().status,
-        Outcome::Succeeded
-    );
+    assert_eq!(db.runner().run(next_night).await.unwrap().status, Outcome::Succeeded);
     assert_eq!(ledger(&c.client).await.len(), 2);
 }
 
@@ -337,25 +264,11 @@ async fn a_delivery_whose_run_failed_is_run_again_when_retried() {
         correlation_id: None,
     };
     // Make the job fail for a non-transient reason: its output table is missing a column.
-    c.client
-        .batch_execute("ALTER TABLE tcs.person_owner RENAME COLUMN rule TO rule_gone")
-        .await
-        .unwrap();
-    let error = db
-        .runner()
-        .run(scheduled.clone())
-        .await
-        .expect_err("the run fails");
+    c.client.batch_execute("ALTER TABLE tcs.person_owner RENAME COLUMN rule TO rule_gone").await.unwrap();
+    let error = db.runner().run(scheduled.clone()).await.expect_err("the run fails");
     assert!(error.to_string().contains("rule"), "{error}");
-    assert_eq!(
-        ledger(&c.client).await[0].2,
-        1,
-        "a permanent error is not retried"
-    );
-    c.client
-        .batch_execute("ALTER TABLE tcs.person_owner RENAME COLUMN rule_gone TO rule")
-        .await
-        .unwrap();
+    assert_eq!(ledger(&c.client).await[0].2, 1, "a permanent error is not retried");
+    c.client.batch_execute("ALTER TABLE tcs.person_owner RENAME COLUMN rule_gone TO rule").await.unwrap();
 
     let retried = db.runner().run(scheduled).await.unwrap();
     assert_eq!(retried.status, Outcome::Succeeded);

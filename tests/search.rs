@@ -19,10 +19,7 @@ const AS_OF: &str = "2024-08-04";
 
 /// A test's own alias on the shared server.
 fn alias() -> String {
-    format!(
-        "persons_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    format!("persons_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 fn runner(db: &TestDb, alias: &str) -> Runner {
@@ -63,38 +60,21 @@ impl Http {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let response = self
             .0
-            .send(
-                method,
-                path,
-                HeaderMap::new(),
-                Option::<&()>::None,
-                body.map(JsonBody::new),
-                None,
-            )
+            .send(method, path, HeaderMap::new(), Option::<&()>::None, body.map(JsonBody::new), None)
             .await
             .unwrap();
         let status = response.status_code().as_u16();
-        (
-            status,
-            response.json::<Value>().await.unwrap_or(Value::Null),
-        )
+        (status, response.json::<Value>().await.unwrap_or(Value::Null))
     }
 
     async fn search(&self, alias: &str, body: Value) -> Vec<i64> {
         let (status, answer) = self.post(&format!("/{alias}/_search"), body.clone()).await;
         assert_eq!(status, 200, "{body} -> {answer}");
-        answer["hits"]["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["_id"].as_str().unwrap().parse().unwrap())
-            .collect()
+        answer["hits"]["hits"].as_array().unwrap().iter().map(|h| h["_id"].as_str().unwrap().parse().unwrap()).collect()
     }
 
     async fn ids(&self, alias: &str, query: Value) -> Vec<i64> {
-        let mut ids = self
-            .search(alias, json!({"size": 100, "query": query}))
-            .await;
+        let mut ids = self.search(alias, json!({"size": 100, "query": query})).await;
         ids.sort();
         ids
     }
@@ -107,22 +87,13 @@ impl Http {
 
     async fn alias_targets(&self, alias: &str) -> Vec<String> {
         let (_, answer) = self.get(&format!("/_alias/{alias}")).await;
-        answer
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        answer.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     async fn indices(&self, alias: &str) -> Vec<String> {
-        let (_, answer) = self
-            .get(&format!("/_cat/indices/{alias}*?format=json"))
-            .await;
-        let mut names: Vec<String> = answer
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["index"].as_str().unwrap().to_string())
-            .collect();
+        let (_, answer) = self.get(&format!("/_cat/indices/{alias}*?format=json")).await;
+        let mut names: Vec<String> =
+            answer.as_array().unwrap().iter().map(|r| r["index"].as_str().unwrap().to_string()).collect();
         names.sort();
         names
     }
@@ -130,24 +101,22 @@ impl Http {
 
 /// Persons for the document and query tests.
 async fn people(c: &Client) {
-    for (id, owner) in [
-        (1i64, "London"),
-        (2, "Wessex"),
-        (3, "London"),
-        (4, "Severn"),
-        (5, "London"),
-    ] {
-        c.execute("INSERT INTO tcs.person (id, intrepid_id, role, status, public_health_number) VALUES ($1, $2, $3, $4, $5)",
-            &[&id, &format!("INT{id}"), &(if id == 4 { "DR in Training,Placeholder" } else { "DR in Training" }),
-              &(if id == 5 { "INACTIVE" } else { "CURRENT" }), &(if id == 1 { Some("PH-1") } else { None::<&str> })])
-            .await
-            .unwrap();
+    for (id, owner) in [(1i64, "London"), (2, "Wessex"), (3, "London"), (4, "Severn"), (5, "London")] {
         c.execute(
-            "INSERT INTO tcs.person_owner (id, owner, rule) VALUES ($1, $2, 'P1')",
-            &[&id, &owner],
+            "INSERT INTO tcs.person (id, intrepid_id, role, status, public_health_number) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &id,
+                &format!("INT{id}"),
+                &(if id == 4 { "DR in Training,Placeholder" } else { "DR in Training" }),
+                &(if id == 5 { "INACTIVE" } else { "CURRENT" }),
+                &(if id == 1 { Some("PH-1") } else { None::<&str> }),
+            ],
         )
         .await
         .unwrap();
+        c.execute("INSERT INTO tcs.person_owner (id, owner, rule) VALUES ($1, $2, 'P1')", &[&id, &owner])
+            .await
+            .unwrap();
     }
     // 1: full details; 2: no contact details; 3: no forenames; 4 and 5: names for sorting.
     for (id, surname, forenames) in [
@@ -177,36 +146,9 @@ async fn people(c: &Client) {
     .unwrap();
     // Person 1: two current placements, one past one (not in the arrays).
     post(c, 50, Some("London"), Some(100), Some(100)).await;
-    placement(
-        c,
-        1,
-        Some(1),
-        Some(50),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        2,
-        Some(1),
-        Some(50),
-        Some("2024-06-01"),
-        Some("2025-05-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        3,
-        Some(1),
-        Some(50),
-        Some("2020-01-01"),
-        Some("2020-12-31"),
-        "APPROVED",
-    )
-    .await;
+    placement(c, 1, Some(1), Some(50), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 2, Some(1), Some(50), Some("2024-06-01"), Some("2025-05-31"), "APPROVED").await;
+    placement(c, 3, Some(1), Some(50), Some("2020-01-01"), Some("2020-12-31"), "APPROVED").await;
     c.batch_execute(
         "UPDATE tcs.placement SET grade_id = 7, grade_abbreviation = 'ST1', site_id = 70, site_code = 'S70', placement_type = 'In Post' WHERE id = 1;
          UPDATE tcs.placement SET grade_id = 8, grade_abbreviation = 'ST2', site_id = 71, site_code = 'S71', placement_type = 'Parental Leave' WHERE id = 2;
@@ -237,13 +179,7 @@ async fn one_document_per_person_with_the_fields_of_the_spec() {
 
     let (status, doc) = http.get(&format!("/{alias}/_doc/1")).await;
     assert_eq!(status, 200);
-    let membership = |uuid: u32,
-                      programme: i64,
-                      name: &str,
-                      number: &str,
-                      status: &str,
-                      start: Value,
-                      end: Value| {
+    let membership = |uuid: u32, programme: i64, name: &str, number: &str, status: &str, start: Value, end: Value| {
         json!({"uuid": format!("00000000-0000-0000-0000-{uuid:012}"), "programmeId": programme, "programmeName": name,
                "programmeNumber": number, "programmeMembershipStatus": status, "programmeStartDate": start, "programmeEndDate": end})
     };
@@ -268,13 +204,7 @@ async fn one_document_per_person_with_the_fields_of_the_spec() {
     );
     // No contact details: name fields null. No forenames: no "null Smith".
     let (_, two) = http.get(&format!("/{alias}/_doc/2")).await;
-    assert_eq!(
-        (
-            two["_source"]["surname"].clone(),
-            two["_source"]["fullName"].clone()
-        ),
-        (Value::Null, Value::Null)
-    );
+    assert_eq!((two["_source"]["surname"].clone(), two["_source"]["fullName"].clone()), (Value::Null, Value::Null));
     assert_eq!(two["_source"]["trusts"], json!([]));
     assert_eq!(two["_source"]["gradeId"], json!([]));
     let (_, three) = http.get(&format!("/{alias}/_doc/3")).await;
@@ -321,15 +251,9 @@ async fn the_people_search_queries_find_the_right_persons() {
             {"term": {"programmeMemberships.programmeMembershipStatus": "CURRENT"}}
         ]}}}})
     };
-    assert_eq!(
-        http.ids(&alias, programme("General Practice")).await,
-        vec![1]
-    );
+    assert_eq!(http.ids(&alias, programme("General Practice")).await, vec![1]);
     assert_eq!(http.ids(&alias, programme("Core Surgery")).await, vec![3]);
-    assert_eq!(
-        http.ids(&alias, programme("Cardiology Training")).await,
-        Vec::<i64>::new()
-    );
+    assert_eq!(http.ids(&alias, programme("Cardiology Training")).await, Vec::<i64>::new());
 
     // Filters: values OR-ed within a filter, filters AND-ed.
     let filters = json!({"bool": {"filter": [
@@ -347,19 +271,13 @@ async fn the_people_search_queries_find_the_right_persons() {
         Vec::<i64>::new(),
         "past placements are not in the arrays"
     );
-    assert_eq!(
-        http.ids(&alias, json!({"wildcard": {"role": "*Placeholder*"}}))
-            .await,
-        vec![4]
-    );
+    assert_eq!(http.ids(&alias, json!({"wildcard": {"role": "*Placeholder*"}})).await, vec![4]);
 
     // A trust admin sees only persons linked to their trusts.
-    let trust_admin = |trusts: Vec<i64>| json!({"nested": {"path": "trusts", "query": {"terms": {"trusts.trustId": trusts}}}});
+    let trust_admin =
+        |trusts: Vec<i64>| json!({"nested": {"path": "trusts", "query": {"terms": {"trusts.trustId": trusts}}}});
     assert_eq!(http.ids(&alias, trust_admin(vec![100])).await, vec![1]);
-    assert_eq!(
-        http.ids(&alias, trust_admin(vec![101, 102])).await,
-        vec![1, 3]
-    );
+    assert_eq!(http.ids(&alias, trust_admin(vec![101, 102])).await, vec![1, 3]);
     // A programme observer sees only persons with a membership of their programmes.
     let observer = |programmes: Vec<i64>| {
         json!({"nested": {"path": "programmeMemberships",
@@ -370,36 +288,19 @@ async fn the_people_search_queries_find_the_right_persons() {
 
     // Sorts.
     let sorted = |field: &str, order: &str| json!({"size": 10, "query": {"match_all": {}}, "sort": [{field: {"order": order}}, {"personId": "asc"}]});
-    assert_eq!(
-        http.search(&alias, sorted("surname", "asc")).await,
-        vec![4, 5, 3, 1, 2]
-    );
-    assert_eq!(
-        http.search(&alias, sorted("forenames", "asc")).await,
-        vec![1, 5, 4, 2, 3]
-    );
-    assert_eq!(
-        http.search(&alias, sorted("gmcNumber", "asc")).await,
-        vec![4, 1, 2, 3, 5]
-    );
+    assert_eq!(http.search(&alias, sorted("surname", "asc")).await, vec![4, 5, 3, 1, 2]);
+    assert_eq!(http.search(&alias, sorted("forenames", "asc")).await, vec![1, 5, 4, 2, 3]);
+    assert_eq!(http.search(&alias, sorted("gmcNumber", "asc")).await, vec![4, 1, 2, 3, 5]);
     assert_eq!(http.search(&alias, sorted("gdcNumber", "desc")).await[0], 3);
-    assert_eq!(
-        http.search(&alias, sorted("currentOwner", "asc")).await,
-        vec![1, 3, 5, 4, 2]
-    );
-    assert_eq!(
-        http.search(&alias, sorted("personId", "desc")).await,
-        vec![5, 4, 3, 2, 1]
-    );
+    assert_eq!(http.search(&alias, sorted("currentOwner", "asc")).await, vec![1, 3, 5, 4, 2]);
+    assert_eq!(http.search(&alias, sorted("personId", "desc")).await, vec![5, 4, 3, 2, 1]);
 }
 
 #[tokio::test]
 async fn readers_see_the_full_old_index_then_the_full_new_one() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    shared::seed::seed(&mut db.client().await.client, 300, 2)
-        .await
-        .unwrap();
+    shared::seed::seed(&mut db.client().await.client, 300, 2).await.unwrap();
     let alias = alias();
     sync(&db, &alias).await.unwrap();
     // The next rebuild has 20 persons more.
@@ -424,18 +325,9 @@ async fn readers_see_the_full_old_index_then_the_full_new_one() {
     stop.store(true, Ordering::Relaxed);
     let seen = reader.await.unwrap();
     assert!(seen.len() > 5, "the reader read during the rebuild");
-    assert!(
-        seen.iter().all(|n| *n == 300 || *n == 320),
-        "a reader saw {seen:?}"
-    );
-    let switched = seen
-        .iter()
-        .position(|n| *n == 320)
-        .expect("the reader saw the new index");
-    assert!(
-        seen[switched..].iter().all(|n| *n == 320),
-        "never back to the old one: {seen:?}"
-    );
+    assert!(seen.iter().all(|n| *n == 300 || *n == 320), "a reader saw {seen:?}");
+    let switched = seen.iter().position(|n| *n == 320).expect("the reader saw the new index");
+    assert!(seen[switched..].iter().all(|n| *n == 320), "never back to the old one: {seen:?}");
     assert!(seen[0] == 300, "the old one was served first");
 }
 
@@ -457,17 +349,9 @@ async fn a_failed_document_fails_the_run_and_leaves_the_alias_on_the_old_index()
     let error = sync(&db, &alias).await.unwrap_err().to_string();
     assert!(error.contains("person 3"), "{error}");
     assert!(error.contains("mapper_parsing_exception"), "{error}");
-    assert_eq!(
-        http.alias_targets(&alias).await,
-        before,
-        "the alias did not move"
-    );
+    assert_eq!(http.alias_targets(&alias).await, before, "the alias did not move");
     assert_eq!(http.count(&alias).await, 5);
-    assert_eq!(
-        http.indices(&alias).await,
-        before,
-        "the half-built index was deleted"
-    );
+    assert_eq!(http.indices(&alias).await, before, "the half-built index was deleted");
     let (status, _) = http.get(&format!("/{alias}/_doc/3")).await;
     assert_eq!(status, 200);
 }
@@ -485,10 +369,7 @@ async fn the_previous_index_is_kept_and_older_ones_deleted() {
     }
     let http = http();
     assert_eq!(http.alias_targets(&alias).await, vec![built[2].clone()]);
-    assert_eq!(
-        http.indices(&alias).await,
-        vec![built[1].clone(), built[2].clone()]
-    );
+    assert_eq!(http.indices(&alias).await, vec![built[1].clone(), built[2].clone()]);
 }
 
 #[tokio::test]
@@ -510,10 +391,6 @@ async fn a_legacy_concrete_index_named_like_the_alias_is_replaced_atomically() {
 #[tokio::test]
 async fn without_opensearch_configured_the_run_fails_naming_the_setting() {
     let db = TestDb::new().await;
-    let error = db
-        .runner()
-        .run(RunRequest::manual(JobName::PersonElasticsearchSync))
-        .await
-        .unwrap_err();
+    let error = db.runner().run(RunRequest::manual(JobName::PersonElasticsearchSync)).await.unwrap_err();
     assert!(error.to_string().contains("OPENSEARCH_URL"), "{error}");
 }

@@ -15,49 +15,23 @@ async fn run(db: &TestDb, job: JobName) {
     let mut request = RunRequest::manual(job);
     request.as_of = date("2024-08-04");
     request.follow_ups = false;
-    db.runner()
-        .run(request)
-        .await
-        .unwrap_or_else(|e| panic!("{job} succeeds: {e}"));
+    db.runner().run(request).await.unwrap_or_else(|e| panic!("{job} succeeds: {e}"));
 }
 
 async fn pairs(c: &Client, sql: &str) -> BTreeSet<(i64, i64)> {
-    c.query(sql, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    c.query(sql, &[]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
 async fn person_pairs(c: &Client, source: Option<&str>) -> BTreeSet<(i64, i64)> {
     match source {
-        Some(s) => {
-            pairs(
-                c,
-                &format!("SELECT person_id, trust_id FROM tcs.person_trust WHERE source = '{s}'"),
-            )
-            .await
-        }
-        None => {
-            pairs(
-                c,
-                "SELECT DISTINCT person_id, trust_id FROM tcs.person_trust",
-            )
-            .await
-        }
+        Some(s) => pairs(c, &format!("SELECT person_id, trust_id FROM tcs.person_trust WHERE source = '{s}'")).await,
+        None => pairs(c, "SELECT DISTINCT person_id, trust_id FROM tcs.person_trust").await,
     }
 }
 
 async fn post_pairs(c: &Client, source: Option<&str>) -> BTreeSet<(i64, i64)> {
     match source {
-        Some(s) => {
-            pairs(
-                c,
-                &format!("SELECT post_id, trust_id FROM tcs.post_trust WHERE source = '{s}'"),
-            )
-            .await
-        }
+        Some(s) => pairs(c, &format!("SELECT post_id, trust_id FROM tcs.post_trust WHERE source = '{s}'")).await,
         None => pairs(c, "SELECT DISTINCT post_id, trust_id FROM tcs.post_trust").await,
     }
 }
@@ -79,108 +53,18 @@ async fn trust_fixture(c: &Client) {
     post(c, 14, Some("X"), Some(104), Some(204)).await;
     // Person 1: past, current and future placements; person 2: a DRAFT one and one on a post
     // that is both bodies; person 3: NULL bodies on either side; person 4: none.
-    placement(
-        c,
-        1,
-        Some(1),
-        Some(10),
-        Some("2015-01-01"),
-        Some("2015-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        2,
-        Some(1),
-        Some(11),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        3,
-        Some(1),
-        Some(13),
-        Some("2030-01-01"),
-        Some("2030-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        4,
-        Some(2),
-        Some(10),
-        Some("2024-06-01"),
-        Some("2025-06-01"),
-        "DRAFT",
-    )
-    .await;
+    placement(c, 1, Some(1), Some(10), Some("2015-01-01"), Some("2015-12-31"), "APPROVED").await;
+    placement(c, 2, Some(1), Some(11), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 3, Some(1), Some(13), Some("2030-01-01"), Some("2030-12-31"), "APPROVED").await;
+    placement(c, 4, Some(2), Some(10), Some("2024-06-01"), Some("2025-06-01"), "DRAFT").await;
     placement(c, 5, Some(2), Some(11), None, None, "APPROVED").await;
-    placement(
-        c,
-        6,
-        Some(3),
-        Some(12),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        7,
-        Some(3),
-        Some(13),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
+    placement(c, 6, Some(3), Some(12), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 7, Some(3), Some(13), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
     // Orphans: a trainee that does not exist, a post that does not exist, no post, no trainee.
-    placement(
-        c,
-        8,
-        Some(99),
-        Some(10),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        9,
-        Some(4),
-        Some(999),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        10,
-        Some(4),
-        None,
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
-    placement(
-        c,
-        11,
-        None,
-        Some(10),
-        Some("2024-01-01"),
-        Some("2024-12-31"),
-        "APPROVED",
-    )
-    .await;
+    placement(c, 8, Some(99), Some(10), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 9, Some(4), Some(999), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 10, Some(4), None, Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(c, 11, None, Some(10), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
 }
 
 #[tokio::test]
@@ -219,25 +103,11 @@ async fn post_trust_links_every_post_with_or_without_placements() {
     run(&db, JobName::PostEmployingBodyTrust).await;
     run(&db, JobName::PostTrainingBodyTrust).await;
 
-    assert_eq!(
-        post_pairs(c, Some("employing-body")).await,
-        set(&[(10, 100), (11, 101), (13, 103), (14, 104)])
-    );
-    assert_eq!(
-        post_pairs(c, Some("training-body")).await,
-        set(&[(10, 200), (11, 101), (12, 202), (14, 204)])
-    );
+    assert_eq!(post_pairs(c, Some("employing-body")).await, set(&[(10, 100), (11, 101), (13, 103), (14, 104)]));
+    assert_eq!(post_pairs(c, Some("training-body")).await, set(&[(10, 200), (11, 101), (12, 202), (14, 204)]));
     assert_eq!(
         post_pairs(c, None).await,
-        set(&[
-            (10, 100),
-            (10, 200),
-            (11, 101),
-            (12, 202),
-            (13, 103),
-            (14, 104),
-            (14, 204)
-        ])
+        set(&[(10, 100), (10, 200), (11, 101), (12, 202), (13, 103), (14, 104), (14, 204)])
     );
 }
 
@@ -246,30 +116,17 @@ async fn a_rerun_follows_changes_in_its_own_part_only() {
     let db = TestDb::new().await;
     let c = &db.client().await.client;
     trust_fixture(c).await;
-    for job in [
-        JobName::PersonPlacementEmployingBodyTrust,
-        JobName::PersonPlacementTrainingBodyTrust,
-    ] {
+    for job in [JobName::PersonPlacementEmployingBodyTrust, JobName::PersonPlacementTrainingBodyTrust] {
         run(&db, job).await;
     }
     // Post 10 changes both bodies; only the employing job runs again.
-    c.execute(
-        "UPDATE tcs.post SET employing_body_id = 150, training_body_id = 250 WHERE id = 10",
-        &[],
-    )
-    .await
-    .unwrap();
+    c.execute("UPDATE tcs.post SET employing_body_id = 150, training_body_id = 250 WHERE id = 10", &[]).await.unwrap();
     run(&db, JobName::PersonPlacementEmployingBodyTrust).await;
     assert_eq!(
         person_pairs(c, Some("employing-body")).await,
         set(&[(1, 150), (1, 101), (1, 103), (2, 150), (2, 101), (3, 103)])
     );
-    assert!(
-        person_pairs(c, Some("training-body"))
-            .await
-            .contains(&(1, 200)),
-        "not the training job's business yet"
-    );
+    assert!(person_pairs(c, Some("training-body")).await.contains(&(1, 200)), "not the training job's business yet");
 }
 
 #[tokio::test]
@@ -280,23 +137,11 @@ async fn a_killed_trust_run_leaves_the_previous_rows() {
     trust_fixture(&observer.client).await;
     run(&db, JobName::PostEmployingBodyTrust).await;
     let before = post_pairs(&observer.client, None).await;
-    observer
-        .client
-        .execute("UPDATE tcs.post SET employing_body_id = 999", &[])
-        .await
-        .unwrap();
+    observer.client.execute("UPDATE tcs.post SET employing_body_id = 999", &[]).await.unwrap();
 
-    blocker
-        .client
-        .batch_execute("BEGIN; LOCK TABLE tcs.post_trust IN EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    blocker.client.batch_execute("BEGIN; LOCK TABLE tcs.post_trust IN EXCLUSIVE MODE").await.unwrap();
     let runner = db.runner();
-    let job = tokio::spawn(async move {
-        runner
-            .run(RunRequest::manual(JobName::PostEmployingBodyTrust))
-            .await
-    });
+    let job = tokio::spawn(async move { runner.run(RunRequest::manual(JobName::PostEmployingBodyTrust)).await });
     for _ in 0..3 {
         kill_when_blocked(&observer.client, "tis-sync:post-employing-body-trust:work").await;
     }
@@ -308,22 +153,14 @@ async fn a_killed_trust_run_leaves_the_previous_rows() {
 #[tokio::test]
 async fn readers_never_see_a_missing_part_while_the_jobs_run() {
     let db = TestDb::new().await;
-    shared::seed::seed(&mut db.client().await.client, 1500, 9)
-        .await
-        .unwrap();
-    for job in [
-        JobName::PersonPlacementEmployingBodyTrust,
-        JobName::PersonPlacementTrainingBodyTrust,
-    ] {
+    shared::seed::seed(&mut db.client().await.client, 1500, 9).await.unwrap();
+    for job in [JobName::PersonPlacementEmployingBodyTrust, JobName::PersonPlacementTrainingBodyTrust] {
         run(&db, job).await;
     }
     let reader = db.client().await;
     let expected: i64 = reader
         .client
-        .query_one(
-            "SELECT count(*) FROM (SELECT DISTINCT person_id, trust_id FROM tcs.person_trust) d",
-            &[],
-        )
+        .query_one("SELECT count(*) FROM (SELECT DISTINCT person_id, trust_id FROM tcs.person_trust) d", &[])
         .await
         .unwrap()
         .get(0);
@@ -336,7 +173,10 @@ async fn readers_never_see_a_missing_part_while_the_jobs_run() {
             while !stop.load(Ordering::Relaxed) {
                 let n: i64 = reader
                     .client
-                    .query_one("SELECT count(*) FROM (SELECT DISTINCT person_id, trust_id FROM tcs.person_trust) d", &[])
+                    .query_one(
+                        "SELECT count(*) FROM (SELECT DISTINCT person_id, trust_id FROM tcs.person_trust) d",
+                        &[],
+                    )
                     .await
                     .unwrap()
                     .get(0);
@@ -346,10 +186,7 @@ async fn readers_never_see_a_missing_part_while_the_jobs_run() {
         })
     };
     for _ in 0..3 {
-        for job in [
-            JobName::PersonPlacementEmployingBodyTrust,
-            JobName::PersonPlacementTrainingBodyTrust,
-        ] {
+        for job in [JobName::PersonPlacementEmployingBodyTrust, JobName::PersonPlacementTrainingBodyTrust] {
             run(&db, job).await;
         }
     }

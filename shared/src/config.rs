@@ -33,15 +33,15 @@ impl Settings {
     }
 
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let database =
-            match (var("DATABASE_URL"), var("DATABASE_SECRET_ARN")) {
-                (Some(url), _) => DatabaseSource::Url(url),
-                (None, Some(arn)) => DatabaseSource::Secret(arn),
-                (None, None) => return Err(Error::Config(
-                    "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach the database"
-                        .into(),
-                )),
-            };
+        let database = match (var("DATABASE_URL"), var("DATABASE_SECRET_ARN")) {
+            (Some(url), _) => DatabaseSource::Url(url),
+            (None, Some(arn)) => DatabaseSource::Secret(arn),
+            (None, None) => {
+                return Err(Error::Config(
+                    "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach the database".into(),
+                ))
+            }
+        };
         Ok(Settings {
             database,
             event_bus: var("EVENT_BUS_NAME"),
@@ -54,10 +54,7 @@ impl Settings {
     pub fn needs_aws(&self) -> bool {
         self.event_bus.is_some()
             || matches!(self.database, DatabaseSource::Secret(_))
-            || self
-                .opensearch_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"))
+            || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }
 
@@ -71,34 +68,22 @@ struct RdsSecret {
 }
 
 /// Builds the database handle, reading the secret when the settings name one.
-pub async fn database(
-    source: &DatabaseSource,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Result<Database> {
+pub async fn database(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
     match source {
         DatabaseSource::Url(url) => Database::from_url(url),
         DatabaseSource::Secret(arn) => {
-            let aws = aws.ok_or_else(|| {
-                Error::Config("DATABASE_SECRET_ARN needs AWS configuration".into())
-            })?;
-            let secret_error = |reason: String| Error::Secret {
-                arn: arn.clone(),
-                reason,
-            };
+            let aws = aws.ok_or_else(|| Error::Config("DATABASE_SECRET_ARN needs AWS configuration".into()))?;
+            let secret_error = |reason: String| Error::Secret { arn: arn.clone(), reason };
             let client = aws_sdk_secretsmanager::Client::new(aws);
             let value = client
                 .get_secret_value()
                 .secret_id(arn)
                 .send()
                 .await
-                .map_err(|e| {
-                    secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-                })?;
-            let text = value
-                .secret_string()
-                .ok_or_else(|| secret_error("the secret has no string value".into()))?;
-            let secret: RdsSecret = serde_json::from_str(text)
-                .map_err(|e| secret_error(format!("not an RDS credentials secret: {e}")))?;
+                .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+            let text = value.secret_string().ok_or_else(|| secret_error("the secret has no string value".into()))?;
+            let secret: RdsSecret =
+                serde_json::from_str(text).map_err(|e| secret_error(format!("not an RDS credentials secret: {e}")))?;
             let mut config = tokio_postgres::Config::new();
             config
                 .host(&secret.host)
@@ -118,37 +103,23 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.get(name).cloned())
     }
 
     #[test]
     fn missing_database_settings_name_both_variables() {
         let error = settings(&[]).unwrap_err().to_string();
-        assert!(
-            error.contains("DATABASE_URL") && error.contains("DATABASE_SECRET_ARN"),
-            "{error}"
-        );
+        assert!(error.contains("DATABASE_URL") && error.contains("DATABASE_SECRET_ARN"), "{error}");
     }
 
     #[test]
     fn url_wins_over_secret_and_bus_is_optional() {
-        let s = settings(&[
-            ("DATABASE_URL", "postgres://x@h/db"),
-            ("DATABASE_SECRET_ARN", "arn:x"),
-        ])
-        .unwrap();
+        let s = settings(&[("DATABASE_URL", "postgres://x@h/db"), ("DATABASE_SECRET_ARN", "arn:x")]).unwrap();
         assert_eq!(s.database, DatabaseSource::Url("postgres://x@h/db".into()));
         assert_eq!(s.event_bus, None);
         assert!(!s.needs_aws());
-        let s = settings(&[
-            ("DATABASE_SECRET_ARN", "arn:x"),
-            ("EVENT_BUS_NAME", "tis-sync"),
-        ])
-        .unwrap();
+        let s = settings(&[("DATABASE_SECRET_ARN", "arn:x"), ("EVENT_BUS_NAME", "tis-sync")]).unwrap();
         assert_eq!(s.database, DatabaseSource::Secret("arn:x".into()));
         assert_eq!(s.event_bus.as_deref(), Some("tis-sync"));
     }

@@ -9,22 +9,14 @@ use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 
 /// AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
 pub async fn runner(settings: &Settings) -> Result<Runner> {
-    let aws = if settings.needs_aws() {
-        Some(aws().await)
-    } else {
-        None
-    };
+    let aws = if settings.needs_aws() { Some(aws().await) } else { None };
     let database = config::database(&settings.database, aws.as_ref()).await?;
     let events = match (&settings.event_bus, &aws) {
-        (Some(bus), Some(aws)) => {
-            EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone())
-        }
+        (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
         _ => EventPublisher::disabled(),
     };
     let mut runner = Runner::new(database, events);

@@ -43,11 +43,8 @@ impl Database {
     /// From a libpq-style URL or key=value string (`DATABASE_URL`). Locally `sslmode=disable`;
     /// in AWS the secret-built config requires TLS.
     pub fn from_url(url: &str) -> Result<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            Error::Config(format!(
-                "DATABASE_URL is not a valid connection string: {e}"
-            ))
-        })?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| Error::Config(format!("DATABASE_URL is not a valid connection string: {e}")))?;
         Self::from_config(config)
     }
 
@@ -56,10 +53,7 @@ impl Database {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.keepalives_idle(Duration::from_secs(30));
-        Ok(Database {
-            config,
-            tls: MakeRustlsConnect::new(tls_config()?),
-        })
+        Ok(Database { config, tls: MakeRustlsConnect::new(tls_config()?) })
     }
 
     pub fn config(&self) -> &tokio_postgres::Config {
@@ -106,13 +100,10 @@ fn tls_config() -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Ok(path) = std::env::var("PGSSLROOTCERT") {
-        let pem = std::fs::read(&path)
-            .map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+        let pem = std::fs::read(&path).map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+            roots.add(cert).map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
         }
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -163,11 +154,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-        }
+        RetryPolicy { max_attempts: 4, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(8) }
     }
 }
 
@@ -180,11 +167,7 @@ impl RetryPolicy {
 
 /// Runs `attempt` until it succeeds, fails with a non-transient error, or the policy's attempts
 /// are used up. Returns the result and the number of attempts made.
-pub async fn retry_transient<T, F, Fut>(
-    policy: RetryPolicy,
-    what: &str,
-    mut attempt: F,
-) -> (Result<T>, u32)
+pub async fn retry_transient<T, F, Fut>(policy: RetryPolicy, what: &str, mut attempt: F) -> (Result<T>, u32)
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -214,9 +197,7 @@ mod tests {
             first_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(500),
         };
-        let delays: Vec<u128> = (2..=6)
-            .map(|a| policy.delay_before(a).as_millis())
-            .collect();
+        let delays: Vec<u128> = (2..=6).map(|a| policy.delay_before(a).as_millis()).collect();
         assert_eq!(delays, vec![100, 200, 400, 500, 500]);
     }
 }

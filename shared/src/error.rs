@@ -22,22 +22,14 @@ pub enum Error {
     },
 
     #[error("{job} is already running since {since} (run id {run_id})")]
-    AlreadyRunning {
-        job: String,
-        since: DateTime<Utc>,
-        run_id: Uuid,
-    },
+    AlreadyRunning { job: String, since: DateTime<Utc>, run_id: Uuid },
 
     /// The job's lock is held by a session that has not recorded its run (it is starting).
     #[error("{job} is already running (another session holds its lock and is starting its run)")]
     AlreadyStarting { job: String },
 
     #[error("{job} failed (run id {run_id}): {reason}")]
-    JobFailed {
-        job: String,
-        run_id: Uuid,
-        reason: String,
-    },
+    JobFailed { job: String, run_id: Uuid, reason: String },
 
     /// The run's control connection ended mid-run, taking the job's lock with it, so the run
     /// stopped rather than carry on unguarded.
@@ -45,11 +37,11 @@ pub enum Error {
     LockLost { job: String },
 
     #[error("publishing {detail_type} to EventBridge bus {bus}: {reason}")]
-    EventPublish {
-        detail_type: String,
-        bus: String,
-        reason: String,
-    },
+    EventPublish { detail_type: String, bus: String, reason: String },
+
+    /// Some of the runs one command started failed or were skipped (each reported already).
+    #[error("{0} run(s) failed or were skipped")]
+    JobsFailed(usize),
 
     /// An OpenSearch request failed (after retries where they apply).
     #[error("OpenSearch, {operation}: {reason}")]
@@ -79,10 +71,7 @@ pub fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
 
 impl Error {
     pub fn database(context: impl Into<String>, source: tokio_postgres::Error) -> Self {
-        Error::Database {
-            context: context.into(),
-            source,
-        }
+        Error::Database { context: context.into(), source }
     }
 
     /// The `errorType` reported to Lambda callers.
@@ -97,16 +86,14 @@ impl Error {
             Error::EventPublish { .. } => "EventPublishError",
             Error::Secret { .. } => "SecretError",
             Error::Search { .. } => "SearchError",
+            Error::JobsFailed(_) => "JobsFailed",
         }
     }
 }
 
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type().to_string(),
-            error_message: error.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error.error_type().to_string(), error_message: error.to_string() }
     }
 }
 

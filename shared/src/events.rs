@@ -60,9 +60,7 @@ pub struct EventPublisher {
 
 impl EventPublisher {
     pub fn new(client: aws_sdk_eventbridge::Client, bus: String) -> Self {
-        EventPublisher {
-            target: Some((client, bus)),
-        }
+        EventPublisher { target: Some((client, bus)) }
     }
 
     /// No bus configured (`EVENT_BUS_NAME` unset): each event is logged as not published.
@@ -77,18 +75,12 @@ impl EventPublisher {
     pub async fn publish(&self, detail_type: DetailType, detail: &impl Serialize) -> Result<()> {
         let body = serde_json::to_string(detail).expect("event details serialize to JSON");
         let Some((client, bus)) = &self.target else {
-            tracing::warn!(
-                detail_type = detail_type.as_str(),
-                "EVENT_BUS_NAME is not set: event not published"
-            );
+            tracing::info!(detail_type = detail_type.as_str(), "EVENT_BUS_NAME is not set: event not published");
             tracing::debug!(detail = %body, "unpublished event");
             return Ok(());
         };
-        let failure = |reason: String| Error::EventPublish {
-            detail_type: detail_type.as_str().into(),
-            bus: bus.clone(),
-            reason,
-        };
+        let failure =
+            |reason: String| Error::EventPublish { detail_type: detail_type.as_str().into(), bus: bus.clone(), reason };
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(bus)
             .source(SOURCE)

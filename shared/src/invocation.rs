@@ -64,20 +64,13 @@ fn invalid(what: &str, e: serde_json::Error) -> Error {
 }
 
 fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
-        Error::InvalidInput(format!(
-            "{field} '{value}' is not a date in YYYY-MM-DD form ({e})"
-        ))
-    })
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|e| Error::InvalidInput(format!("{field} '{value}' is not a date in YYYY-MM-DD form ({e})")))
 }
 
 fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
-    let input: ManualInput = serde_json::from_value(input).map_err(|e| {
-        invalid(
-            "manual run input (accepted fields: asOf \"YYYY-MM-DD\", followUps true|false)",
-            e,
-        )
-    })?;
+    let input: ManualInput = serde_json::from_value(input)
+        .map_err(|e| invalid("manual run input (accepted fields: asOf \"YYYY-MM-DD\", followUps true|false)", e))?;
     let trigger = match input.trigger.as_deref() {
         None | Some("manual") => Trigger::Manual,
         Some("catch-up") => Trigger::CatchUp,
@@ -90,12 +83,7 @@ fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
     Ok(RunRequest {
         job,
         trigger,
-        as_of: input
-            .as_of
-            .as_deref()
-            .map(|d| parse_date("asOf", d))
-            .transpose()?
-            .unwrap_or(today),
+        as_of: input.as_of.as_deref().map(|d| parse_date("asOf", d)).transpose()?.unwrap_or(today),
         follow_ups: input.follow_ups.unwrap_or(true),
         delivery_key: None,
         correlation_id: input.correlation_id,
@@ -103,8 +91,7 @@ fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
 }
 
 fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
-    let input: ScheduleInput =
-        serde_json::from_value(input).map_err(|e| invalid("schedule input", e))?;
+    let input: ScheduleInput = serde_json::from_value(input).map_err(|e| invalid("schedule input", e))?;
     let scheduled = input.scheduled_time.as_deref().and_then(|text| {
         match DateTime::parse_from_rfc3339(text) {
             Ok(time) => Some(time.with_timezone(&Utc)),
@@ -132,8 +119,7 @@ fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> 
 }
 
 fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
-    let envelope: Envelope =
-        serde_json::from_value(input).map_err(|e| invalid("EventBridge event", e))?;
+    let envelope: Envelope = serde_json::from_value(input).map_err(|e| invalid("EventBridge event", e))?;
     if envelope.source != SOURCE || envelope.detail_type != DetailType::JobSucceeded.as_str() {
         return Err(Error::InvalidInput(format!(
             "a follow-up is started only by a '{}' event from {SOURCE}, got '{}' from {}",
@@ -186,41 +172,26 @@ mod tests {
 
     #[test]
     fn console_event_can_set_as_of_and_suppress_follow_ups() {
-        let request = parse(
-            JOB,
-            json!({"asOf": "2023-01-31", "followUps": false}),
-            today(),
-        )
-        .unwrap();
+        let request = parse(JOB, json!({"asOf": "2023-01-31", "followUps": false}), today()).unwrap();
         assert_eq!(request.as_of, NaiveDate::from_ymd_opt(2023, 1, 31).unwrap());
         assert!(!request.follow_ups);
     }
 
     #[test]
     fn schedule_event_takes_its_date_and_identity_from_the_scheduled_time() {
-        let request = parse(
-            JOB,
-            json!({"trigger": "schedule", "scheduledTime": "2024-08-03T00:05:00Z"}),
-            today(),
-        )
-        .unwrap();
+        let request =
+            parse(JOB, json!({"trigger": "schedule", "scheduledTime": "2024-08-03T00:05:00Z"}), today()).unwrap();
         assert_eq!(request.trigger, Trigger::Schedule);
         assert_eq!(request.as_of, NaiveDate::from_ymd_opt(2024, 8, 3).unwrap());
-        assert_eq!(
-            request.delivery_key.as_deref(),
-            Some("schedule:2024-08-03T00:05:00+00:00")
-        );
+        assert_eq!(request.delivery_key.as_deref(), Some("schedule:2024-08-03T00:05:00+00:00"));
         assert!(request.follow_ups);
     }
 
     #[test]
     fn unsubstituted_scheduled_time_runs_as_an_unscheduled_run() {
-        let request = parse(
-            JOB,
-            json!({"trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}),
-            today(),
-        )
-        .unwrap();
+        let request =
+            parse(JOB, json!({"trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}), today())
+                .unwrap();
         assert_eq!(request.trigger, Trigger::Schedule);
         assert_eq!(request.as_of, today());
         assert_eq!(request.delivery_key, None);
@@ -242,10 +213,7 @@ mod tests {
         let request = parse(JOB, envelope, today()).unwrap();
         assert_eq!(request.trigger, Trigger::FollowUp);
         assert_eq!(request.as_of, today());
-        assert_eq!(
-            request.delivery_key.as_deref(),
-            Some("after:6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f")
-        );
+        assert_eq!(request.delivery_key.as_deref(), Some("after:6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f"));
         assert_eq!(request.correlation_id.as_deref(), Some("night-1"));
     }
 
@@ -258,10 +226,7 @@ mod tests {
     #[test]
     fn wrong_field_type_is_named() {
         let error = error_of(json!({"followUps": "no"}));
-        assert!(
-            error.contains("invalid type") && error.contains("boolean"),
-            "{error}"
-        );
+        assert!(error.contains("invalid type") && error.contains("boolean"), "{error}");
         let error = error_of(json!({"asOf": 20240804}));
         assert!(error.contains("invalid type"), "{error}");
     }
@@ -275,8 +240,7 @@ mod tests {
     #[test]
     fn non_object_and_foreign_events_are_rejected() {
         assert!(error_of(json!("run")).contains("must be a JSON object"));
-        let error =
-            error_of(json!({"detail-type": "Job Failed", "source": "tis.sync", "detail": {}}));
+        let error = error_of(json!({"detail-type": "Job Failed", "source": "tis.sync", "detail": {}}));
         assert!(error.contains("'Job Failed'"), "{error}");
     }
 }

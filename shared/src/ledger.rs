@@ -92,8 +92,7 @@ impl RunRecord {
     }
 
     pub fn duration_ms(&self) -> Option<u64> {
-        self.finished_at
-            .map(|f| (f - self.started_at).num_milliseconds().max(0) as u64)
+        self.finished_at.map(|f| (f - self.started_at).num_milliseconds().max(0) as u64)
     }
 
     /// The event detail this (finished) run publishes.
@@ -122,10 +121,7 @@ fn db(context: &str) -> impl FnOnce(tokio_postgres::Error) -> Error + '_ {
 /// Takes the job's lock for this session if nobody holds it.
 pub async fn try_lock(client: &Client, job: JobName) -> Result<bool> {
     let row = client
-        .query_one(
-            &format!("SELECT pg_try_advisory_lock({LOCK_KEY_SQL})"),
-            &[&job.as_str()],
-        )
+        .query_one(&format!("SELECT pg_try_advisory_lock({LOCK_KEY_SQL})"), &[&job.as_str()])
         .await
         .map_err(db("taking the job lock"))?;
     Ok(row.get(0))
@@ -133,10 +129,7 @@ pub async fn try_lock(client: &Client, job: JobName) -> Result<bool> {
 
 pub async fn unlock(client: &Client, job: JobName) -> Result<()> {
     client
-        .execute(
-            &format!("SELECT pg_advisory_unlock({LOCK_KEY_SQL})"),
-            &[&job.as_str()],
-        )
+        .execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY_SQL})"), &[&job.as_str()])
         .await
         .map_err(db("releasing the job lock"))?;
     Ok(())
@@ -144,10 +137,8 @@ pub async fn unlock(client: &Client, job: JobName) -> Result<()> {
 
 /// Whether some session holds the job's lock (i.e. a run of it is in progress).
 pub async fn is_locked(client: &Client, job: JobName) -> Result<bool> {
-    let row = client
-        .query_one(&format!("SELECT {HELD_SQL}"), &[&job.as_str()])
-        .await
-        .map_err(db("reading the job lock"))?;
+    let row =
+        client.query_one(&format!("SELECT {HELD_SQL}"), &[&job.as_str()]).await.map_err(db("reading the job lock"))?;
     Ok(row.get(0))
 }
 
@@ -158,16 +149,11 @@ const HELD_SQL: &str = "EXISTS (
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('tis-sync job ' || $1, 0))";
 
-const COLUMNS: &str =
-    "run_id, job, trigger, as_of, follow_ups, delivery_key, correlation_id, status,
+const COLUMNS: &str = "run_id, job, trigger, as_of, follow_ups, delivery_key, correlation_id, status,
     started_at, finished_at, rows, attempts, error, detail, published_at";
 
 /// The run that already took this delivery, if it is running or succeeded.
-pub async fn delivered(
-    client: &Client,
-    job: JobName,
-    delivery_key: &str,
-) -> Result<Option<RunRecord>> {
+pub async fn delivered(client: &Client, job: JobName, delivery_key: &str) -> Result<Option<RunRecord>> {
     let row = client
         .query_opt(
             &format!(
@@ -291,10 +277,7 @@ pub async fn finish(client: &Client, run_id: Uuid, finish: &Finish<'_>) -> Resul
 
 pub async fn mark_published(client: &Client, run_id: Uuid) -> Result<()> {
     client
-        .execute(
-            "UPDATE sync.job_run SET published_at = now() WHERE run_id = $1",
-            &[&run_id],
-        )
+        .execute("UPDATE sync.job_run SET published_at = now() WHERE run_id = $1", &[&run_id])
         .await
         .map_err(db("recording the published event in the ledger"))?;
     Ok(())
@@ -316,10 +299,7 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
         let last = |filter: &'static str| {
             format!("SELECT {COLUMNS} FROM sync.job_run WHERE job = $1 {filter} ORDER BY started_at DESC LIMIT 1")
         };
-        let last_run = client
-            .query_opt(&last(""), &[&job.as_str()])
-            .await
-            .map_err(db("reading the run ledger"))?;
+        let last_run = client.query_opt(&last(""), &[&job.as_str()]).await.map_err(db("reading the run ledger"))?;
         let last_success = client
             .query_opt(&last("AND status = 'succeeded'"), &[&job.as_str()])
             .await
@@ -332,4 +312,20 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
         });
     }
     Ok(statuses)
+}
+
+/// The newest successful run of `job` for the as-of date.
+pub async fn succeeded_for(client: &Client, job: JobName, as_of: NaiveDate) -> Result<Option<RunRecord>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM sync.job_run
+                 WHERE job = $1 AND as_of = $2 AND status = 'succeeded'
+                 ORDER BY finished_at DESC LIMIT 1"
+            ),
+            &[&job.as_str(), &as_of],
+        )
+        .await
+        .map_err(db("reading the run ledger"))?;
+    row.as_ref().map(RunRecord::from_row).transpose()
 }

@@ -13,6 +13,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod graph;
 pub mod invocation;
 pub mod jobs;
 pub mod lambda;

@@ -13,14 +13,8 @@ pub struct Migration {
 }
 
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: "0001_tcs",
-        sql: include_str!("../../infra/migrations/0001_tcs.sql"),
-    },
-    Migration {
-        version: "0002_sync",
-        sql: include_str!("../../infra/migrations/0002_sync.sql"),
-    },
+    Migration { version: "0001_tcs", sql: include_str!("../../infra/migrations/0001_tcs.sql") },
+    Migration { version: "0002_sync", sql: include_str!("../../infra/migrations/0002_sync.sql") },
 ];
 
 /// FNV-1a, enough to notice an edited migration file.
@@ -50,21 +44,12 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>> {
 
     let mut applied = Vec::new();
     for migration in MIGRATIONS {
-        let tx = client
-            .transaction()
+        let tx = client.transaction().await.map_err(db("starting a migration"))?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('tis-sync migrate', 0))", &[])
             .await
-            .map_err(db("starting a migration"))?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('tis-sync migrate', 0))",
-            &[],
-        )
-        .await
-        .map_err(db("taking the migration lock"))?;
+            .map_err(db("taking the migration lock"))?;
         let recorded = tx
-            .query_opt(
-                "SELECT checksum FROM sync.schema_migration WHERE version = $1",
-                &[&migration.version],
-            )
+            .query_opt("SELECT checksum FROM sync.schema_migration WHERE version = $1", &[&migration.version])
             .await
             .map_err(db("reading the migration history"))?;
         let sum = checksum(migration.sql);
@@ -79,9 +64,9 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>> {
                 }
             }
             None => {
-                tx.batch_execute(migration.sql).await.map_err(|e| {
-                    Error::database(format!("applying migration {}", migration.version), e)
-                })?;
+                tx.batch_execute(migration.sql)
+                    .await
+                    .map_err(|e| Error::database(format!("applying migration {}", migration.version), e))?;
                 tx.execute(
                     "INSERT INTO sync.schema_migration (version, checksum) VALUES ($1, $2)",
                     &[&migration.version, &sum],

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::db::{retry_transient, Database, RetryPolicy, Session};
 use crate::error::{Error, Result};
 use crate::events::{DetailType, EventPublisher};
+use crate::graph;
 use crate::jobs::{self, JobName};
 use crate::ledger::{self, Finish, NewRun, RunRecord, RunStatus};
 use crate::search::PersonSearch;
@@ -98,7 +99,8 @@ impl RunRequest {
 pub enum Outcome {
     Succeeded,
     Deferred,
-    /// A repeated delivery: the run that already took it is reported, nothing ran again.
+    /// A repeated delivery, or a follow-up whose output is already up to date: the run that
+    /// already did the work is reported, nothing ran again.
     Duplicate,
 }
 
@@ -144,21 +146,77 @@ impl RunSummary {
     }
 }
 
+/// What `run_in_process` did.
+#[derive(Debug, Default, Serialize)]
+pub struct ChainReport {
+    pub runs: Vec<RunSummary>,
+    pub failed: Vec<(JobName, String)>,
+    pub skipped: Vec<(JobName, String)>,
+}
+
+impl ChainReport {
+    pub fn all_succeeded(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// The fan-in rule for a job that follows several others (the index): may it run now?
+enum FanIn {
+    Ready,
+    /// Some predecessor is running or has not succeeded for the as-of date (reasons).
+    Waiting(Vec<String>),
+    /// The job already succeeded for the as-of date after its predecessors' latest successes.
+    UpToDate(RunRecord),
+}
+
+async fn fan_in(control: &Session, job: JobName, as_of: NaiveDate) -> Result<FanIn> {
+    let predecessors = graph::predecessors(job);
+    if predecessors.len() < 2 {
+        return Ok(FanIn::Ready);
+    }
+    let mut waiting = Vec::new();
+    let mut latest_predecessor = None;
+    for predecessor in predecessors {
+        if ledger::is_locked(&control.client, predecessor).await? {
+            waiting.push(format!("{predecessor} (running now)"));
+            continue;
+        }
+        match ledger::succeeded_for(&control.client, predecessor, as_of).await? {
+            None => waiting.push(format!("{predecessor} (no successful run for {as_of})")),
+            Some(run) => latest_predecessor = latest_predecessor.max(run.finished_at),
+        }
+    }
+    if !waiting.is_empty() {
+        return Ok(FanIn::Waiting(waiting));
+    }
+    if let Some(done) = ledger::succeeded_for(&control.client, job, as_of).await? {
+        if Some(done.started_at) >= latest_predecessor {
+            return Ok(FanIn::UpToDate(done));
+        }
+    }
+    Ok(FanIn::Ready)
+}
+
 pub struct Runner {
     db: Database,
     events: EventPublisher,
     search: Option<PersonSearch>,
     retry: RetryPolicy,
+    /// How follow-ups start: through the `Job Succeeded` event's rules (the functions), or
+    /// in this process (the CLI), in which case events say `followUps: false` so no rule
+    /// starts them a second time.
+    follow_ups_by_events: bool,
 }
 
 impl Runner {
     pub fn new(db: Database, events: EventPublisher) -> Self {
-        Runner {
-            db,
-            events,
-            search: None,
-            retry: RetryPolicy::default(),
-        }
+        Runner { db, events, search: None, retry: RetryPolicy::default(), follow_ups_by_events: true }
+    }
+
+    /// Follow-ups will be run by this process (`run_in_process`), not by event rules.
+    pub fn following_up_in_process(mut self) -> Self {
+        self.follow_ups_by_events = false;
+        self
     }
 
     pub fn with_search(mut self, search: PersonSearch) -> Self {
@@ -181,15 +239,38 @@ impl Runner {
     pub async fn run(&self, request: RunRequest) -> Result<RunSummary> {
         let job = request.job;
         let control_name = format!("tis-sync:{job}");
-        let (control, _) = retry_transient(self.retry, "connecting the control connection", |_| {
-            self.db.connect(&control_name)
-        })
-        .await;
+        let (control, _) =
+            retry_transient(self.retry, "connecting the control connection", |_| self.db.connect(&control_name)).await;
         let mut control = control?;
 
         if let Some(key) = &request.delivery_key {
             if let Some(prior) = ledger::delivered(&control.client, job, key).await? {
                 return self.repeated_delivery(&control, prior).await;
+            }
+        }
+
+        let mut warnings = Vec::new();
+        match fan_in(&control, job, request.as_of).await? {
+            FanIn::Ready => {}
+            FanIn::UpToDate(done) if request.trigger == Trigger::FollowUp => {
+                let mut summary = RunSummary::from_record(&done, Outcome::Duplicate);
+                summary.warnings.push(format!(
+                    "run {} already built it for {} after its predecessors' latest runs",
+                    done.run_id, request.as_of
+                ));
+                return Ok(summary);
+            }
+            FanIn::UpToDate(_) => {}
+            FanIn::Waiting(waiting) if request.trigger == Trigger::FollowUp => {
+                return self.defer(&control, &request, waiting).await;
+            }
+            FanIn::Waiting(waiting) => {
+                for reason in waiting {
+                    warnings.push(format!("started by hand although {reason}"));
+                }
+                for warning in &warnings {
+                    tracing::warn!(job = %job, "{warning}");
+                }
             }
         }
 
@@ -220,9 +301,7 @@ impl Runner {
             let prior = ledger::delivered(&control.client, job, key).await?;
             return match prior {
                 Some(prior) => self.repeated_delivery(&control, prior).await,
-                None => Err(Error::InvalidInput(format!(
-                    "delivery {key} of {job} vanished from the ledger"
-                ))),
+                None => Err(Error::InvalidInput(format!("delivery {key} of {job} vanished from the ledger"))),
             };
         };
 
@@ -241,25 +320,17 @@ impl Runner {
                 result = self.attempts(job, request.as_of, run_id) => result,
                 _ = control.closed() => (Err(Error::LockLost { job: job.to_string() }), 0),
             };
-            self.finish(control, record, outcome, attempts, clock.elapsed())
-                .await
+            let mut summary = self.finish(control, record, outcome, attempts, clock.elapsed()).await?;
+            summary.warnings.extend(warnings);
+            Ok(summary)
         }
         .instrument(span)
         .await
     }
 
     /// Runs the job until it succeeds or fails for good, each attempt on a fresh work connection.
-    async fn attempts(
-        &self,
-        job: JobName,
-        as_of: NaiveDate,
-        run_id: Uuid,
-    ) -> (Result<jobs::JobOutput>, u32) {
-        let context = jobs::JobContext {
-            as_of,
-            run_id,
-            search: self.search.as_ref(),
-        };
+    async fn attempts(&self, job: JobName, as_of: NaiveDate, run_id: Uuid) -> (Result<jobs::JobOutput>, u32) {
+        let context = jobs::JobContext { as_of, run_id, search: self.search.as_ref() };
         let context = &context;
         retry_transient(self.retry, job.as_str(), |attempt| async move {
             let mut work = self.db.connect(&format!("tis-sync:{job}:work")).await?;
@@ -284,10 +355,8 @@ impl Runner {
         let control = if control.client.is_closed() {
             let control_name = format!("tis-sync:{job}");
             let (session, _) =
-                retry_transient(self.retry, "reconnecting to record the outcome", |_| {
-                    self.db.connect(&control_name)
-                })
-                .await;
+                retry_transient(self.retry, "reconnecting to record the outcome", |_| self.db.connect(&control_name))
+                    .await;
             session?
         } else {
             control
@@ -301,13 +370,9 @@ impl Runner {
                 error: None,
                 detail: Some(&output.detail),
             },
-            Err(_) => Finish {
-                status: RunStatus::Failed,
-                rows: None,
-                attempts,
-                error: error_text.as_deref(),
-                detail: None,
-            },
+            Err(_) => {
+                Finish { status: RunStatus::Failed, rows: None, attempts, error: error_text.as_deref(), detail: None }
+            }
         };
         let finished = ledger::finish(&control.client, record.run_id, &finish).await?;
         // Release the lock before announcing the result: a follow-up started by the event must
@@ -322,37 +387,28 @@ impl Runner {
                     duration_ms = elapsed.as_millis() as u64,
                     "run succeeded"
                 );
-                self.announce(&control, &finished, DetailType::JobSucceeded)
-                    .await?;
-                Ok(RunSummary::from_record(&finished, Outcome::Succeeded))
+                self.announce(&control, &finished, DetailType::JobSucceeded).await?;
+                let mut summary = RunSummary::from_record(&finished, Outcome::Succeeded);
+                if finished.follow_ups {
+                    summary.triggered = graph::follow_ups(job).to_vec();
+                }
+                Ok(summary)
             }
             Err(error) => {
                 tracing::error!(error = %error, attempts, "run failed");
-                if let Err(publish_error) = self
-                    .announce(&control, &finished, DetailType::JobFailed)
-                    .await
-                {
+                if let Err(publish_error) = self.announce(&control, &finished, DetailType::JobFailed).await {
                     tracing::error!(error = %publish_error, "could not announce the failure");
                 }
-                Err(Error::JobFailed {
-                    job: job.to_string(),
-                    run_id: finished.run_id,
-                    reason: error.to_string(),
-                })
+                Err(Error::JobFailed { job: job.to_string(), run_id: finished.run_id, reason: error.to_string() })
             }
         }
     }
 
     /// Publishes the run's event and records that it was accepted.
-    async fn announce(
-        &self,
-        control: &Session,
-        record: &RunRecord,
-        detail_type: DetailType,
-    ) -> Result<()> {
-        self.events
-            .publish(detail_type, &record.event_detail())
-            .await?;
+    async fn announce(&self, control: &Session, record: &RunRecord, detail_type: DetailType) -> Result<()> {
+        let mut detail = record.event_detail();
+        detail.follow_ups = record.follow_ups && self.follow_ups_by_events;
+        self.events.publish(detail_type, &detail).await?;
         if self.events.is_enabled() {
             ledger::mark_published(&control.client, record.run_id).await?;
         }
@@ -369,12 +425,8 @@ impl Runner {
             delivery = prior.delivery_key.as_deref().unwrap_or(""),
             "repeated delivery: not running again"
         );
-        if prior.status == RunStatus::Succeeded
-            && prior.published_at.is_none()
-            && self.events.is_enabled()
-        {
-            self.announce(control, &prior, DetailType::JobSucceeded)
-                .await?;
+        if prior.status == RunStatus::Succeeded && prior.published_at.is_none() && self.events.is_enabled() {
+            self.announce(control, &prior, DetailType::JobSucceeded).await?;
         }
         let mut summary = RunSummary::from_record(&prior, Outcome::Duplicate);
         summary.warnings.push(format!(
@@ -385,23 +437,93 @@ impl Runner {
         Ok(summary)
     }
 
+    /// Records a follow-up that cannot run yet and announces it with `Job Deferred`; the
+    /// waited-for predecessor's own success will trigger it again.
+    async fn defer(&self, control: &Session, request: &RunRequest, waiting: Vec<String>) -> Result<RunSummary> {
+        let reason = format!("deferred: waiting for {}", waiting.join("; "));
+        tracing::info!(job = %request.job, as_of = %request.as_of, "{reason}");
+        let run = NewRun {
+            run_id: Uuid::new_v4(),
+            job: request.job,
+            trigger: request.trigger,
+            as_of: request.as_of,
+            follow_ups: request.follow_ups,
+            delivery_key: request.delivery_key.as_deref(),
+            correlation_id: request.correlation_id.as_deref(),
+            status: RunStatus::Deferred,
+            error: Some(&reason),
+        };
+        let record =
+            ledger::insert(&control.client, &run).await?.expect("a deferred run never conflicts with a delivery");
+        self.announce(control, &record, DetailType::JobDeferred).await?;
+        let mut summary = RunSummary::from_record(&record, Outcome::Deferred);
+        summary.warnings.push(reason);
+        Ok(summary)
+    }
+
+    /// Runs `jobs` in order in this process, as the CLI does: the first ones (those none of
+    /// the others lead to) as manual runs, the rest as their follow-ups. A job whose
+    /// predecessor in the list failed or was deferred is skipped, with the reason.
+    pub async fn run_in_process(&self, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> ChainReport {
+        let correlation_id = format!("cli-{}", Uuid::new_v4());
+        let mut report = ChainReport::default();
+        let mut succeeded: Vec<(JobName, Uuid)> = Vec::new();
+        for &job in jobs {
+            let predecessors: Vec<JobName> =
+                graph::predecessors(job).into_iter().filter(|p| jobs.contains(p)).collect();
+            let request = if predecessors.is_empty() {
+                RunRequest {
+                    job,
+                    trigger: Trigger::Manual,
+                    as_of,
+                    follow_ups,
+                    delivery_key: None,
+                    correlation_id: Some(correlation_id.clone()),
+                }
+            } else {
+                let missing: Vec<String> = predecessors
+                    .iter()
+                    .filter(|p| !succeeded.iter().any(|(s, _)| s == *p))
+                    .map(|p| p.to_string())
+                    .collect();
+                if !missing.is_empty() {
+                    report.skipped.push((job, format!("not run: {} did not succeed", missing.join(", "))));
+                    continue;
+                }
+                let after = succeeded.iter().rev().find(|(s, _)| predecessors.contains(s)).map(|(_, id)| *id);
+                RunRequest {
+                    job,
+                    trigger: Trigger::FollowUp,
+                    as_of,
+                    follow_ups: true,
+                    delivery_key: after.map(|id| format!("after:{id}")),
+                    correlation_id: Some(correlation_id.clone()),
+                }
+            };
+            match self.run(request).await {
+                Ok(summary) => {
+                    if summary.status != Outcome::Deferred {
+                        succeeded.push((job, summary.run_id));
+                    }
+                    report.runs.push(summary);
+                }
+                Err(error) => report.failed.push((job, error.to_string())),
+            }
+        }
+        report
+    }
+
     async fn already_running(&self, control: &Session, job: JobName) -> Error {
         // The lock holder writes its ledger row just after taking the lock: give it a moment.
         for _ in 0..20 {
             match ledger::running(&control.client, job).await {
                 Ok(Some(run)) => {
-                    return Error::AlreadyRunning {
-                        job: job.to_string(),
-                        since: run.started_at,
-                        run_id: run.run_id,
-                    }
+                    return Error::AlreadyRunning { job: job.to_string(), since: run.started_at, run_id: run.run_id }
                 }
                 Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
                 Err(e) => return e,
             }
         }
-        Error::AlreadyStarting {
-            job: job.to_string(),
-        }
+        Error::AlreadyStarting { job: job.to_string() }
     }
 }

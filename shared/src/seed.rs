@@ -27,14 +27,9 @@ fn steps() -> impl Iterator<Item = &'static str> {
 
 pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedReport> {
     if persons < 1 {
-        return Err(Error::InvalidInput(format!(
-            "--persons must be at least 1, got {persons}"
-        )));
+        return Err(Error::InvalidInput(format!("--persons must be at least 1, got {persons}")));
     }
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| Error::database("seeding", e))?;
+    let tx = client.transaction().await.map_err(|e| Error::database("seeding", e))?;
     for (n, sql) in steps().enumerate() {
         let statement = tx
             .prepare_typed(sql, &[Type::INT8, Type::INT8])
@@ -64,14 +59,8 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
             .get(0);
         tables.push((table.to_string(), count));
     }
-    tx.commit()
-        .await
-        .map_err(|e| Error::database("committing the seed", e))?;
-    Ok(SeedReport {
-        persons,
-        seed,
-        tables,
-    })
+    tx.commit().await.map_err(|e| Error::database("committing the seed", e))?;
+    Ok(SeedReport { persons, seed, tables })
 }
 
 #[cfg(test)]

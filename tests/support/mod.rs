@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use shared::db::{Database, RetryPolicy, Session};
 use shared::events::EventPublisher;
+
 use shared::runner::Runner;
 use tokio_postgres::Client;
 
@@ -27,39 +28,22 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let admin = Database::from_url(&admin_url()).expect("admin url parses");
         let name = format!("tis_sync_test_{}", uuid::Uuid::new_v4().simple());
-        let session = admin
-            .connect("tis-sync-test:admin")
-            .await
-            .expect("connect to the test Postgres");
-        session
-            .client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
+        let session = admin.connect("tis-sync-test:admin").await.expect("connect to the test Postgres");
+        session.client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
         let url = with_database(&admin_url(), &name);
         let database = Database::from_url(&url).unwrap();
         let mut session = database.connect("tis-sync-test:migrate").await.unwrap();
-        shared::migrate::migrate(&mut session.client)
-            .await
-            .expect("migrations apply");
-        TestDb {
-            name,
-            url,
-            database,
-        }
+        shared::migrate::migrate(&mut session.client).await.expect("migrations apply");
+        TestDb { name, url, database }
     }
 
     pub async fn client(&self) -> Session {
-        self.database
-            .connect("tis-sync-test")
-            .await
-            .expect("connect to the test database")
+        self.database.connect("tis-sync-test").await.expect("connect to the test database")
     }
 
     /// A runner with no event bus and quick retries.
     pub fn runner(&self) -> Runner {
-        Runner::new(self.database.clone(), EventPublisher::disabled())
-            .with_retry_policy(quick_retries())
+        Runner::new(self.database.clone(), EventPublisher::disabled()).with_retry_policy(quick_retries())
     }
 }
 
@@ -69,17 +53,12 @@ impl Drop for TestDb {
         // shutting down. Failures only leave a database that `make test` sweeps up next time.
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 if let Ok(admin) = Database::from_url(&admin_url()) {
                     if let Ok(session) = admin.connect("tis-sync-test:admin").await {
-                        let _ = session
-                            .client
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .await;
+                        let _ =
+                            session.client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                     }
                 }
             })
@@ -90,15 +69,9 @@ impl Drop for TestDb {
 
 /// Replaces the database name in a URL of the form postgres://user:pass@host:port/db?params.
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map(|(b, q)| (b, Some(q)))
-        .unwrap_or((url, None));
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
     let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_end..]
-        .find('/')
-        .map(|i| i + authority_end)
-        .unwrap_or(base.len());
+    let path_start = base[authority_end..].find('/').map(|i| i + authority_end).unwrap_or(base.len());
     let mut out = format!("{}/{}", &base[..path_start], name);
     if let Some(q) = query {
         out.push('?');
@@ -108,11 +81,7 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 pub fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        first_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(200),
-    }
+    RetryPolicy { max_attempts: 3, first_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) }
 }
 
 pub fn date(s: &str) -> NaiveDate {
@@ -156,17 +125,10 @@ pub async fn wait_until_blocked(client: &Client, name: &str) -> i32 {
 /// following wait sees only a new attempt.
 pub async fn kill_when_blocked(client: &Client, name: &str) {
     let pid = wait_until_blocked(client, name).await;
-    let _: bool = client
-        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-        .await
-        .unwrap()
-        .get(0);
+    let _: bool = client.query_one("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap().get(0);
     for _ in 0..400 {
         let alive: bool = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
-                &[&pid],
-            )
+            .query_one("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", &[&pid])
             .await
             .unwrap()
             .get(0);
@@ -183,12 +145,7 @@ pub mod fixtures {
     use tokio_postgres::Client;
 
     pub async fn person(c: &Client, id: i64) {
-        c.execute(
-            "INSERT INTO tcs.person (id, status) VALUES ($1, 'CURRENT')",
-            &[&id],
-        )
-        .await
-        .unwrap();
+        c.execute("INSERT INTO tcs.person (id, status) VALUES ($1, 'CURRENT')", &[&id]).await.unwrap();
     }
 
     pub async fn programme(c: &Client, id: i64, owner: Option<&str>) {
@@ -210,8 +167,7 @@ pub mod fixtures {
         start: Option<&str>,
         end: Option<&str>,
     ) {
-        let uuid =
-            uuid::Uuid::parse_str(&format!("00000000-0000-0000-0000-{uuid_suffix:012}")).unwrap();
+        let uuid = uuid::Uuid::parse_str(&format!("00000000-0000-0000-0000-{uuid_suffix:012}")).unwrap();
         c.execute(
             "INSERT INTO tcs.programme_membership
                (uuid, person_id, programme_id, programme_start_date, programme_end_date, programme_membership_type)
@@ -222,13 +178,7 @@ pub mod fixtures {
         .unwrap();
     }
 
-    pub async fn post(
-        c: &Client,
-        id: i64,
-        owner: Option<&str>,
-        employing: Option<i64>,
-        training: Option<i64>,
-    ) {
+    pub async fn post(c: &Client, id: i64, owner: Option<&str>, employing: Option<i64>, training: Option<i64>) {
         c.execute(
             "INSERT INTO tcs.post (id, owner, employing_body_id, training_body_id, status)
              VALUES ($1, $2, $3, $4, 'CURRENT')",
@@ -296,5 +246,144 @@ pub mod search_server {
             })
             .1
             .clone()
+    }
+}
+
+/// template.yaml, parsed as it is (CloudFormation tags such as !Ref and !GetAtt kept).
+pub mod template {
+    use serde_norway::Value;
+
+    pub fn load() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let text = std::fs::read_to_string(path).expect("template.yaml is readable");
+        serde_norway::from_str(&text).expect("template.yaml is valid YAML")
+    }
+
+    /// The Serverless functions: (logical id, definition).
+    pub fn functions(template: &Value) -> Vec<(String, Value)> {
+        resources_of_type(template, "AWS::Serverless::Function")
+    }
+
+    pub fn resources_of_type(template: &Value, kind: &str) -> Vec<(String, Value)> {
+        template["Resources"]
+            .as_mapping()
+            .expect("Resources")
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .map(|(k, r)| (k.as_str().unwrap().to_string(), r.clone()))
+            .collect()
+    }
+
+    /// The binary a function runs (its job name for job functions).
+    pub fn binary(function: &Value) -> String {
+        function["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_string()
+    }
+
+    /// `(event name, event)` of a function, of the given type.
+    pub fn events(function: &Value, kind: &str) -> Vec<(String, Value)> {
+        function["Properties"]["Events"]
+            .as_mapping()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, e)| e["Type"].as_str() == Some(kind))
+                    .map(|(k, e)| (k.as_str().unwrap().to_string(), e.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A tagged value's tag and inner value, e.g. `!GetAtt X.Arn` -> ("GetAtt", "X.Arn").
+    pub fn tagged(value: &Value) -> Option<(String, Value)> {
+        match value {
+            Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_string(), t.value.clone())),
+            _ => None,
+        }
+    }
+
+    /// The YAML value as JSON (for event patterns).
+    pub fn to_json(value: &Value) -> serde_json::Value {
+        serde_json::to_value(value).expect("plain YAML converts to JSON")
+    }
+}
+
+/// `runner` with the person index on this process's OpenSearch-API server, under an alias of
+/// the test's own.
+pub fn with_search(_db: &TestDb, runner: Runner) -> Runner {
+    let alias = format!("persons_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    runner.with_search(shared::search::PersonSearch {
+        index: shared::search::OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
+        target: shared::search::IndexTarget::new(alias),
+    })
+}
+
+impl TestDb {
+    /// A runner publishing to a real bus (follow-ups by events, as the functions do).
+    pub fn runner_with_events(&self, events: EventPublisher) -> Runner {
+        Runner::new(self.database.clone(), events).with_retry_policy(quick_retries())
+    }
+}
+
+/// The local AWS emulator (ministack) that `make test` starts: SDK configuration and helpers.
+pub mod aws {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use std::time::Duration;
+
+    pub fn endpoint() -> String {
+        std::env::var("TIS_SYNC_MINISTACK_URL")
+            .expect("TIS_SYNC_MINISTACK_URL must name the local AWS emulator: run the tests through `make test`, which starts it")
+    }
+
+    pub async fn config() -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(Region::new("eu-west-2"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+        sqs.create_queue().queue_name(name).send().await.unwrap().queue_url().unwrap().to_string()
+    }
+
+    pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
+    }
+
+    /// Receives and deletes every message of the queue as JSON: waits until `expected` have
+    /// arrived (or 10 s), then until the queue stays empty for a second.
+    pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, expected: usize) -> Vec<serde_json::Value> {
+        let mut messages = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let batch = answer.messages();
+            for message in batch {
+                messages.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if batch.is_empty() && (messages.len() >= expected || tokio::time::Instant::now() > deadline) {
+                return messages;
+            }
+        }
     }
 }

@@ -61,16 +61,10 @@ impl FromStr for JobName {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<Self> {
-        JobName::ALL
-            .into_iter()
-            .find(|job| job.as_str() == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
-                Error::InvalidInput(format!(
-                    "unknown job '{name}' (known jobs: {})",
-                    known.join(", ")
-                ))
-            })
+        JobName::ALL.into_iter().find(|job| job.as_str() == name).ok_or_else(|| {
+            let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
+            Error::InvalidInput(format!("unknown job '{name}' (known jobs: {})", known.join(", ")))
+        })
     }
 }
 
@@ -106,39 +100,21 @@ pub struct JobContext<'a> {
 
 /// Runs one attempt of `job` on the work connection. Each job replaces its output atomically
 /// (one transaction, or build-then-swap for the index) or not at all.
-pub async fn execute(
-    job: JobName,
-    client: &mut Client,
-    context: &JobContext<'_>,
-) -> Result<JobOutput> {
+pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>) -> Result<JobOutput> {
     let as_of = context.as_of;
     match job {
         JobName::PersonOwnerRebuild => person_owner_rebuild::run(client, as_of).await,
         // The trust jobs link by every placement, past to future: the as-of date does not matter.
-        JobName::PersonPlacementEmployingBodyTrust => {
-            person_placement_employing_body_trust::run(client).await
-        }
-        JobName::PersonPlacementTrainingBodyTrust => {
-            person_placement_training_body_trust::run(client).await
-        }
+        JobName::PersonPlacementEmployingBodyTrust => person_placement_employing_body_trust::run(client).await,
+        JobName::PersonPlacementTrainingBodyTrust => person_placement_training_body_trust::run(client).await,
         JobName::PostEmployingBodyTrust => post_employing_body_trust::run(client).await,
         JobName::PostTrainingBodyTrust => post_training_body_trust::run(client).await,
         JobName::PersonElasticsearchSync => {
             let search = context.search.ok_or_else(|| {
-                Error::Config(
-                    "person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)"
-                        .into(),
-                )
+                Error::Config("person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)".into())
             })?;
             let label = context.run_id.simple().to_string();
-            person_elasticsearch_sync::run(
-                client,
-                as_of,
-                &search.index,
-                &search.target,
-                &label[..8],
-            )
-            .await
+            person_elasticsearch_sync::run(client, as_of, &search.index, &search.target, &label[..8]).await
         }
     }
 }

@@ -36,21 +36,12 @@ pub struct IndexTarget {
 
 impl IndexTarget {
     pub fn new(alias: impl Into<String>) -> Self {
-        IndexTarget {
-            alias: alias.into(),
-            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-        }
+        IndexTarget { alias: alias.into(), max_request_bytes: DEFAULT_MAX_REQUEST_BYTES }
     }
 
     /// Concrete indices are `<alias>-<UTC timestamp>-<run>`, so they sort by age.
     fn new_index_name(&self, run_label: &str) -> String {
-        format!(
-            "{}-{}-{}",
-            self.alias,
-            Utc::now().format("%Y%m%d%H%M%S"),
-            run_label
-        )
-        .to_lowercase()
+        format!("{}-{}-{}", self.alias, Utc::now().format("%Y%m%d%H%M%S"), run_label).to_lowercase()
     }
 
     fn concrete_prefix(&self) -> String {
@@ -65,9 +56,7 @@ pub fn index_definition() -> Value {
 
 /// A source of (person id, document JSON) rows, fetched in batches; an empty batch ends it.
 pub trait DocumentSource {
-    fn next_batch(
-        &mut self,
-    ) -> impl std::future::Future<Output = Result<Vec<(i64, String)>>> + Send;
+    fn next_batch(&mut self) -> impl std::future::Future<Output = Result<Vec<(i64, String)>>> + Send;
 }
 
 pub async fn run<I: SearchIndex + Sync>(
@@ -86,11 +75,7 @@ pub async fn run<I: SearchIndex + Sync>(
         .start()
         .await
         .map_err(db)?;
-    let persons: i64 = tx
-        .query_one("SELECT count(*) FROM tcs.person", &[])
-        .await
-        .map_err(db)?
-        .get(0);
+    let persons: i64 = tx.query_one("SELECT count(*) FROM tcs.person", &[]).await.map_err(db)?.get(0);
     let statement = tx.prepare(DOCUMENTS).await.map_err(db)?;
     let portal = tx.bind(&statement, &[&as_of]).await.map_err(db)?;
     let mut source = PersonRows { tx: &tx, portal };
@@ -282,16 +267,9 @@ mod tests {
             self.bulk_sizes.lock().unwrap().push(ndjson.len());
             let mut failures = Vec::new();
             for action in ndjson.lines().step_by(2) {
-                let id = serde_json::from_str::<Value>(action).unwrap()["index"]["_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
+                let id = serde_json::from_str::<Value>(action).unwrap()["index"]["_id"].as_str().unwrap().to_string();
                 if self.reject.contains(&id) {
-                    failures.push(ItemFailure {
-                        id,
-                        status: 400,
-                        reason: "mapper_parsing_exception".into(),
-                    });
+                    failures.push(ItemFailure { id, status: 400, reason: "mapper_parsing_exception".into() });
                 } else {
                     *self.documents.lock().unwrap() += 1;
                 }
@@ -317,10 +295,7 @@ mod tests {
             Ok(false)
         }
         async fn indices_with_prefix(&self, _: &str) -> Result<Vec<String>> {
-            Ok(vec![
-                "persons-20200101000000-old".into(),
-                "persons-20240101000000-prev".into(),
-            ])
+            Ok(vec!["persons-20200101000000-old".into(), "persons-20240101000000-prev".into()])
         }
         async fn update_aliases(&self, actions: &Value) -> Result<()> {
             self.record(format!("aliases {actions}"));
@@ -342,34 +317,17 @@ mod tests {
     }
 
     fn documents(n: i64, bytes: usize) -> Documents {
-        Documents(
-            (1..=n)
-                .map(|id| {
-                    (
-                        id,
-                        format!("{{\"personId\":{id},\"pad\":\"{}\"}}", "x".repeat(bytes)),
-                    )
-                })
-                .collect(),
-        )
+        Documents((1..=n).map(|id| (id, format!("{{\"personId\":{id},\"pad\":\"{}\"}}", "x".repeat(bytes)))).collect())
     }
 
     fn target(max_request_bytes: usize) -> IndexTarget {
-        IndexTarget {
-            alias: "persons".into(),
-            max_request_bytes,
-        }
+        IndexTarget { alias: "persons".into(), max_request_bytes }
     }
 
     #[tokio::test]
     async fn refresh_comes_after_the_last_bulk_and_before_the_count_and_the_alias_move() {
-        let index = RecordingIndex {
-            aliased: vec!["persons-20240101000000-prev".into()],
-            ..Default::default()
-        };
-        let output = rebuild(&index, &target(1000), "run1", &mut documents(10, 200), 10)
-            .await
-            .unwrap();
+        let index = RecordingIndex { aliased: vec!["persons-20240101000000-prev".into()], ..Default::default() };
+        let output = rebuild(&index, &target(1000), "run1", &mut documents(10, 200), 10).await.unwrap();
         assert_eq!(output.rows, 10);
         let calls = index.calls();
         let position = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
@@ -382,39 +340,20 @@ mod tests {
         // One atomic request removes the old index from the alias and adds the new one.
         let aliases = &calls[position("aliases")];
         assert!(
-            aliases.contains(
-                r#"{"remove":{"alias":"persons","index":"persons-20240101000000-prev"}}"#
-            ),
+            aliases.contains(r#"{"remove":{"alias":"persons","index":"persons-20240101000000-prev"}}"#),
             "{aliases}"
         );
-        assert!(
-            aliases.contains(r#""add":{"alias":"persons","index":"persons-"#),
-            "{aliases}"
-        );
+        assert!(aliases.contains(r#""add":{"alias":"persons","index":"persons-"#), "{aliases}");
         // The previous index is kept, the older one deleted.
-        assert!(
-            calls.contains(&"delete persons-20200101000000-old".to_string()),
-            "{calls:?}"
-        );
-        assert!(
-            !calls.contains(&"delete persons-20240101000000-prev".to_string()),
-            "{calls:?}"
-        );
+        assert!(calls.contains(&"delete persons-20200101000000-old".to_string()), "{calls:?}");
+        assert!(!calls.contains(&"delete persons-20240101000000-prev".to_string()), "{calls:?}");
     }
 
     #[tokio::test]
     async fn bulk_requests_stay_under_the_byte_bound_with_large_documents() {
         let index = RecordingIndex::default();
         let bound = 64 * 1024;
-        rebuild(
-            &index,
-            &target(bound),
-            "run1",
-            &mut documents(200, 9_000),
-            200,
-        )
-        .await
-        .unwrap();
+        rebuild(&index, &target(bound), "run1", &mut documents(200, 9_000), 200).await.unwrap();
         let sizes = index.bulk_sizes.lock().unwrap().clone();
         assert!(sizes.len() > 20, "{} requests", sizes.len());
         assert!(sizes.iter().all(|s| *s <= bound), "{sizes:?}");
@@ -423,32 +362,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_item_fails_the_run_deletes_the_new_index_and_leaves_the_alias() {
-        let index = RecordingIndex {
-            reject: vec!["7".into()],
-            ..Default::default()
-        };
-        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 100), 10)
-            .await
-            .unwrap_err();
+        let index = RecordingIndex { reject: vec!["7".into()], ..Default::default() };
+        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 100), 10).await.unwrap_err();
         assert!(error.to_string().contains("person 7"), "{error}");
         let calls = index.calls();
         assert!(!calls.iter().any(|c| c.starts_with("aliases")), "{calls:?}");
-        assert!(
-            calls.last().unwrap().starts_with("delete persons-"),
-            "{calls:?}"
-        );
+        assert!(calls.last().unwrap().starts_with("delete persons-"), "{calls:?}");
     }
 
     #[tokio::test]
     async fn a_count_short_of_the_persons_leaves_the_alias() {
         let index = RecordingIndex::default();
-        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 10), 11)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("there are 11 persons"),
-            "{error}"
-        );
+        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 10), 11).await.unwrap_err();
+        assert!(error.to_string().contains("there are 11 persons"), "{error}");
         assert!(!index.calls().iter().any(|c| c.starts_with("aliases")));
     }
 }

@@ -53,12 +53,7 @@ impl Body {
 /// Replaces `body`'s rows of `table` with `fresh`, a query returning distinct
 /// (subject, trust_id) pairs as columns `subject_id, trust_id`. Only constant SQL from the job
 /// modules is formatted in; the source is a bind parameter.
-pub async fn replace(
-    client: &mut Client,
-    table: LinkTable,
-    body: Body,
-    fresh: &str,
-) -> Result<JobOutput> {
+pub async fn replace(client: &mut Client, table: LinkTable, body: Body, fresh: &str) -> Result<JobOutput> {
     let (target, subject) = (table.table(), table.subject());
     let statement = format!(
         "WITH fresh AS MATERIALIZED ({fresh}),
@@ -78,21 +73,9 @@ pub async fn replace(
                 (SELECT count(*) FROM removed) AS removed"
     );
     let context = format!("replacing the {} rows of {target}", body.source());
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| Error::database(&context, e))?;
-    let row = tx
-        .query_one(&statement, &[&body.source()])
-        .await
-        .map_err(|e| Error::database(&context, e))?;
-    tx.commit()
-        .await
-        .map_err(|e| Error::database(&context, e))?;
-    let (rows, added, removed): (i64, i64, i64) =
-        (row.get("rows"), row.get("added"), row.get("removed"));
-    Ok(JobOutput {
-        rows: rows as u64,
-        detail: json!({ "added": added, "removed": removed }),
-    })
+    let tx = client.transaction().await.map_err(|e| Error::database(&context, e))?;
+    let row = tx.query_one(&statement, &[&body.source()]).await.map_err(|e| Error::database(&context, e))?;
+    tx.commit().await.map_err(|e| Error::database(&context, e))?;
+    let (rows, added, removed): (i64, i64, i64) = (row.get("rows"), row.get("added"), row.get("removed"));
+    Ok(JobOutput { rows: rows as u64, detail: json!({ "added": added, "removed": removed }) })
 }

@@ -32,11 +32,7 @@ pub struct ItemFailure {
 pub trait SearchIndex {
     fn create_index(&self, name: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
     /// Sends one bulk request (NDJSON, ending in a newline); answers the items that failed.
-    fn bulk(
-        &self,
-        index: &str,
-        ndjson: String,
-    ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
+    fn bulk(&self, index: &str, ndjson: String) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
     fn put_settings(&self, index: &str, body: &Value) -> impl Future<Output = Result<()>> + Send;
     fn refresh(&self, index: &str) -> impl Future<Output = Result<()>> + Send;
     fn count(&self, index: &str) -> impl Future<Output = Result<u64>> + Send;
@@ -45,8 +41,7 @@ pub trait SearchIndex {
     /// Whether a concrete index (not an alias) has this name.
     fn index_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Concrete indices whose names start with `prefix`.
-    fn indices_with_prefix(&self, prefix: &str)
-        -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn indices_with_prefix(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Applies alias actions in one atomic `_aliases` request.
     fn update_aliases(&self, actions: &Value) -> impl Future<Output = Result<()>> + Send;
     fn delete_index(&self, name: &str) -> impl Future<Output = Result<()>> + Send;

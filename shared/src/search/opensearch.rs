@@ -9,8 +9,8 @@ use opensearch::http::response::Response;
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use opensearch::http::StatusCode;
 use opensearch::indices::{
-    IndicesCreateParts, IndicesDeleteParts, IndicesExistsParts, IndicesGetAliasParts,
-    IndicesPutSettingsParts, IndicesRefreshParts,
+    IndicesCreateParts, IndicesDeleteParts, IndicesExistsParts, IndicesGetAliasParts, IndicesPutSettingsParts,
+    IndicesRefreshParts,
 };
 use opensearch::{BulkParts, CountParts, OpenSearch};
 use serde_json::Value;
@@ -28,10 +28,7 @@ pub struct OpenSearchIndex {
 }
 
 fn search_error(operation: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Search {
-        operation: operation.to_string(),
-        reason: reason.to_string(),
-    }
+    Error::Search { operation: operation.to_string(), reason: reason.to_string() }
 }
 
 impl OpenSearchIndex {
@@ -44,21 +41,17 @@ impl OpenSearchIndex {
             .timeout(Duration::from_secs(120))
             .disable_proxy();
         if parsed.scheme() == "https" {
-            let aws = aws.ok_or_else(|| Error::Config("an https OPENSEARCH_URL is signed with AWS credentials: AWS configuration is missing".into()))?;
-            let credentials = opensearch::auth::Credentials::try_from(aws).map_err(|e| {
-                Error::Config(format!(
-                    "AWS credentials for signing OpenSearch requests: {e}"
-                ))
+            let aws = aws.ok_or_else(|| {
+                Error::Config(
+                    "an https OPENSEARCH_URL is signed with AWS credentials: AWS configuration is missing".into(),
+                )
             })?;
+            let credentials = opensearch::auth::Credentials::try_from(aws)
+                .map_err(|e| Error::Config(format!("AWS credentials for signing OpenSearch requests: {e}")))?;
             builder = builder.auth(credentials).service_name("es");
         }
-        let transport = builder
-            .build()
-            .map_err(|e| Error::Config(format!("OpenSearch client for {url}: {e}")))?;
-        Ok(OpenSearchIndex {
-            client: OpenSearch::new(transport),
-            first_backoff: Duration::from_millis(200),
-        })
+        let transport = builder.build().map_err(|e| Error::Config(format!("OpenSearch client for {url}: {e}")))?;
+        Ok(OpenSearchIndex { client: OpenSearch::new(transport), first_backoff: Duration::from_millis(200) })
     }
 
     pub fn client(&self) -> &OpenSearch {
@@ -89,10 +82,7 @@ impl OpenSearchIndex {
             }
             if !status.is_success() {
                 let body = response.text().await.unwrap_or_default();
-                return Err(search_error(
-                    operation,
-                    format!("HTTP {status}: {}", truncate(&body, 2000)),
-                ));
+                return Err(search_error(operation, format!("HTTP {status}: {}", truncate(&body, 2000))));
             }
             return Ok(response);
         }
@@ -100,10 +90,7 @@ impl OpenSearchIndex {
     }
 
     async fn json(&self, operation: &str, response: Response) -> Result<Value> {
-        response
-            .json::<Value>()
-            .await
-            .map_err(|e| search_error(operation, e))
+        response.json::<Value>().await.map_err(|e| search_error(operation, e))
     }
 }
 
@@ -117,12 +104,7 @@ fn truncate(text: &str, max: usize) -> &str {
 impl SearchIndex for OpenSearchIndex {
     async fn create_index(&self, name: &str, body: &Value) -> Result<()> {
         self.send("creating the index", || async {
-            self.client
-                .indices()
-                .create(IndicesCreateParts::Index(name))
-                .body(body.clone())
-                .send()
-                .await
+            self.client.indices().create(IndicesCreateParts::Index(name)).body(body.clone()).send().await
         })
         .await?;
         Ok(())
@@ -135,11 +117,7 @@ impl SearchIndex for OpenSearchIndex {
             let body = pending.clone();
             let response = self
                 .send("bulk indexing", || async {
-                    self.client
-                        .bulk(BulkParts::Index(index))
-                        .body(vec![body.clone()])
-                        .send()
-                        .await
+                    self.client.bulk(BulkParts::Index(index)).body(vec![body.clone()]).send().await
                 })
                 .await?;
             let answer = self.json("bulk indexing", response).await?;
@@ -156,11 +134,7 @@ impl SearchIndex for OpenSearchIndex {
             if !failures.is_empty() {
                 return Ok(failures);
             }
-            tracing::warn!(
-                items = throttled.len(),
-                attempt,
-                "bulk items answered 429; re-sending them"
-            );
+            tracing::warn!(items = throttled.len(), attempt, "bulk items answered 429; re-sending them");
             tokio::time::sleep(delay).await;
             delay *= 2;
             pending = throttled.into_iter().map(|(_, lines)| lines).collect();
@@ -170,12 +144,7 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn put_settings(&self, index: &str, body: &Value) -> Result<()> {
         self.send("updating index settings", || async {
-            self.client
-                .indices()
-                .put_settings(IndicesPutSettingsParts::Index(&[index]))
-                .body(body.clone())
-                .send()
-                .await
+            self.client.indices().put_settings(IndicesPutSettingsParts::Index(&[index])).body(body.clone()).send().await
         })
         .await?;
         Ok(())
@@ -183,11 +152,7 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn refresh(&self, index: &str) -> Result<()> {
         self.send("refreshing the index", || async {
-            self.client
-                .indices()
-                .refresh(IndicesRefreshParts::Index(&[index]))
-                .send()
-                .await
+            self.client.indices().refresh(IndicesRefreshParts::Index(&[index])).send().await
         })
         .await?;
         Ok(())
@@ -195,14 +160,10 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn count(&self, index: &str) -> Result<u64> {
         let response = self
-            .send("counting documents", || async {
-                self.client.count(CountParts::Index(&[index])).send().await
-            })
+            .send("counting documents", || async { self.client.count(CountParts::Index(&[index])).send().await })
             .await?;
         let answer = self.json("counting documents", response).await?;
-        answer["count"]
-            .as_u64()
-            .ok_or_else(|| search_error("counting documents", format!("no count in {answer}")))
+        answer["count"].as_u64().ok_or_else(|| search_error("counting documents", format!("no count in {answer}")))
     }
 
     async fn alias_targets(&self, alias: &str) -> Result<Vec<String>> {
@@ -219,16 +180,10 @@ impl SearchIndex for OpenSearchIndex {
         if !response.status_code().is_success() {
             let status = response.status_code();
             let body = response.text().await.unwrap_or_default();
-            return Err(search_error(
-                "reading the alias",
-                format!("HTTP {status}: {}", truncate(&body, 2000)),
-            ));
+            return Err(search_error("reading the alias", format!("HTTP {status}: {}", truncate(&body, 2000))));
         }
         let answer = self.json("reading the alias", response).await?;
-        let mut indices: Vec<String> = answer
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut indices: Vec<String> = answer.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         indices.sort();
         Ok(indices)
     }
@@ -248,12 +203,7 @@ impl SearchIndex for OpenSearchIndex {
         let pattern = format!("{prefix}*");
         let response = self
             .send("listing indices", || async {
-                self.client
-                    .cat()
-                    .indices(CatIndicesParts::Index(&[&pattern]))
-                    .format("json")
-                    .send()
-                    .await
+                self.client.cat().indices(CatIndicesParts::Index(&[&pattern])).format("json").send().await
             })
             .await?;
         let answer = self.json("listing indices", response).await?;
@@ -273,12 +223,7 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn update_aliases(&self, actions: &Value) -> Result<()> {
         self.send("moving the alias", || async {
-            self.client
-                .indices()
-                .update_aliases()
-                .body(actions.clone())
-                .send()
-                .await
+            self.client.indices().update_aliases().body(actions.clone()).send().await
         })
         .await?;
         Ok(())
@@ -286,11 +231,7 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn delete_index(&self, name: &str) -> Result<()> {
         self.send("deleting an index", || async {
-            self.client
-                .indices()
-                .delete(IndicesDeleteParts::Index(&[name]))
-                .send()
-                .await
+            self.client.indices().delete(IndicesDeleteParts::Index(&[name])).send().await
         })
         .await?;
         Ok(())
@@ -312,15 +253,8 @@ fn split_bulk_answer(request: &str, answer: &Value) -> Result<(Throttled, Vec<It
         .ok_or_else(|| search_error("bulk indexing", "the answer has errors but no items"))?;
     let mut lines = request.lines();
     for item in items {
-        let (action, document) = (
-            lines.next().unwrap_or_default(),
-            lines.next().unwrap_or_default(),
-        );
-        let result = item
-            .as_object()
-            .and_then(|o| o.values().next())
-            .cloned()
-            .unwrap_or(Value::Null);
+        let (action, document) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+        let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or(Value::Null);
         let status = result["status"].as_u64().unwrap_or(0) as u16;
         let id = result["_id"].as_str().unwrap_or("").to_string();
         if (200..300).contains(&status) {
@@ -357,13 +291,7 @@ mod tests {
             {"index": {"_id": "3", "status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [d]"}}}
         ]});
         let (throttled, failures) = split_bulk_answer(request, &answer).unwrap();
-        assert_eq!(
-            throttled,
-            vec![(
-                "2".to_string(),
-                "{\"index\":{\"_id\":\"2\"}}\n{\"a\":2}\n".to_string()
-            )]
-        );
+        assert_eq!(throttled, vec![("2".to_string(), "{\"index\":{\"_id\":\"2\"}}\n{\"a\":2}\n".to_string())]);
         assert_eq!(
             failures,
             vec![ItemFailure {
@@ -376,8 +304,7 @@ mod tests {
 
     #[test]
     fn an_answer_without_errors_has_no_failures() {
-        let (throttled, failures) =
-            split_bulk_answer("", &json!({"errors": false, "items": []})).unwrap();
+        let (throttled, failures) = split_bulk_answer("", &json!({"errors": false, "items": []})).unwrap();
         assert!(throttled.is_empty() && failures.is_empty());
     }
 }

@@ -1,0 +1,138 @@
+//! The job graph: which jobs are scheduled and when, and which follow which. The one source of
+//! truth; template.yaml must agree (a test parses the template and checks it against this).
+//!
+//! The index reads person_owner and person_trust, so it follows both chains; as a follow-up it
+//! runs only once all its predecessors have succeeded for the same as-of date (the runner's
+//! fan-in rule).
+
+use crate::jobs::JobName;
+use JobName::*;
+
+/// A scheduled head: its time of day (UTC) as an EventBridge Scheduler cron expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub cron: &'static str,
+    /// HH:MM UTC, for people.
+    pub at: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub job: JobName,
+    /// `None`: started only as a follow-up (or by hand).
+    pub schedule: Option<Schedule>,
+    /// Run after this job succeeds, in this order.
+    pub follow_ups: &'static [JobName],
+}
+
+/// jobs.md "The job graph", in dependency order.
+pub const GRAPH: &[Node] = &[
+    Node {
+        job: PersonOwnerRebuild,
+        schedule: Some(Schedule { cron: "cron(5 0 * * ? *)", at: "00:05" }),
+        follow_ups: &[PersonElasticsearchSync],
+    },
+    Node {
+        job: PersonPlacementEmployingBodyTrust,
+        schedule: Some(Schedule { cron: "cron(9 0 * * ? *)", at: "00:09" }),
+        follow_ups: &[PersonPlacementTrainingBodyTrust, PersonElasticsearchSync],
+    },
+    Node { job: PersonPlacementTrainingBodyTrust, schedule: None, follow_ups: &[PersonElasticsearchSync] },
+    Node {
+        job: PostEmployingBodyTrust,
+        schedule: Some(Schedule { cron: "cron(9 1 * * ? *)", at: "01:09" }),
+        follow_ups: &[PostTrainingBodyTrust],
+    },
+    Node { job: PostTrainingBodyTrust, schedule: None, follow_ups: &[] },
+    Node { job: PersonElasticsearchSync, schedule: None, follow_ups: &[] },
+];
+
+pub fn node(job: JobName) -> &'static Node {
+    GRAPH.iter().find(|n| n.job == job).expect("every job is in the graph")
+}
+
+pub fn follow_ups(job: JobName) -> &'static [JobName] {
+    node(job).follow_ups
+}
+
+/// The jobs `job` follows.
+pub fn predecessors(job: JobName) -> Vec<JobName> {
+    GRAPH.iter().filter(|n| n.follow_ups.contains(&job)).map(|n| n.job).collect()
+}
+
+/// The scheduled heads, in schedule order.
+pub fn heads() -> Vec<&'static Node> {
+    GRAPH.iter().filter(|n| n.schedule.is_some()).collect()
+}
+
+/// Every job `job` leads to (itself first), each once, in dependency order: what `tis-sync run`
+/// runs with follow-ups.
+pub fn downstream(job: JobName) -> Vec<JobName> {
+    let mut reached = vec![job];
+    let mut i = 0;
+    while i < reached.len() {
+        for next in follow_ups(reached[i]) {
+            if !reached.contains(next) {
+                reached.push(*next);
+            }
+        }
+        i += 1;
+    }
+    // GRAPH is in dependency order: keep that order.
+    GRAPH.iter().map(|n| n.job).filter(|j| reached.contains(j)).collect()
+}
+
+/// Every job in dependency order: what `tis-sync nightly` runs.
+pub fn nightly_order() -> Vec<JobName> {
+    GRAPH.iter().map(|n| n.job).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_is_in_the_graph_once_and_in_dependency_order() {
+        assert_eq!(GRAPH.len(), JobName::ALL.len());
+        for job in JobName::ALL {
+            assert_eq!(GRAPH.iter().filter(|n| n.job == job).count(), 1, "{job}");
+        }
+        for (position, n) in GRAPH.iter().enumerate() {
+            for next in n.follow_ups {
+                let after = GRAPH.iter().position(|m| m.job == *next).unwrap();
+                assert!(after > position, "{next} must come after {}", n.job);
+            }
+        }
+    }
+
+    #[test]
+    fn heads_are_the_three_scheduled_jobs_of_the_runbook() {
+        let heads: Vec<(JobName, &str)> = heads().iter().map(|n| (n.job, n.schedule.unwrap().at)).collect();
+        assert_eq!(
+            heads,
+            vec![
+                (PersonOwnerRebuild, "00:05"),
+                (PersonPlacementEmployingBodyTrust, "00:09"),
+                (PostEmployingBodyTrust, "01:09")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_index_follows_both_person_chains() {
+        assert_eq!(
+            predecessors(PersonElasticsearchSync),
+            vec![PersonOwnerRebuild, PersonPlacementEmployingBodyTrust, PersonPlacementTrainingBodyTrust]
+        );
+    }
+
+    #[test]
+    fn downstream_runs_each_follow_up_once_after_everything_it_follows() {
+        assert_eq!(
+            downstream(PersonPlacementEmployingBodyTrust),
+            vec![PersonPlacementEmployingBodyTrust, PersonPlacementTrainingBodyTrust, PersonElasticsearchSync]
+        );
+        assert_eq!(downstream(PostEmployingBodyTrust), vec![PostEmployingBodyTrust, PostTrainingBodyTrust]);
+        assert_eq!(downstream(PostTrainingBodyTrust), vec![PostTrainingBodyTrust]);
+    }
+}

@@ -1,0 +1,129 @@
+//! The events real runs publish are matched by the rules created from template.yaml's own
+//! patterns, and by no other rule, on the local AWS emulator (ministack): each rule targets a
+//! queue of this test, and the queues say which events each rule matched.
+
+use std::collections::BTreeMap;
+
+use integration_tests::template::{self, binary, events, functions, to_json};
+use integration_tests::{aws, date, TestDb};
+use serde_json::{json, Value};
+use shared::events::EventPublisher;
+use shared::jobs::JobName::{self, *};
+use shared::runner::{Outcome, RunRequest, Trigger};
+
+fn request(job: JobName, follow_ups: bool) -> RunRequest {
+    let mut request = RunRequest::manual(job);
+    request.as_of = date("2024-08-04");
+    request.follow_ups = follow_ups;
+    request
+}
+
+#[tokio::test]
+async fn published_events_reach_exactly_the_rules_of_the_template_that_should_start_follow_ups() {
+    let config = aws::config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+
+    // One queue per rule of the template, plus one that sees every event of the source.
+    let mut rules: Vec<(String, Value)> = Vec::new();
+    for (_, function) in functions(&template::load()) {
+        for (name, rule) in events(&function, "EventBridgeRule") {
+            rules.push((format!("{}.{name}", binary(&function)), to_json(&rule["Properties"]["Pattern"])));
+        }
+    }
+    assert_eq!(rules.len(), 5, "the template's follow-up rules");
+    rules.push(("all".into(), json!({"source": ["tis.sync"]})));
+    let mut queues = BTreeMap::new();
+    for (n, (label, pattern)) in rules.iter().enumerate() {
+        let queue_url = aws::queue(&sqs, &format!("{bus}-{n}")).await;
+        let arn = aws::queue_arn(&sqs, &queue_url).await;
+        let rule_name = format!("{bus}-rule-{n}");
+        eventbridge
+            .put_rule()
+            .name(&rule_name)
+            .event_bus_name(&bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .unwrap();
+        eventbridge
+            .put_targets()
+            .rule(&rule_name)
+            .event_bus_name(&bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        queues.insert(label.clone(), queue_url);
+    }
+
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    shared::seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();
+    let runner = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone()));
+    runner.run(request(PersonOwnerRebuild, true)).await.unwrap();
+    runner.run(request(PersonPlacementEmployingBodyTrust, true)).await.unwrap();
+    runner.run(request(PersonPlacementEmployingBodyTrust, false)).await.unwrap();
+    // The CLI runs follow-ups itself: its events must not start them a second time.
+    let cli = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone())).following_up_in_process();
+    cli.run(request(PostEmployingBodyTrust, true)).await.unwrap();
+    c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_gone").await.unwrap();
+    runner.run(request(PostEmployingBodyTrust, true)).await.unwrap_err();
+    let mut index = request(PersonElasticsearchSync, true);
+    index.trigger = Trigger::FollowUp;
+    index.delivery_key = Some("after:x".into());
+    assert_eq!(runner.run(index).await.unwrap().status, Outcome::Deferred);
+
+    let mut seen: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
+    for (label, url) in &queues {
+        let events = aws::drain(&sqs, url, if label == "all" { 6 } else { 0 }).await;
+        seen.insert(
+            label.clone(),
+            events
+                .iter()
+                .map(|e| {
+                    (
+                        e["detail-type"].as_str().unwrap().to_string(),
+                        e["detail"]["job"].as_str().unwrap().to_string(),
+                        e["detail"]["followUps"].as_bool().unwrap(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    let succeeded = |job: JobName| vec![("Job Succeeded".to_string(), job.to_string(), true)];
+    assert_eq!(
+        seen["person-placement-training-body-trust.AfterPersonPlacementEmployingBodyTrust"],
+        succeeded(PersonPlacementEmployingBodyTrust)
+    );
+    assert_eq!(seen["person-elasticsearch-sync.AfterPersonOwnerRebuild"], succeeded(PersonOwnerRebuild));
+    assert_eq!(
+        seen["person-elasticsearch-sync.AfterPersonPlacementEmployingBodyTrust"],
+        succeeded(PersonPlacementEmployingBodyTrust)
+    );
+    assert_eq!(seen["person-elasticsearch-sync.AfterPersonPlacementTrainingBodyTrust"], vec![]);
+    assert_eq!(
+        seen["post-training-body-trust.AfterPostEmployingBodyTrust"],
+        vec![],
+        "a failed job starts no follow-up"
+    );
+    let mut all = seen["all"].clone();
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            ("Job Deferred".into(), "person-elasticsearch-sync".into(), true),
+            ("Job Failed".into(), "post-employing-body-trust".into(), true),
+            ("Job Succeeded".into(), "person-owner-rebuild".into(), true),
+            ("Job Succeeded".into(), "person-placement-employing-body-trust".into(), false),
+            ("Job Succeeded".into(), "person-placement-employing-body-trust".into(), true),
+            ("Job Succeeded".into(), "post-employing-body-trust".into(), false),
+        ]
+    );
+    // Every run's event was accepted and recorded as published.
+    let unpublished: i64 =
+        c.client.query_one("SELECT count(*) FROM sync.job_run WHERE published_at IS NULL", &[]).await.unwrap().get(0);
+    assert_eq!(unpublished, 0);
+}

@@ -137,3 +137,30 @@ async fn missing_database_settings_are_named() {
     assert_eq!(error_lines(&stderr).len(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_unknown_deanery_or_bad_date_for_an_export_is_one_clear_line() {
+    let db = TestDb::new().await;
+    let esr = |args: &[&str]| {
+        let mut command = tis_sync();
+        command
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env("ESR_EXPORT_BUCKET", "unused")
+            .env("AWS_REGION", "eu-west-2")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        run(&mut command)
+    };
+    let (out, _, stderr) = esr(&["esr", "export", "--deanery", "XYZ", "--date", "2021-07-31"]);
+    assert!(!out.status.success());
+    assert_eq!(error_lines(&stderr), ["error: invalid input: unknown deanery XYZ"], "{stderr}");
+    let (out, _, stderr) = esr(&["esr", "export", "--deanery", "LDN", "--date", "2021-13-01"]);
+    assert!(!out.status.success());
+    let lines = error_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("'2021-13-01' is not a date"), "{stderr}");
+    let c = db.client().await;
+    let files: i64 = c.client.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
+    assert_eq!(files, 0, "nothing was written");
+}

@@ -123,3 +123,106 @@ fn functions_build_for_graviton_with_cargo_lambda_and_log_json() {
     assert!(tagged(&globals_env["DATABASE_SECRET_ARN"]).is_some());
     assert!(globals_env.get("DATABASE_URL").is_none());
 }
+
+fn resource(name: &str) -> serde_norway::Value {
+    let template = template::load();
+    let resource = template["Resources"][name].clone();
+    assert!(!resource.is_null(), "template.yaml has {name}");
+    resource
+}
+
+fn get_att(value: &serde_norway::Value) -> String {
+    let (tag, target) = tagged(value).unwrap_or_else(|| panic!("{value:?} is a !GetAtt"));
+    assert_eq!(tag, "GetAtt");
+    target.as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_esr_command_queue_redrives_to_a_dead_letter_queue_after_five_receives() {
+    let queue = &resource("EsrCommandQueue")["Properties"];
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5));
+    assert_eq!(get_att(&queue["RedrivePolicy"]["deadLetterTargetArn"]), "EsrCommandDeadLetterQueue.Arn");
+    let dlq = &resource("EsrCommandDeadLetterQueue")["Properties"];
+    assert_eq!(dlq["MessageRetentionPeriod"].as_u64(), Some(14 * 24 * 3600));
+    assert_eq!(dlq["RedriveAllowPolicy"]["redrivePermission"].as_str(), Some("byQueue"));
+    let (_, source) = tagged(&dlq["RedriveAllowPolicy"]["sourceQueueArns"][0]).unwrap();
+    let (_, name) = tagged(&queue["QueueName"]).unwrap();
+    assert!(
+        source.as_str().unwrap().ends_with(name.as_str().unwrap()),
+        "the DLQ allows redrive back to the command queue"
+    );
+    // A slow attempt must never be handed to a second consumer while it still runs.
+    let timeout = resource("EsrExportFunction")["Properties"]["Timeout"].as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+}
+
+#[test]
+fn the_exporter_consumes_the_queue_with_partial_batch_responses_and_bounded_concurrency() {
+    let function = resource("EsrExportFunction");
+    let sqs = events(&function, "SQS");
+    assert_eq!(sqs.len(), 1);
+    let properties = &sqs[0].1["Properties"];
+    assert_eq!(get_att(&properties["Queue"]), "EsrCommandQueue.Arn");
+    assert_eq!(to_json(&properties["FunctionResponseTypes"]), json!(["ReportBatchItemFailures"]));
+    assert!(properties["ScalingConfig"]["MaximumConcurrency"].as_u64().unwrap() >= 2);
+    // Writes files, nothing else, under the export prefix only.
+    let statements = &function["Properties"]["Policies"][2]["Statement"];
+    assert_eq!(statements[0]["Action"].as_str(), Some("s3:PutObject"));
+    let (_, resource) = tagged(&statements[0]["Resource"]).unwrap();
+    assert_eq!(resource.as_str(), Some("${EsrExportBucket.Arn}/${EsrExportPrefix}*"));
+}
+
+#[test]
+fn the_dispatch_schedules_run_at_thirteen_and_fourteen_hundred() {
+    let function = resource("EsrExportDispatchFunction");
+    let mut schedules: Vec<(String, serde_json::Value)> = events(&function, "ScheduleV2")
+        .into_iter()
+        .map(|(_, s)| {
+            let p = &s["Properties"];
+            (
+                p["ScheduleExpression"].as_str().unwrap().to_string(),
+                serde_json::from_str(p["Input"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    schedules.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        schedules,
+        vec![
+            (
+                "cron(0 13 * * ? *)".into(),
+                json!({"trigger": "schedule", "kind": "app", "scheduledTime": "<aws.scheduler.scheduled-time>"})
+            ),
+            (
+                "cron(0 14 * * ? *)".into(),
+                json!({"trigger": "schedule", "kind": "notification", "scheduledTime": "<aws.scheduler.scheduled-time>"})
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_alarm_fires_when_the_esr_dead_letter_queue_holds_anything() {
+    let alarm = &resource("EsrCommandDeadLetterAlarm")["Properties"];
+    assert_eq!(alarm["Namespace"].as_str(), Some("AWS/SQS"));
+    assert_eq!(alarm["MetricName"].as_str(), Some("ApproximateNumberOfMessagesVisible"));
+    assert_eq!(get_att(&alarm["Dimensions"][0]["Value"]), "EsrCommandDeadLetterQueue.QueueName");
+    assert_eq!(alarm["Threshold"].as_u64(), Some(1));
+    assert_eq!(alarm["ComparisonOperator"].as_str(), Some("GreaterThanOrEqualToThreshold"));
+    assert_eq!(alarm["TreatMissingData"].as_str(), Some("notBreaching"));
+    let (tag, topic) = tagged(&alarm["AlarmActions"][0]).unwrap();
+    assert_eq!((tag.as_str(), topic.as_str()), ("Ref", Some("AlertsTopic")));
+}
+
+#[test]
+fn the_export_bucket_is_encrypted_private_and_versioned() {
+    let bucket = &resource("EsrExportBucket")["Properties"];
+    assert!(bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        ["SSEAlgorithm"]
+        .as_str()
+        .is_some());
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(bucket["PublicAccessBlockConfiguration"][setting].as_bool(), Some(true), "{setting}");
+    }
+    assert_eq!(bucket["VersioningConfiguration"]["Status"].as_str(), Some("Enabled"));
+}

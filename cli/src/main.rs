@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
-use shared::config::Settings;
+use shared::context::Context;
+use shared::esr::dispatch::DispatchRequest;
+use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
+use shared::esr::{Command as EsrExport, Kind};
 use shared::jobs::JobName;
 use shared::runner::Runner;
-use shared::{context, graph, ledger, migrate, seed, Error};
+use shared::{graph, ledger, migrate, seed, Error};
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -49,6 +52,40 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: i64,
     },
+    /// The ESR exporter.
+    #[command(subcommand)]
+    Esr(EsrCommand),
+}
+
+#[derive(Subcommand)]
+enum EsrCommand {
+    /// Process one export command, exactly as the queue consumer would.
+    Export {
+        #[arg(long)]
+        deanery: String,
+        /// Run date (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        #[arg(long, default_value = "app", value_name = "app|notification")]
+        kind: String,
+        /// Make a further file today for records still waiting.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Send export commands to the queue, as the daily schedule does (all active deaneries
+    /// unless some are named).
+    Dispatch {
+        #[arg(long = "deanery")]
+        deaneries: Vec<String>,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        #[arg(long, default_value = "app", value_name = "app|notification")]
+        kind: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Take in records generated upstream: one JSON message per line on stdin.
+    Intake,
 }
 
 #[tokio::main]
@@ -74,15 +111,19 @@ async fn execute(command: Command) -> Result<Value, Error> {
     match &command {
         Command::Run { job, as_of, .. } => {
             job.parse::<JobName>()?;
-            parse_as_of(as_of.as_deref())?;
+            parse_date("--as-of", as_of.as_deref())?;
         }
         Command::Nightly { as_of } => {
-            parse_as_of(as_of.as_deref())?;
+            parse_date("--as-of", as_of.as_deref())?;
+        }
+        Command::Esr(EsrCommand::Export { date, kind, .. } | EsrCommand::Dispatch { date, kind, .. }) => {
+            parse_date("--date", date.as_deref())?;
+            kind.parse::<Kind>()?;
         }
         _ => {}
     }
-    let settings = Settings::from_env()?;
-    let runner = context::runner(&settings).await?.following_up_in_process();
+    let context = Context::from_env().await?;
+    let runner = context.runner()?.following_up_in_process();
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
     match command {
@@ -95,9 +136,11 @@ async fn execute(command: Command) -> Result<Value, Error> {
         Command::Run { job, as_of, no_follow_ups } => {
             let job: JobName = job.parse()?;
             let jobs = if no_follow_ups { vec![job] } else { graph::downstream(job) };
-            run(&runner, &jobs, parse_as_of(as_of.as_deref())?, !no_follow_ups).await
+            run(&runner, &jobs, parse_date("--as-of", as_of.as_deref())?, !no_follow_ups).await
         }
-        Command::Nightly { as_of } => run(&runner, &graph::nightly_order(), parse_as_of(as_of.as_deref())?, true).await,
+        Command::Nightly { as_of } => {
+            run(&runner, &graph::nightly_order(), parse_date("--as-of", as_of.as_deref())?, true).await
+        }
         Command::Status => {
             let statuses = ledger::status(&session.client).await?;
             print_status_table(&statuses);
@@ -110,14 +153,67 @@ async fn execute(command: Command) -> Result<Value, Error> {
             }
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
+        Command::Esr(command) => esr(&context, &session.client, command).await,
     }
 }
 
-fn parse_as_of(as_of: Option<&str>) -> Result<NaiveDate, Error> {
-    match as_of {
+async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCommand) -> Result<Value, Error> {
+    match command {
+        EsrCommand::Export { deanery, date, kind, force } => {
+            let command = EsrExport {
+                deanery: deanery.to_uppercase(),
+                date: parse_date("--date", date.as_deref())?,
+                kind: kind.parse()?,
+                force,
+            };
+            let file = context.exporter()?.export(&command).await?;
+            let verb = if file.created { "wrote" } else { "found the day's file" };
+            eprintln!("{verb} {} ({} records) -> s3://{}", file.file_name, file.records, file.s3_key);
+            Ok(serde_json::to_value(file).expect("files serialize"))
+        }
+        EsrCommand::Dispatch { deaneries, date, kind, force } => {
+            let request = DispatchRequest {
+                deaneries: (!deaneries.is_empty()).then(|| deaneries.iter().map(|d| d.to_uppercase()).collect()),
+                date: parse_date("--date", date.as_deref())?,
+                kind: kind.parse()?,
+                force,
+            };
+            let dispatched = context.dispatcher()?.dispatch(&request).await?;
+            eprintln!("sent {} export command(s) to {}", dispatched.commands.len(), dispatched.queue_url);
+            Ok(serde_json::to_value(dispatched).expect("dispatches serialize"))
+        }
+        EsrCommand::Intake => {
+            let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+            for (n, line) in std::io::stdin().lines().enumerate() {
+                let line = line.map_err(|e| Error::InvalidInput(format!("reading stdin: {e}")))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let message =
+                    IntakeMessage::parse(&line).map_err(|e| Error::InvalidInput(format!("line {}: {e}", n + 1)))?;
+                let outcome = intake::apply(client, &message).await?;
+                *counts.entry(outcome_name(outcome)).or_default() += 1;
+            }
+            eprintln!("intake: {counts:?}");
+            Ok(json!(counts))
+        }
+    }
+}
+
+fn outcome_name(outcome: IntakeOutcome) -> &'static str {
+    match outcome {
+        IntakeOutcome::Inserted => "inserted",
+        IntakeOutcome::Updated => "updated",
+        IntakeOutcome::Ignored => "ignored",
+    }
+}
+
+/// The date given with `flag`, or today (UTC) when none is.
+fn parse_date(flag: &str, value: Option<&str>) -> Result<NaiveDate, Error> {
+    match value {
         None => Ok(Utc::now().date_naive()),
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|e| Error::InvalidInput(format!("--as-of '{text}' is not a date in YYYY-MM-DD form ({e})"))),
+            .map_err(|e| Error::InvalidInput(format!("{flag} '{text}' is not a date in YYYY-MM-DD form ({e})"))),
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Settings {
     pub opensearch_url: Option<String>,
     /// `PERSONS_INDEX_ALIAS`, default `persons`: the alias readers query.
     pub persons_index_alias: String,
+    /// `ESR_COMMAND_QUEUE_URL`: where export commands are sent.
+    pub esr_command_queue_url: Option<String>,
+    /// `ESR_EXPORT_BUCKET` and `ESR_EXPORT_PREFIX` (default empty): where files are written.
+    pub esr_export_bucket: Option<String>,
+    pub esr_export_prefix: String,
 }
 
 impl Settings {
@@ -47,12 +52,17 @@ impl Settings {
             event_bus: var("EVENT_BUS_NAME"),
             opensearch_url: var("OPENSEARCH_URL"),
             persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
+            esr_command_queue_url: var("ESR_COMMAND_QUEUE_URL"),
+            esr_export_bucket: var("ESR_EXPORT_BUCKET"),
+            esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
         })
     }
 
     /// Whether any AWS client is needed (to avoid loading AWS configuration when none is).
     pub fn needs_aws(&self) -> bool {
         self.event_bus.is_some()
+            || self.esr_command_queue_url.is_some()
+            || self.esr_export_bucket.is_some()
             || matches!(self.database, DatabaseSource::Secret(_))
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }

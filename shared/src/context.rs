@@ -1,30 +1,72 @@
-//! Building the long-lived dependencies (database handle, event publisher, runner) from
-//! settings, once per process: shared by the functions and the CLI.
+//! Building the long-lived dependencies (database handle, event publisher, runner, exporter,
+//! dispatcher) from settings, once per process: shared by the functions and the CLI.
 
 use crate::config::{self, Settings};
-use crate::error::Result;
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::esr::dispatch::Dispatcher;
+use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 
-/// AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
-pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+/// What every entry point needs: settings, AWS configuration when any AWS client is used, the
+/// database and the event publisher.
+pub struct Context {
+    pub settings: Settings,
+    pub aws: Option<aws_config::SdkConfig>,
+    pub database: Database,
+    pub events: EventPublisher,
 }
 
-pub async fn runner(settings: &Settings) -> Result<Runner> {
-    let aws = if settings.needs_aws() { Some(aws().await) } else { None };
-    let database = config::database(&settings.database, aws.as_ref()).await?;
-    let events = match (&settings.event_bus, &aws) {
-        (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
-        _ => EventPublisher::disabled(),
-    };
-    let mut runner = Runner::new(database, events);
-    if let Some(url) = &settings.opensearch_url {
-        runner = runner.with_search(PersonSearch {
-            index: OpenSearchIndex::connect(url, aws.as_ref())?,
-            target: IndexTarget::new(settings.persons_index_alias.clone()),
-        });
+impl Context {
+    pub async fn from_env() -> Result<Self> {
+        Self::new(Settings::from_env()?).await
     }
-    Ok(runner)
+
+    pub async fn new(settings: Settings) -> Result<Self> {
+        let aws = if settings.needs_aws() {
+            Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
+        } else {
+            None
+        };
+        let database = config::database(&settings.database, aws.as_ref()).await?;
+        let events = match (&settings.event_bus, &aws) {
+            (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
+            _ => EventPublisher::disabled(),
+        };
+        Ok(Context { settings, aws, database, events })
+    }
+
+    pub fn runner(&self) -> Result<Runner> {
+        let mut runner = Runner::new(self.database.clone(), self.events.clone());
+        if let Some(url) = &self.settings.opensearch_url {
+            runner = runner.with_search(PersonSearch {
+                index: OpenSearchIndex::connect(url, self.aws.as_ref())?,
+                target: IndexTarget::new(self.settings.persons_index_alias.clone()),
+            });
+        }
+        Ok(runner)
+    }
+
+    pub fn exporter(&self) -> Result<Exporter> {
+        let bucket =
+            self.require(&self.settings.esr_export_bucket, "ESR_EXPORT_BUCKET", "the bucket ESR files are written to")?;
+        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a bucket is set");
+        // Path-style addressing works with every S3 endpoint, AWS's and a local one alike.
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build());
+        let store = FileStore::new(s3, bucket, self.settings.esr_export_prefix.clone());
+        Ok(Exporter::new(self.database.clone(), store, self.events.clone()))
+    }
+
+    pub fn dispatcher(&self) -> Result<Dispatcher> {
+        let queue =
+            self.require(&self.settings.esr_command_queue_url, "ESR_COMMAND_QUEUE_URL", "the export command queue")?;
+        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
+        Ok(Dispatcher::new(self.database.clone(), aws_sdk_sqs::Client::new(aws), queue))
+    }
+
+    fn require(&self, value: &Option<String>, variable: &str, what: &str) -> Result<String> {
+        value.clone().ok_or_else(|| Error::Config(format!("{variable} is not set ({what})")))
+    }
 }

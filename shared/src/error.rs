@@ -43,6 +43,18 @@ pub enum Error {
     #[error("{0} run(s) failed or were skipped")]
     JobsFailed(usize),
 
+    /// Data changed under an operation that expected it not to; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// Writing a file to its store (S3) failed.
+    #[error("storing {location}: {reason}")]
+    Storage { location: String, reason: String },
+
+    /// Sending messages to a queue failed.
+    #[error("sending to queue {queue}: {reason}")]
+    Queue { queue: String, reason: String },
+
     /// An OpenSearch request failed (after retries where they apply).
     #[error("OpenSearch, {operation}: {reason}")]
     Search { operation: String, reason: String },
@@ -87,6 +99,9 @@ impl Error {
             Error::Secret { .. } => "SecretError",
             Error::Search { .. } => "SearchError",
             Error::JobsFailed(_) => "JobsFailed",
+            Error::Storage { .. } => "StorageError",
+            Error::Conflict(_) => "Conflict",
+            Error::Queue { .. } => "QueueError",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod esr;
 pub mod events;
 pub mod graph;
 pub mod invocation;
@@ -22,6 +23,7 @@ pub mod migrate;
 pub mod runner;
 pub mod search;
 pub mod seed;
+pub mod sqs_batch;
 pub mod telemetry;
 
 pub use error::{Error, Result};

@@ -357,9 +357,14 @@ pub mod aws {
         attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
     }
 
-    /// Receives and deletes every message of the queue as JSON: waits until `expected` have
-    /// arrived (or 10 s), then until the queue stays empty for a second.
+    /// Receives and deletes every message of the queue, parsed as JSON (see `drain_raw`).
     pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, expected: usize) -> Vec<serde_json::Value> {
+        drain_raw(sqs, url, expected).await.iter().map(|body| serde_json::from_str(body).unwrap()).collect()
+    }
+
+    /// Receives and deletes every message of the queue: waits until `expected` have arrived (or
+    /// 10 s), then until the queue stays empty for a second.
+    pub async fn drain_raw(sqs: &aws_sdk_sqs::Client, url: &str, expected: usize) -> Vec<String> {
         let mut messages = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -373,7 +378,7 @@ pub mod aws {
                 .unwrap();
             let batch = answer.messages();
             for message in batch {
-                messages.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                messages.push(message.body().unwrap_or_default().to_string());
                 sqs.delete_message()
                     .queue_url(url)
                     .receipt_handle(message.receipt_handle().unwrap())

@@ -1,0 +1,193 @@
+//! Sending a day's export commands to the command queue: one per deanery (the active ones, in
+//! dispatch order, unless named), in batches of ten. Used by the 13:00/14:00 schedules, by
+//! operators from the console, and by `tis-sync esr dispatch`.
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{active_deaneries, check_deaneries, Command, Kind};
+use crate::db::Database;
+use crate::error::{Error, Result};
+
+/// What to dispatch. Function input: the schedule's
+/// `{"trigger": "schedule", "kind": "app", "scheduledTime": "…"}` or an operator's
+/// `{"deaneries": ["LDN"], "date": "2021-08-04", "kind": "app", "force": false}` (all optional).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchRequest {
+    /// `None`: every active deanery.
+    pub deaneries: Option<Vec<String>>,
+    pub date: NaiveDate,
+    pub kind: Kind,
+    pub force: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Wire {
+    trigger: Option<String>,
+    scheduled_time: Option<String>,
+    deaneries: Option<Vec<String>>,
+    date: Option<String>,
+    kind: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+impl DispatchRequest {
+    pub fn parse(input: Value, today: NaiveDate) -> Result<Self> {
+        let wire: Wire = serde_json::from_value(input).map_err(|e| {
+            Error::InvalidInput(format!(
+                "dispatch input (accepted fields: deaneries [codes], date \"YYYY-MM-DD\", kind app|notification, force): {e}"
+            ))
+        })?;
+        if let Some(trigger) = wire.trigger.as_deref().filter(|t| *t != "schedule" && *t != "manual") {
+            return Err(Error::InvalidInput(format!("trigger '{trigger}' is not schedule or manual")));
+        }
+        let scheduled_date = wire.scheduled_time.as_deref().and_then(|text| match DateTime::parse_from_rfc3339(text) {
+            Ok(time) => Some(time.with_timezone(&Utc).date_naive()),
+            Err(e) => {
+                tracing::warn!(scheduled_time = text, error = %e, "unparseable scheduledTime: dispatching for today");
+                None
+            }
+        });
+        let date = match wire.date.as_deref() {
+            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|e| Error::InvalidInput(format!("date '{text}' is not YYYY-MM-DD ({e})")))?,
+            None => scheduled_date.unwrap_or(today),
+        };
+        let deaneries = wire.deaneries.map(|codes| codes.iter().map(|c| c.trim().to_uppercase()).collect::<Vec<_>>());
+        if deaneries.as_ref().is_some_and(|d| d.is_empty()) {
+            return Err(Error::InvalidInput(
+                "deaneries is empty: leave it out to dispatch to every active deanery".into(),
+            ));
+        }
+        Ok(DispatchRequest {
+            deaneries,
+            date,
+            kind: wire.kind.as_deref().map(str::parse).transpose()?.unwrap_or(Kind::App),
+            force: wire.force,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispatched {
+    pub queue_url: String,
+    pub commands: Vec<Command>,
+}
+
+pub struct Dispatcher {
+    db: Database,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Dispatcher {
+    pub fn new(db: Database, sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Dispatcher { db, sqs, queue_url }
+    }
+
+    /// Sends the commands; an unknown deanery fails the whole request before anything is sent.
+    pub async fn dispatch(&self, request: &DispatchRequest) -> Result<Dispatched> {
+        let session = self.db.connect("tis-sync:esr-dispatch").await?;
+        let deaneries = match &request.deaneries {
+            Some(codes) => {
+                check_deaneries(&session.client, codes).await?;
+                codes.clone()
+            }
+            None => active_deaneries(&session.client).await?,
+        };
+        let commands: Vec<Command> = deaneries
+            .into_iter()
+            .map(|deanery| Command { deanery, date: request.date, kind: request.kind, force: request.force })
+            .collect();
+        for chunk in commands.chunks(10) {
+            self.send_batch(chunk).await?;
+        }
+        tracing::info!(commands = commands.len(), kind = %request.kind, date = %request.date, "export commands sent");
+        Ok(Dispatched { queue_url: self.queue_url.clone(), commands })
+    }
+
+    /// One SendMessageBatch; entries the queue rejected are sent again, a few times.
+    async fn send_batch(&self, commands: &[Command]) -> Result<()> {
+        let mut pending: Vec<(String, String)> =
+            commands.iter().enumerate().map(|(i, c)| (format!("c{i}"), c.to_json())).collect();
+        for attempt in 1..=3 {
+            let entries = pending
+                .iter()
+                .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| self.error(e.to_string()))?;
+            let answer = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| self.error(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            let failed: Vec<String> = answer.failed().iter().map(|f| f.id().to_string()).collect();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            let reasons: Vec<String> =
+                answer.failed().iter().map(|f| f.message().unwrap_or(f.code()).to_string()).collect();
+            tracing::warn!(attempt, failed = failed.len(), reasons = ?reasons, "the queue rejected some commands; sending them again");
+            pending.retain(|(id, _)| failed.contains(id));
+        }
+        let bodies: Vec<&str> = pending.iter().map(|(_, body)| body.as_str()).collect();
+        Err(self.error(format!("not accepted after 3 attempts: {}", bodies.join(", "))))
+    }
+
+    fn error(&self, reason: String) -> Error {
+        Error::Queue { queue: self.queue_url.clone(), reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 8, 4).unwrap()
+    }
+
+    #[test]
+    fn the_schedule_dispatches_every_active_deanery_for_its_day() {
+        let request = DispatchRequest::parse(
+            json!({"trigger": "schedule", "kind": "notification", "scheduledTime": "2021-08-03T14:00:00Z"}),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(request.deaneries, None);
+        assert_eq!(request.kind, Kind::Notification);
+        assert_eq!(request.date, NaiveDate::from_ymd_opt(2021, 8, 3).unwrap());
+    }
+
+    #[test]
+    fn an_operator_names_deaneries_and_a_date() {
+        let request =
+            DispatchRequest::parse(json!({"deaneries": ["ldn", "MER"], "date": "2021-08-02"}), today()).unwrap();
+        assert_eq!(request.deaneries, Some(vec!["LDN".to_string(), "MER".to_string()]));
+        assert_eq!(request.kind, Kind::App);
+        assert_eq!(request.date, NaiveDate::from_ymd_opt(2021, 8, 2).unwrap());
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        for (input, expected) in [
+            (json!({"deaneries": "LDN"}), "invalid type"),
+            (json!({"date": "04/08/2021"}), "date '04/08/2021' is not YYYY-MM-DD"),
+            (json!({"kind": "apps"}), "kind 'apps'"),
+            (json!({"deanery": "LDN"}), "unknown field `deanery`"),
+            (json!({"deaneries": []}), "deaneries is empty"),
+        ] {
+            let error = DispatchRequest::parse(input.clone(), today()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{input}: {error}");
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Handling one export command, exactly once (esr-export.md "An export command"):
+//!
+//! 1. In one transaction, under a lock per (deanery, kind): if the day's file exists (and the
+//!    command is not forced) take it; otherwise take the next number of the kind's shared
+//!    sequence, select the qualifying records (TO_EXPORT, start date from run date + 2 days to
+//!    before run date + 13 weeks, at most 40 per position, by start date then id), write the file
+//!    and mark its records EXPORTED. Transient database errors retry the whole transaction.
+//! 2. After the commit, upload the file's stored bytes to S3 under its name (idempotent: a
+//!    retried command uploads the same bytes under the same key).
+//! 3. Announce `ESR File Exported`, once.
+//!
+//! Concurrent commands for different deaneries never touch the same rows and draw numbers from a
+//! sequence, so the 13 commands of 13:00 cannot conflict (the 2021 incident). A failure after
+//! the commit leaves the file recorded; the command's retry finds it and finishes the upload.
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Transaction;
+
+use super::layout::{self, Line};
+use super::{check_deaneries, Command, Kind};
+use crate::db::{retry_transient, Database, RetryPolicy};
+use crate::error::{Error, Result};
+use crate::events::{DetailType, EventPublisher};
+
+/// At most this many records per position in one file: ESR quarantines a whole file with more.
+pub const MAX_PER_POSITION: i64 = 40;
+
+/// Where files go: `ESR_EXPORT_BUCKET` / `ESR_EXPORT_PREFIX`.
+#[derive(Clone)]
+pub struct FileStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl FileStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: String, prefix: String) -> Self {
+        FileStore { client, bucket, prefix }
+    }
+
+    pub fn key(&self, file_name: &str) -> String {
+        format!("{}{file_name}", self.prefix)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn put(&self, key: &str, content: Vec<u8>) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("text/plain; charset=utf-8")
+            .body(ByteStream::from(content))
+            .send()
+            .await
+            .map_err(|e| Error::Storage {
+                location: format!("s3://{}/{key}", self.bucket),
+                reason: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(())
+    }
+}
+
+/// What a command produced (or found already produced).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedFile {
+    pub file_name: String,
+    pub deanery: String,
+    pub kind: Kind,
+    pub date: NaiveDate,
+    pub sequence: i64,
+    pub records: usize,
+    pub placement_ids: Vec<i64>,
+    pub s3_key: String,
+    /// False when the command found the day's file already made (a repeated command).
+    pub created: bool,
+    #[serde(skip)]
+    content: Vec<u8>,
+    #[serde(skip)]
+    id: i64,
+    #[serde(skip)]
+    event_published_at: Option<DateTime<Utc>>,
+}
+
+/// The `ESR File Exported` event: TCS marks the placements exported from it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileExportedDetail<'a> {
+    file_name: &'a str,
+    deanery: &'a str,
+    kind: Kind,
+    date: NaiveDate,
+    sequence: i64,
+    records: usize,
+    placement_ids: &'a [i64],
+    bucket: &'a str,
+    key: &'a str,
+}
+
+pub struct Exporter {
+    db: Database,
+    store: FileStore,
+    events: EventPublisher,
+    retry: RetryPolicy,
+}
+
+impl Exporter {
+    pub fn new(db: Database, store: FileStore, events: EventPublisher) -> Self {
+        Exporter { db, store, events, retry: RetryPolicy::default() }
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn export(&self, command: &Command) -> Result<ExportedFile> {
+        let (file, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
+        let file = file?;
+        let span = tracing::info_span!("esr_export", deanery = %command.deanery, kind = %command.kind, date = %command.date, file = %file.file_name);
+        let _entered = span.enter();
+        if file.created {
+            tracing::info!(records = file.records, sequence = file.sequence, attempts, "file written");
+        } else {
+            tracing::info!("the day's file already exists: finishing it, not making another");
+        }
+        // Every handling uploads: for a found file that is harmless (same key, same bytes) and
+        // repairs a crash between the commit and an earlier upload.
+        self.store.put(&file.s3_key, file.content.clone()).await?;
+        self.record(file.id, "uploaded_at").await?;
+        if file.event_published_at.is_none() {
+            let detail = FileExportedDetail {
+                file_name: &file.file_name,
+                deanery: &file.deanery,
+                kind: file.kind,
+                date: file.date,
+                sequence: file.sequence,
+                records: file.records,
+                placement_ids: &file.placement_ids,
+                bucket: self.store.bucket(),
+                key: &file.s3_key,
+            };
+            self.events.publish(DetailType::EsrFileExported, &detail).await?;
+            if self.events.is_enabled() {
+                self.record(file.id, "event_published_at").await?;
+            }
+        }
+        Ok(file)
+    }
+
+    async fn record(&self, file_id: i64, column: &'static str) -> Result<()> {
+        let session = self.db.connect("tis-sync:esr-export").await?;
+        // `column` is one of two constants above, never input.
+        session
+            .client
+            .execute(&format!("UPDATE esr.export_file SET {column} = now() WHERE id = $1"), &[&file_id])
+            .await
+            .map_err(|e| Error::database("recording the file's progress", e))?;
+        Ok(())
+    }
+
+    /// Step 1: the file and its records' status, in one transaction.
+    async fn commit_file(&self, command: &Command) -> Result<ExportedFile> {
+        let mut session = self.db.connect("tis-sync:esr-export").await?;
+        let db = |e| Error::database(format!("exporting {} {} for {}", command.deanery, command.kind, command.date), e);
+        check_deaneries(&session.client, std::slice::from_ref(&command.deanery)).await?;
+        let tx = session.client.transaction().await.map_err(db)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tis-sync esr ' || $1 || ' ' || $2, 0))",
+            &[&command.deanery, &command.kind.as_str()],
+        )
+        .await
+        .map_err(db)?;
+        if !command.force {
+            if let Some(existing) = existing_file(&tx, command).await.map_err(db)? {
+                tx.commit().await.map_err(db)?;
+                return Ok(existing);
+            }
+        }
+        let sequence: i64 =
+            tx.query_one(&format!("SELECT nextval('{}')", sequence_of(command.kind)), &[]).await.map_err(db)?.get(0);
+        let records = qualifying_records(&tx, command).await.map_err(db)?;
+        let file_name = layout::file_name(command.kind, &command.deanery, command.date, sequence);
+        let lines: Vec<Line<'_>> = records
+            .iter()
+            .map(|r| match command.kind {
+                Kind::App => Line::Applicant(&r.fields),
+                Kind::Notification => Line::Notification {
+                    notification_type: r.notification_type.unwrap_or_default(),
+                    placement_id: r.placement_id,
+                    fields: &r.fields,
+                },
+            })
+            .collect();
+        let content = layout::render(command.kind, &command.deanery, command.date, sequence, &lines);
+        let record_ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+        let placement_ids: Vec<i64> = records.iter().map(|r| r.placement_id).collect();
+        let s3_key = self.store.key(&file_name);
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO esr.export_file
+                   (deanery, kind, run_date, sequence, file_name, content, record_ids, placement_ids, forced, s3_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 RETURNING id",
+                &[
+                    &command.deanery,
+                    &command.kind.as_str(),
+                    &command.date,
+                    &sequence,
+                    &file_name,
+                    &content,
+                    &record_ids,
+                    &placement_ids,
+                    &command.force,
+                    &s3_key,
+                ],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        let marked = tx
+            .execute(
+                &format!(
+                    "UPDATE {} SET status = 'EXPORTED', exported_at = now(), export_file = $2
+                     WHERE id = ANY($1) AND status = 'TO_EXPORT'",
+                    table_of(command.kind)
+                ),
+                &[&record_ids, &file_name],
+            )
+            .await
+            .map_err(db)?;
+        if marked as usize != record_ids.len() {
+            return Err(Error::Conflict(format!(
+                "{file_name}: {} records selected but {marked} marked exported; nothing was written",
+                record_ids.len()
+            )));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ExportedFile {
+            file_name,
+            deanery: command.deanery.clone(),
+            kind: command.kind,
+            date: command.date,
+            sequence,
+            records: records.len(),
+            placement_ids,
+            s3_key,
+            created: true,
+            content,
+            id,
+            event_published_at: None,
+        })
+    }
+}
+
+fn table_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::App => "esr.generated_app_record",
+        Kind::Notification => "esr.notification_record",
+    }
+}
+
+fn sequence_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::App => "esr.app_file_sequence",
+        Kind::Notification => "esr.notification_file_sequence",
+    }
+}
+
+async fn existing_file(
+    tx: &Transaction<'_>,
+    command: &Command,
+) -> std::result::Result<Option<ExportedFile>, tokio_postgres::Error> {
+    let row = tx
+        .query_opt(
+            "SELECT id, sequence, file_name, content, placement_ids, s3_key, uploaded_at, event_published_at
+             FROM esr.export_file WHERE deanery = $1 AND kind = $2 AND run_date = $3 AND NOT forced",
+            &[&command.deanery, &command.kind.as_str(), &command.date],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        let placement_ids: Vec<i64> = row.get("placement_ids");
+        ExportedFile {
+            file_name: row.get("file_name"),
+            deanery: command.deanery.clone(),
+            kind: command.kind,
+            date: command.date,
+            sequence: row.get("sequence"),
+            records: placement_ids.len(),
+            placement_ids,
+            s3_key: row.get("s3_key"),
+            created: false,
+            content: row.get("content"),
+            id: row.get("id"),
+            event_published_at: row.get("event_published_at"),
+        }
+    }))
+}
+
+struct Waiting {
+    id: i64,
+    placement_id: i64,
+    notification_type: Option<i32>,
+    fields: Value,
+}
+
+/// The records the command's file takes. They are locked first, so a concurrent intake update
+/// waits for this transaction rather than change a record that is being written out.
+async fn qualifying_records(
+    tx: &Transaction<'_>,
+    command: &Command,
+) -> std::result::Result<Vec<Waiting>, tokio_postgres::Error> {
+    let table = table_of(command.kind);
+    let window = "status = 'TO_EXPORT' AND deanery = $1
+                  AND start_date >= $2::date + 2 AND start_date < $2::date + 91";
+    tx.execute(
+        &format!("SELECT 1 FROM {table} WHERE {window} ORDER BY start_date, id FOR UPDATE"),
+        &[&command.deanery, &command.date],
+    )
+    .await?;
+    let (fields, notification_type) = match command.kind {
+        Kind::App => ("applicant", "NULL::integer"),
+        Kind::Notification => ("notification", "notification_type"),
+    };
+    let rows = tx
+        .query(
+            &format!(
+                "WITH ranked AS (
+                     SELECT id, placement_id, start_date, {fields} AS fields, {notification_type} AS notification_type,
+                            row_number() OVER (PARTITION BY position_number ORDER BY start_date, id) AS nth
+                     FROM {table} WHERE {window}
+                 )
+                 SELECT id, placement_id, fields, notification_type FROM ranked
+                 WHERE nth <= $3 ORDER BY start_date, id"
+            ),
+            &[&command.deanery, &command.date, &MAX_PER_POSITION],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Waiting {
+            id: r.get("id"),
+            placement_id: r.get("placement_id"),
+            notification_type: r.get("notification_type"),
+            fields: r.get("fields"),
+        })
+        .collect())
+}

@@ -1,0 +1,139 @@
+//! Records generated upstream arrive as messages: a new record is inserted, one not yet
+//! exported is updated, an update to an exported one is ignored (later changes travel to ESR as
+//! notifications).
+//!
+//! Message: `{"kind": "app", "record": {"id", "placementId", "deanery", "positionId",
+//! "positionNumber", "startDate", "status", "applicant", "generationError"}}`; notifications carry
+//! `notificationType` and `notification` instead of `applicant`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+use super::{check_deaneries, Kind};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeMessage {
+    pub kind: Kind,
+    pub record: IntakeRecord,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IntakeRecord {
+    pub id: i64,
+    pub placement_id: i64,
+    pub deanery: String,
+    pub position_id: Option<i64>,
+    pub position_number: Option<String>,
+    pub start_date: NaiveDate,
+    /// TO_EXPORT (default), DELETED_BEFORE_EXPORT or INVALID_DATA; EXPORTED is the exporter's.
+    pub status: Option<String>,
+    pub applicant: Option<Value>,
+    pub notification_type: Option<i32>,
+    pub notification: Option<Value>,
+    pub generation_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeOutcome {
+    Inserted,
+    Updated,
+    /// The record was exported already: the update is not applied.
+    Ignored,
+}
+
+impl IntakeMessage {
+    pub fn parse(body: &str) -> Result<Self> {
+        serde_json::from_str(body).map_err(|e| Error::InvalidInput(format!("record message: {e}")))
+    }
+}
+
+pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOutcome> {
+    let record = &message.record;
+    let status = record.status.as_deref().unwrap_or("TO_EXPORT");
+    if !["TO_EXPORT", "DELETED_BEFORE_EXPORT", "INVALID_DATA"].contains(&status) {
+        return Err(Error::InvalidInput(format!(
+            "record {}: status '{status}' cannot arrive from upstream (TO_EXPORT, DELETED_BEFORE_EXPORT or INVALID_DATA)",
+            record.id
+        )));
+    }
+    let deanery = record.deanery.trim().to_uppercase();
+    check_deaneries(client, std::slice::from_ref(&deanery)).await?;
+    let db = |e| Error::database(format!("taking in {} record {}", message.kind, record.id), e);
+    let row = match message.kind {
+        Kind::App => {
+            let applicant = record.applicant.clone().unwrap_or(Value::Object(Default::default()));
+            client
+                .query_opt(
+                    "INSERT INTO esr.generated_app_record AS r
+                       (id, placement_id, deanery, position_id, position_number, start_date, status, applicant, generation_error)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET
+                       placement_id = EXCLUDED.placement_id, deanery = EXCLUDED.deanery,
+                       position_id = EXCLUDED.position_id, position_number = EXCLUDED.position_number,
+                       start_date = EXCLUDED.start_date, status = EXCLUDED.status, applicant = EXCLUDED.applicant,
+                       generation_error = EXCLUDED.generation_error, updated_at = now()
+                     WHERE r.status <> 'EXPORTED'
+                     RETURNING (xmax = 0) AS inserted",
+                    &[
+                        &record.id,
+                        &record.placement_id,
+                        &deanery,
+                        &record.position_id,
+                        &record.position_number,
+                        &record.start_date,
+                        &status,
+                        &applicant,
+                        &record.generation_error,
+                    ],
+                )
+                .await
+                .map_err(db)?
+        }
+        Kind::Notification => {
+            let notification_type = record.notification_type.ok_or_else(|| {
+                Error::InvalidInput(format!("notification record {} has no notificationType", record.id))
+            })?;
+            let notification = record.notification.clone().unwrap_or(Value::Object(Default::default()));
+            client
+                .query_opt(
+                    "INSERT INTO esr.notification_record AS r
+                       (id, placement_id, deanery, notification_type, position_id, position_number, start_date, status,
+                        notification, generation_error)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (id) DO UPDATE SET
+                       placement_id = EXCLUDED.placement_id, deanery = EXCLUDED.deanery,
+                       notification_type = EXCLUDED.notification_type, position_id = EXCLUDED.position_id,
+                       position_number = EXCLUDED.position_number, start_date = EXCLUDED.start_date,
+                       status = EXCLUDED.status, notification = EXCLUDED.notification,
+                       generation_error = EXCLUDED.generation_error, updated_at = now()
+                     WHERE r.status <> 'EXPORTED'
+                     RETURNING (xmax = 0) AS inserted",
+                    &[
+                        &record.id,
+                        &record.placement_id,
+                        &deanery,
+                        &notification_type,
+                        &record.position_id,
+                        &record.position_number,
+                        &record.start_date,
+                        &status,
+                        &notification,
+                        &record.generation_error,
+                    ],
+                )
+                .await
+                .map_err(db)?
+        }
+    };
+    Ok(match row {
+        Some(row) if row.get::<_, bool>("inserted") => IntakeOutcome::Inserted,
+        Some(_) => IntakeOutcome::Updated,
+        None => IntakeOutcome::Ignored,
+    })
+}

@@ -1,0 +1,528 @@
+//! The ESR exporter on real Postgres and the local AWS emulator (SQS, S3, EventBridge): the
+//! window and cap, exactly-once files, the 2021 incident reproduced and survived, redelivery,
+//! crash repair, transient failures, poison messages and the dead-letter queue, intake.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{Duration, NaiveDate};
+use integration_tests::{aws, kill_when_blocked, quick_retries, TestDb};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use shared::esr::dispatch::{DispatchRequest, Dispatcher};
+use shared::esr::export::{Exporter, FileStore};
+use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
+use shared::esr::{Command, Kind};
+use shared::events::EventPublisher;
+use shared::lambda::handle_export_commands;
+use tokio_postgres::Client;
+
+const DEANERIES: [&str; 13] =
+    ["EMD", "KSS", "NTH", "WMD", "PEN", "NWN", "YHD", "EOE", "OXF", "WES", "LDN", "MER", "SEV"];
+
+fn run_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2021, 7, 31).unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+struct Esr {
+    db: TestDb,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    bucket: String,
+}
+
+impl Esr {
+    async fn new() -> Esr {
+        let config = aws::config().await;
+        let s3 =
+            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let bucket = unique("esr-files");
+        let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
+            .build();
+        s3.create_bucket().bucket(&bucket).create_bucket_configuration(location).send().await.unwrap();
+        Esr { db: TestDb::new().await, s3, sqs: aws_sdk_sqs::Client::new(&config), bucket }
+    }
+
+    fn exporter(&self) -> Exporter {
+        self.exporter_with(EventPublisher::disabled())
+    }
+
+    fn exporter_with(&self, events: EventPublisher) -> Exporter {
+        let store = FileStore::new(self.s3.clone(), self.bucket.clone(), "exports/".into());
+        Exporter::new(self.db.database.clone(), store, events).with_retry_policy(quick_retries())
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        let object = self.s3.get_object().bucket(&self.bucket).key(key).send().await.unwrap();
+        object.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+}
+
+async fn app_record(c: &Client, id: i64, deanery: &str, position: &str, start: NaiveDate) {
+    c.execute(
+        "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, applicant)
+         VALUES ($1, $1::bigint + 100000, $2, $3, $4, $5)",
+        &[&id, &deanery, &position, &start, &json!({"lastName": format!("Trainee{id}"), "positionNumber": position})],
+    )
+    .await
+    .unwrap();
+}
+
+fn command(deanery: &str) -> Command {
+    Command { deanery: deanery.into(), date: run_date(), kind: Kind::App, force: false }
+}
+
+async fn exported_ids(c: &Client, file: &str) -> Vec<i64> {
+    c.query("SELECT id FROM esr.generated_app_record WHERE export_file = $1 ORDER BY start_date, id", &[&file])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn applicant_lines(content: &[u8]) -> Vec<String> {
+    String::from_utf8(content.to_vec()).unwrap().lines().filter(|l| l.starts_with("APL|")).map(String::from).collect()
+}
+
+#[tokio::test]
+async fn the_window_takes_start_dates_from_two_days_to_thirteen_weeks_in_order() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let d = run_date();
+    app_record(c, 1, "LDN", "P1", d + Duration::days(1)).await; // too soon
+    app_record(c, 2, "LDN", "P1", d + Duration::days(2)).await; // first day in
+    app_record(c, 3, "LDN", "P2", d + Duration::days(90)).await; // last day in
+    app_record(c, 4, "LDN", "P2", d + Duration::days(91)).await; // 13 weeks: out
+    app_record(c, 5, "LDN", "P3", d + Duration::days(10)).await;
+    app_record(c, 6, "MER", "P1", d + Duration::days(10)).await; // another deanery
+    app_record(c, 7, "LDN", "P3", d + Duration::days(10)).await; // same date as 5: by id
+    c.execute("UPDATE esr.generated_app_record SET status = 'INVALID_DATA' WHERE id = 7", &[]).await.unwrap();
+    app_record(c, 8, "LDN", "P3", d + Duration::days(5)).await;
+
+    let file = esr.exporter().export(&command("LDN")).await.unwrap();
+    assert!(file.created);
+    assert_eq!(file.file_name, format!("DE_LDN_APP_20210731_{:08}.DAT", file.sequence));
+    assert_eq!(exported_ids(c, &file.file_name).await, vec![2, 8, 5, 3]);
+    assert_eq!(file.placement_ids, vec![100002, 100008, 100005, 100003]);
+    let content = esr.object(&file.s3_key).await;
+    let names: Vec<String> =
+        applicant_lines(&content).iter().map(|l| l.split('|').nth(2).unwrap().to_string()).collect();
+    assert_eq!(names, ["Trainee2", "Trainee8", "Trainee5", "Trainee3"]);
+    let waiting: Vec<i64> = c
+        .query("SELECT id FROM esr.generated_app_record WHERE status = 'TO_EXPORT' ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(waiting, vec![1, 4, 6]);
+}
+
+#[tokio::test]
+async fn at_most_forty_per_position_and_the_rest_wait_for_the_next_run() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let d = run_date();
+    for id in 1..=45 {
+        app_record(c, id, "LDN", "LDN/RX1/001", d + Duration::days(3 + (45 - id) / 10)).await;
+    }
+    for id in 46..=48 {
+        app_record(c, id, "LDN", "LDN/RX1/002", d + Duration::days(4)).await;
+    }
+    let first = esr.exporter().export(&command("LDN")).await.unwrap();
+    assert_eq!(first.records, 43);
+    let per_position: BTreeMap<String, i64> = c
+        .query(
+            "SELECT position_number, count(*) FROM esr.generated_app_record WHERE export_file = $1 GROUP BY 1",
+            &[&first.file_name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(per_position, BTreeMap::from([("LDN/RX1/001".to_string(), 40), ("LDN/RX1/002".to_string(), 3)]));
+    // The five left are the latest-starting ones of the position, and go in the next day's file.
+    let left: BTreeSet<i64> = c
+        .query("SELECT id FROM esr.generated_app_record WHERE status = 'TO_EXPORT'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, BTreeSet::from([1, 2, 3, 4, 5]));
+    let mut next_day = command("LDN");
+    next_day.date = d + Duration::days(1);
+    let second = esr.exporter().export(&next_day).await.unwrap();
+    assert_eq!(second.records, 5);
+    assert!(second.sequence > first.sequence);
+}
+
+#[tokio::test]
+async fn a_file_is_written_even_when_nothing_qualifies() {
+    let esr = Esr::new().await;
+    let file = esr.exporter().export(&command("SEV")).await.unwrap();
+    assert_eq!(file.records, 0);
+    let content = String::from_utf8(esr.object(&file.s3_key).await).unwrap();
+    assert_eq!(content, format!("HDR|APP|SEV|20210731|{:08}\nTRL|0\n", file.sequence));
+}
+
+/// Receives from the queue in `consumers` concurrent loops, hands each batch to the real
+/// handler, deletes what it handled and leaves the failures for SQS to deliver again. Returns
+/// how many times each body was received.
+async fn consume(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    exporter: &Exporter,
+    consumers: usize,
+    rounds_without_messages: usize,
+) -> BTreeMap<String, usize> {
+    let received = std::sync::Mutex::new(BTreeMap::<String, usize>::new());
+    let consumer = || async {
+        let mut idle = 0;
+        while idle < rounds_without_messages {
+            let answer = sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(5)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let messages = answer.messages().to_vec();
+            if messages.is_empty() {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            let mut event = SqsEvent::default();
+            for m in &messages {
+                *received.lock().unwrap().entry(m.body().unwrap_or_default().to_string()).or_default() += 1;
+                let mut message = SqsMessage::default();
+                message.message_id = m.message_id().map(String::from);
+                message.body = m.body().map(String::from);
+                event.records.push(message);
+            }
+            let response = handle_export_commands(exporter, LambdaEvent::new(event, Context::default())).await.unwrap();
+            let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            for m in &messages {
+                if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                    sqs.delete_message()
+                        .queue_url(queue)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    };
+    futures::future::join_all((0..consumers).map(|_| consumer())).await;
+    received.into_inner().unwrap()
+}
+
+/// A command queue shaped like the template's (redrive to a DLQ after `max_receives`), with the
+/// given visibility timeout (short, so retries come quickly in a test).
+async fn command_queues(sqs: &aws_sdk_sqs::Client, max_receives: u64, visibility_seconds: u32) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dlq = aws::queue(sqs, &unique("esr-dlq")).await;
+    let dlq_arn = aws::queue_arn(sqs, &dlq).await;
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("esr-commands"))
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_seconds.to_string())
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    (queue, dlq)
+}
+
+async fn depth(sqs: &aws_sdk_sqs::Client, queue: &str) -> i64 {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let map = attributes.attributes().unwrap();
+    map[&QueueAttributeName::ApproximateNumberOfMessages].parse::<i64>().unwrap()
+        + map[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].parse::<i64>().unwrap()
+}
+
+fn template_max_receive_count() -> u64 {
+    let template = integration_tests::template::load();
+    template["Resources"]["EsrCommandQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn the_incident_reproduced_and_survived_thirteen_commands_at_once() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let d = run_date();
+    // 60 waiting records per deanery, some on shared positions, some out of the window.
+    let mut id = 0;
+    for deanery in DEANERIES {
+        for n in 0..60 {
+            id += 1;
+            app_record(c, id, deanery, &format!("{deanery}/P{}", n % 4), d + Duration::days(2 + (n % 30))).await;
+        }
+        id += 1;
+        app_record(c, id, deanery, "late", d + Duration::days(200)).await;
+    }
+    let (queue, dlq) = command_queues(&esr.sqs, template_max_receive_count(), 60).await;
+    // The 13:00 schedule: one command per active deanery, sent together.
+    let dispatcher = Dispatcher::new(esr.db.database.clone(), esr.sqs.clone(), queue.clone());
+    let request = DispatchRequest { deaneries: None, date: d, kind: Kind::App, force: false };
+    let dispatched = dispatcher.dispatch(&request).await.unwrap();
+    assert_eq!(dispatched.commands.iter().map(|c| c.deanery.as_str()).collect::<Vec<_>>(), DEANERIES);
+
+    let exporter = esr.exporter();
+    let received = consume(&esr.sqs, &queue, &exporter, 4, 3).await;
+    assert_eq!(received.len(), 13, "every command arrived");
+
+    let files = c
+        .query("SELECT deanery, sequence, cardinality(record_ids) FROM esr.export_file ORDER BY deanery", &[])
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 13, "one file per deanery");
+    let sequences: BTreeSet<i64> = files.iter().map(|r| r.get(1)).collect();
+    assert_eq!(sequences.len(), 13, "13 distinct sequence numbers");
+    assert!(files.iter().all(|r| r.get::<_, i32>(2) == 60), "each file has its deanery's 60 records");
+    let exported_twice: i64 = c
+        .query_one(
+            "SELECT count(*) FROM (SELECT unnest(record_ids) r FROM esr.export_file GROUP BY 1 HAVING count(*) > 1) x",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(exported_twice, 0);
+    let waiting: i64 = c
+        .query_one("SELECT count(*) FROM esr.generated_app_record WHERE status = 'TO_EXPORT'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 13, "only the out-of-window records wait");
+    assert_eq!(depth(&esr.sqs, &dlq).await, 0, "nothing in the dead-letter queue");
+    assert_eq!(depth(&esr.sqs, &queue).await, 0, "no command lost or left");
+    let objects = esr.s3.list_objects_v2().bucket(&esr.bucket).prefix("exports/").send().await.unwrap();
+    assert_eq!(objects.contents().len(), 13);
+}
+
+#[tokio::test]
+async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    for id in 1..=5 {
+        app_record(c, id, "LDN", "P1", run_date() + Duration::days(5)).await;
+    }
+    let config = aws::config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let bus = unique("esr-bus");
+    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+    let events_queue = aws::queue(&esr.sqs, &unique("esr-events")).await;
+    let arn = aws::queue_arn(&esr.sqs, &events_queue).await;
+    eventbridge
+        .put_rule()
+        .name(unique("files"))
+        .event_bus_name(&bus)
+        .event_pattern(json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]}).to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .unwrap();
+    let rules = eventbridge.list_rules().event_bus_name(&bus).send().await.unwrap();
+    let rule = rules.rules()[0].name().unwrap().to_string();
+    eventbridge
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let exporter = esr.exporter_with(EventPublisher::new(eventbridge, bus));
+
+    let first = exporter.export(&command("LDN")).await.unwrap();
+    // New records arrive; the same command is delivered again.
+    app_record(c, 6, "LDN", "P1", run_date() + Duration::days(5)).await;
+    let again = exporter.export(&command("LDN")).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(
+        (again.file_name.as_str(), again.sequence, again.records),
+        (first.file_name.as_str(), first.sequence, 5)
+    );
+    let files: i64 = c.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
+    assert_eq!(files, 1);
+    assert_eq!(exported_ids(c, &first.file_name).await, vec![1, 2, 3, 4, 5]);
+    let events = aws::drain(&esr.sqs, &events_queue, 1).await;
+    assert_eq!(events.len(), 1, "one ESR File Exported event for the file: {events:?}");
+    assert_eq!(events[0]["detail"]["fileName"], first.file_name.as_str());
+    assert_eq!(events[0]["detail"]["placementIds"], json!([100001, 100002, 100003, 100004, 100005]));
+
+    // force: a further file that day for the records still waiting.
+    let mut forced = command("LDN");
+    forced.force = true;
+    let extra = exporter.export(&forced).await.unwrap();
+    assert!(extra.created);
+    assert_ne!(extra.file_name, first.file_name);
+    assert_eq!(exported_ids(c, &extra.file_name).await, vec![6]);
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_upload_is_repaired_by_the_retry_with_the_same_file() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    for id in 1..=3 {
+        app_record(c, id, "MER", "P1", run_date() + Duration::days(7)).await;
+    }
+    // The upload fails after the commit: the bucket is gone.
+    let broken = {
+        let store = FileStore::new(esr.s3.clone(), unique("missing-bucket"), "exports/".into());
+        Exporter::new(esr.db.database.clone(), store, EventPublisher::disabled()).with_retry_policy(quick_retries())
+    };
+    let error = broken.export(&command("MER")).await.unwrap_err();
+    assert!(error.to_string().contains("storing s3://missing-bucket"), "{error}");
+    let (name, stored): (String, Vec<u8>) = {
+        let row = c.query_one("SELECT file_name, content FROM esr.export_file", &[]).await.unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(exported_ids(c, &name).await, vec![1, 2, 3], "the commit stands");
+
+    let retried = esr.exporter().export(&command("MER")).await.unwrap();
+    assert_eq!(retried.file_name, name);
+    assert_eq!(esr.object(&retried.s3_key).await, stored, "the same bytes under the same key");
+    let files: i64 = c.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
+    assert_eq!(files, 1);
+}
+
+#[tokio::test]
+async fn a_lost_database_connection_is_retried_and_the_command_succeeds() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    app_record(c, 1, "OXF", "P1", run_date() + Duration::days(7)).await;
+    let blocker_session = esr.db.client().await;
+    let blocker = &blocker_session.client;
+    blocker.batch_execute("BEGIN; LOCK TABLE esr.export_file IN EXCLUSIVE MODE").await.unwrap();
+    let exporter = esr.exporter();
+    let export = async { exporter.export(&command("OXF")).await };
+    let interfere = async {
+        kill_when_blocked(c, "tis-sync:esr-export").await;
+        blocker.batch_execute("ROLLBACK").await.unwrap();
+    };
+    let (file, ()) = tokio::join!(export, interfere);
+    let file = file.expect("the retry succeeds");
+    assert_eq!(file.records, 1);
+    let files: i64 = c.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
+    assert_eq!(files, 1);
+}
+
+#[tokio::test]
+async fn poison_commands_fail_alone_and_end_in_the_dead_letter_queue() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    app_record(c, 1, "WES", "P1", run_date() + Duration::days(7)).await;
+    let exporter = esr.exporter();
+
+    // In one batch: a good command and three poison ones; only the poison ones fail.
+    let bodies = [
+        command("WES").to_json(),
+        "{not json".to_string(),
+        json!({"deanery": "XYZ", "date": "2021-07-31"}).to_string(),
+        json!({"deanery": "WES", "date": "31/07/2021"}).to_string(),
+    ];
+    let mut event = SqsEvent::default();
+    for (n, body) in bodies.iter().enumerate() {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(format!("m{n}"));
+        message.body = Some(body.clone());
+        event.records.push(message);
+    }
+    let response = handle_export_commands(&exporter, LambdaEvent::new(event, Context::default())).await.unwrap();
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m1", "m2", "m3"]);
+    assert_eq!(
+        exported_ids(
+            c,
+            &format!("DE_WES_APP_20210731_{:08}.DAT", {
+                c.query_one("SELECT sequence FROM esr.export_file", &[]).await.unwrap().get::<_, i64>(0)
+            })
+        )
+        .await,
+        vec![1]
+    );
+
+    // On the real queue: after maxReceiveCount receives, SQS moves them to the DLQ.
+    let max_receives = template_max_receive_count();
+    let (queue, dlq) = command_queues(&esr.sqs, max_receives, 1).await;
+    for body in &bodies[1..] {
+        esr.sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
+    }
+    let received = consume(&esr.sqs, &queue, &exporter, 1, 4).await;
+    assert!(received.values().all(|n| *n as u64 == max_receives), "{received:?}");
+    let mut dead = aws::drain_raw(&esr.sqs, &dlq, 3).await;
+    dead.sort();
+    let mut poison: Vec<String> = bodies[1..].to_vec();
+    poison.sort();
+    assert_eq!(dead, poison, "the three poison commands are in the dead-letter queue");
+}
+
+#[tokio::test]
+async fn intake_inserts_updates_before_export_and_ignores_updates_after() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let message = |last_name: &str| -> IntakeMessage {
+        IntakeMessage::parse(
+            &json!({"kind": "app", "record": {
+                "id": 77, "placementId": 9077, "deanery": "ldn", "positionNumber": "P1",
+                "startDate": "2021-08-10", "applicant": {"lastName": last_name}
+            }})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    assert_eq!(intake::apply(c, &message("Smith")).await.unwrap(), IntakeOutcome::Inserted);
+    assert_eq!(intake::apply(c, &message("Smyth")).await.unwrap(), IntakeOutcome::Updated);
+    assert_eq!(applicant_last_name(c).await, "Smyth");
+    esr.exporter().export(&command("LDN")).await.unwrap();
+    assert_eq!(intake::apply(c, &message("Smithe")).await.unwrap(), IntakeOutcome::Ignored);
+    assert_eq!(applicant_last_name(c).await, "Smyth", "the exported record is unchanged");
+
+    let unknown = IntakeMessage::parse(
+        &json!({"kind": "app", "record": {"id": 78, "placementId": 1, "deanery": "XYZ", "startDate": "2021-08-10"}})
+            .to_string(),
+    )
+    .unwrap();
+    let error = intake::apply(c, &unknown).await.unwrap_err().to_string();
+    assert!(error.contains("unknown deanery XYZ"), "{error}");
+    let bad = IntakeMessage::parse(r#"{"kind": "app", "record": {"id": "x"}}"#).unwrap_err().to_string();
+    assert!(bad.contains("record message"), "{bad}");
+}
+
+async fn applicant_last_name(c: &Client) -> String {
+    c.query_one("SELECT applicant->>'lastName' FROM esr.generated_app_record WHERE id = 77", &[]).await.unwrap().get(0)
+}

@@ -226,3 +226,86 @@ fn the_export_bucket_is_encrypted_private_and_versioned() {
     }
     assert_eq!(bucket["VersioningConfiguration"]["Status"].as_str(), Some("Enabled"));
 }
+
+#[test]
+fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_readable_line() {
+    let rule = &resource("JobProblemsToAlerts")["Properties"];
+    assert_eq!(
+        to_json(&rule["EventPattern"]),
+        json!({"source": ["tis.sync"], "detail-type": ["Job Failed", "Job Missed"]})
+    );
+    let target = &rule["Targets"][0];
+    let (tag, topic) = tagged(&target["Arn"]).unwrap();
+    assert_eq!((tag.as_str(), topic.as_str()), ("Ref", Some("AlertsTopic")));
+    let message = target["InputTransformer"]["InputTemplate"].as_str().unwrap();
+    for placeholder in ["<kind>", "<job>", "<asOf>", "<error>"] {
+        assert!(message.contains(placeholder), "{message}");
+    }
+    assert!(tagged(&target["DeadLetterConfig"]["Arn"]).is_some());
+}
+
+#[test]
+fn every_dead_letter_queue_and_the_watchdogs_findings_have_an_alarm_to_the_alerts_topic() {
+    for (alarm, metric, queue) in [
+        (
+            "EsrCommandDeadLetterAlarm",
+            "ApproximateNumberOfMessagesVisible",
+            Some("EsrCommandDeadLetterQueue.QueueName"),
+        ),
+        ("DeliveryDeadLetterAlarm", "ApproximateNumberOfMessagesVisible", Some("DeliveryDeadLetterQueue.QueueName")),
+        ("FailedInvocationAlarm", "ApproximateNumberOfMessagesVisible", Some("FailedInvocationQueue.QueueName")),
+        ("EsrRecordsOverdueAlarm", "EsrRecordsOverdue", None),
+        ("EsrFilesMissingAlarm", "EsrFilesMissing", None),
+    ] {
+        let properties = &resource(alarm)["Properties"];
+        assert_eq!(properties["MetricName"].as_str(), Some(metric), "{alarm}");
+        if let Some(queue) = queue {
+            assert_eq!(get_att(&properties["Dimensions"][0]["Value"]), queue, "{alarm}");
+        } else {
+            assert_eq!(properties["Namespace"].as_str(), Some(shared::emf::NAMESPACE), "{alarm}");
+        }
+        assert_eq!(properties["TreatMissingData"].as_str(), Some("notBreaching"), "{alarm}");
+        let (_, topic) = tagged(&properties["AlarmActions"][0]).unwrap();
+        assert_eq!(topic.as_str(), Some("AlertsTopic"), "{alarm}");
+        assert!(properties["AlarmDescription"].as_str().unwrap().len() > 80, "{alarm} says what to do");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_job_durations_and_outcomes_esr_files_and_dlq_depth() {
+    let body = resource("OperationsDashboard")["Properties"]["DashboardBody"].clone();
+    let (tag, text) = tagged(&body).unwrap();
+    assert_eq!(tag, "Sub");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(text.as_str().unwrap()).expect("the dashboard body is JSON");
+    let metrics: Vec<String> = dashboard["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["properties"]["metrics"].as_array().unwrap().iter().map(|m| m[1].as_str().unwrap().to_string()))
+        .collect();
+    for expected in [
+        "JobDuration",
+        "JobSucceeded",
+        "JobFailed",
+        "EsrFilesExported",
+        "ApproximateNumberOfMessagesVisible",
+        "EsrRecordsOverdue",
+    ] {
+        assert!(metrics.iter().any(|m| m == expected), "the dashboard shows {expected}");
+    }
+    for job in JobName::ALL {
+        assert!(text.as_str().unwrap().contains(job.as_str()), "the dashboard shows {job}");
+    }
+}
+
+#[test]
+fn the_watchdog_runs_at_seven_and_may_start_only_the_job_functions() {
+    let function = resource("SyncWatchdogFunction");
+    let schedules = events(&function, "ScheduleV2");
+    assert_eq!(schedules[0].1["Properties"]["ScheduleExpression"].as_str(), Some("cron(0 7 * * ? *)"));
+    let statement = &function["Properties"]["Policies"][2]["Statement"][0];
+    assert_eq!(statement["Action"].as_str(), Some("lambda:InvokeFunction"));
+    let targets: Vec<String> = statement["Resource"].as_sequence().unwrap().iter().map(get_att).collect();
+    assert_eq!(targets.len(), JobName::ALL.len());
+}

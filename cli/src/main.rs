@@ -13,6 +13,8 @@ use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
 use shared::esr::{Command as EsrExport, Kind};
 use shared::jobs::JobName;
 use shared::runner::Runner;
+use shared::status::{self, SystemStatus};
+use shared::watchdog::{RunHere, Watchdog};
 use shared::{graph, ledger, migrate, seed, Error};
 
 #[derive(Parser)]
@@ -43,8 +45,15 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
     },
-    /// The run ledger: last run of each job, running now, durations, rows, errors.
+    /// The run ledger (last run of each job, running now, durations, rows, errors) and the ESR
+    /// exporter (today's files per deanery, records waiting, dead-letter queue depth).
     Status,
+    /// What the 07:00 watchdog does: find missed or failed runs for the date and run them again
+    /// (here, in this process); report overdue ESR records and missing files.
+    Watchdog {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+    },
     /// Fill the tcs tables with reproducible synthetic data (replaces what they hold).
     Seed {
         #[arg(long, default_value_t = 1000)]
@@ -113,7 +122,7 @@ async fn execute(command: Command) -> Result<Value, Error> {
             job.parse::<JobName>()?;
             parse_date("--as-of", as_of.as_deref())?;
         }
-        Command::Nightly { as_of } => {
+        Command::Nightly { as_of } | Command::Watchdog { as_of } => {
             parse_date("--as-of", as_of.as_deref())?;
         }
         Command::Esr(EsrCommand::Export { date, kind, .. } | EsrCommand::Dispatch { date, kind, .. }) => {
@@ -142,9 +151,39 @@ async fn execute(command: Command) -> Result<Value, Error> {
             run(&runner, &graph::nightly_order(), parse_date("--as-of", as_of.as_deref())?, true).await
         }
         Command::Status => {
-            let statuses = ledger::status(&session.client).await?;
-            print_status_table(&statuses);
-            Ok(json!({ "jobs": statuses }))
+            let depth = context.dead_letter_depth().await?;
+            let status = status::status(&session.client, Utc::now().date_naive(), depth).await?;
+            print_status_table(&status);
+            Ok(serde_json::to_value(status).expect("status serializes"))
+        }
+        Command::Watchdog { as_of } => {
+            let catch_up = RunHere(&runner);
+            let watchdog =
+                Watchdog { db: &context.database, events: &context.events, catch_up: &catch_up, metrics: None };
+            let report = watchdog.check(parse_date("--as-of", as_of.as_deref())?, Utc::now()).await?;
+            for check in &report.jobs {
+                eprintln!(
+                    "{:<38} {:<8} {}",
+                    check.job.as_str(),
+                    check.state,
+                    [check.reason.as_deref(), check.action.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                );
+            }
+            for o in &report.esr_overdue {
+                eprintln!(
+                    "ESR {} {}: {} record(s) overdue since {} (last file {})",
+                    o.deanery, o.kind, o.records, o.earliest_start_date, o.last_file
+                );
+            }
+            for m in &report.esr_missing_files {
+                eprintln!("ESR {} {}: no file for {}", m.deanery, m.kind, m.run_date);
+            }
+            eprintln!("{}", report.summary);
+            Ok(serde_json::to_value(report).expect("reports serialize"))
         }
         Command::Seed { persons, seed } => {
             let report = seed::seed(&mut session.client, persons, seed).await?;
@@ -248,7 +287,32 @@ async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bo
     }
 }
 
-fn print_status_table(statuses: &[ledger::JobStatus]) {
+fn print_status_table(status: &SystemStatus) {
+    print_jobs_table(&status.jobs);
+    eprintln!();
+    eprintln!(
+        "ESR {:<6} {:<36} {:>7} {:<36} {:>7}",
+        "", "app file today", "waiting", "notification file today", "waiting"
+    );
+    for d in &status.esr.deaneries {
+        let file = |f: &Option<(String, i32)>| {
+            f.as_ref().map(|(name, n)| format!("{name} ({n})")).unwrap_or_else(|| "-".into())
+        };
+        eprintln!(
+            "    {:<6} {:<36} {:>7} {:<36} {:>7}",
+            d.deanery,
+            file(&d.app_file),
+            d.app_waiting,
+            file(&d.notification_file),
+            d.notification_waiting
+        );
+    }
+    if let Some(depth) = status.esr.dead_letter_depth {
+        eprintln!("ESR commands in the dead-letter queue: {depth}");
+    }
+}
+
+fn print_jobs_table(statuses: &[ledger::JobStatus]) {
     eprintln!("{:<38} {:<9} {:<10} {:<11} {:>9} {:>10}  error", "job", "running", "last", "as of", "ms", "rows");
     for status in statuses {
         let last = status.last_run.as_ref();

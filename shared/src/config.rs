@@ -30,6 +30,10 @@ pub struct Settings {
     /// `ESR_EXPORT_BUCKET` and `ESR_EXPORT_PREFIX` (default empty): where files are written.
     pub esr_export_bucket: Option<String>,
     pub esr_export_prefix: String,
+    /// `ESR_COMMAND_DLQ_URL`: the export commands' dead-letter queue (status reports its depth).
+    pub esr_command_dlq_url: Option<String>,
+    /// `JOB_FUNCTION_PREFIX`: job functions are named `<prefix><job>` (the watchdog invokes them).
+    pub job_function_prefix: Option<String>,
 }
 
 impl Settings {
@@ -55,6 +59,8 @@ impl Settings {
             esr_command_queue_url: var("ESR_COMMAND_QUEUE_URL"),
             esr_export_bucket: var("ESR_EXPORT_BUCKET"),
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
+            esr_command_dlq_url: var("ESR_COMMAND_DLQ_URL"),
+            job_function_prefix: var("JOB_FUNCTION_PREFIX"),
         })
     }
 
@@ -63,6 +69,8 @@ impl Settings {
         self.event_bus.is_some()
             || self.esr_command_queue_url.is_some()
             || self.esr_export_bucket.is_some()
+            || self.esr_command_dlq_url.is_some()
+            || self.job_function_prefix.is_some()
             || matches!(self.database, DatabaseSource::Secret(_))
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }

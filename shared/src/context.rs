@@ -9,6 +9,7 @@ use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
+use crate::watchdog::InvokeFunction;
 
 /// What every entry point needs: settings, AWS configuration when any AWS client is used, the
 /// database and the event publisher.
@@ -64,6 +65,22 @@ impl Context {
             self.require(&self.settings.esr_command_queue_url, "ESR_COMMAND_QUEUE_URL", "the export command queue")?;
         let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
         Ok(Dispatcher::new(self.database.clone(), aws_sdk_sqs::Client::new(aws), queue))
+    }
+
+    /// Invokes job functions for the watchdog's catch-ups.
+    pub fn function_invoker(&self) -> Result<InvokeFunction> {
+        let prefix =
+            self.require(&self.settings.job_function_prefix, "JOB_FUNCTION_PREFIX", "the job functions' name prefix")?;
+        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a prefix is set");
+        Ok(InvokeFunction::new(aws_sdk_lambda::Client::new(aws), prefix))
+    }
+
+    /// The export commands' dead-letter queue depth, when its URL is configured.
+    pub async fn dead_letter_depth(&self) -> Result<Option<i64>> {
+        match (&self.settings.esr_command_dlq_url, &self.aws) {
+            (Some(url), Some(aws)) => Ok(Some(crate::status::queue_depth(&aws_sdk_sqs::Client::new(aws), url).await?)),
+            _ => Ok(None),
+        }
     }
 
     fn require(&self, value: &Option<String>, variable: &str, what: &str) -> Result<String> {

@@ -51,6 +51,10 @@ pub enum Error {
     #[error("storing {location}: {reason}")]
     Storage { location: String, reason: String },
 
+    /// Invoking another function failed.
+    #[error("invoking {function}: {reason}")]
+    Invoke { function: String, reason: String },
+
     /// Sending messages to a queue failed.
     #[error("sending to queue {queue}: {reason}")]
     Queue { queue: String, reason: String },
@@ -102,6 +106,7 @@ impl Error {
             Error::Storage { .. } => "StorageError",
             Error::Conflict(_) => "Conflict",
             Error::Queue { .. } => "QueueError",
+            Error::Invoke { .. } => "InvokeError",
         }
     }
 }

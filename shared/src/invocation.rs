@@ -146,6 +146,26 @@ fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
     })
 }
 
+/// The watchdog's input: `{}`, `{"asOf": "YYYY-MM-DD"}` or its schedule's
+/// `{"trigger": "schedule", "scheduledTime": "…"}`. Answers the as-of date to check.
+pub fn parse_watchdog(input: Value, today: NaiveDate) -> Result<NaiveDate> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct WatchdogInput {
+        as_of: Option<String>,
+        trigger: Option<String>,
+        scheduled_time: Option<String>,
+    }
+    let input: WatchdogInput =
+        serde_json::from_value(input).map_err(|e| invalid("watchdog input (accepted: asOf \"YYYY-MM-DD\")", e))?;
+    if let Some(date) = input.as_of {
+        return parse_date("asOf", &date);
+    }
+    let scheduled = input.scheduled_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+    let _ = input.trigger;
+    Ok(scheduled.map(|t| t.with_timezone(&Utc).date_naive()).unwrap_or(today))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

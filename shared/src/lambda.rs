@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::db::Database;
+use crate::emf::MetricsSink;
 use crate::error::Error;
 use crate::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
 use crate::esr::export::Exporter;
@@ -16,6 +17,8 @@ use crate::esr::Command;
 use crate::jobs::JobName;
 use crate::runner::{RunSummary, Runner};
 use crate::sqs_batch;
+use crate::status::SystemStatus;
+use crate::watchdog::{CatchUp, Watchdog, WatchdogReport};
 
 async fn init() -> Result<Context, Error> {
     crate::telemetry::init_lambda();
@@ -24,7 +27,7 @@ async fn init() -> Result<Context, Error> {
 
 /// Serves a job function until the Lambda runtime stops the process.
 pub async fn serve_job(job: JobName) -> Result<(), lambda_runtime::Error> {
-    let runner = init().await?.runner()?;
+    let runner = init().await?.runner()?.with_metrics(MetricsSink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&runner, job, event))).await
 }
 
@@ -41,7 +44,7 @@ pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) ->
 
 /// esr-export: consumes the command queue.
 pub async fn serve_esr_export() -> Result<(), lambda_runtime::Error> {
-    let exporter = init().await?.exporter()?;
+    let exporter = init().await?.exporter()?.with_metrics(MetricsSink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| handle_export_commands(&exporter, event))).await
 }
 
@@ -67,6 +70,35 @@ pub async fn serve_esr_dispatch() -> Result<(), lambda_runtime::Error> {
 pub async fn handle_dispatch(dispatcher: &Dispatcher, event: LambdaEvent<Value>) -> Result<Dispatched, Error> {
     let request = DispatchRequest::parse(event.payload, Utc::now().date_naive())?;
     dispatcher.dispatch(&request).await
+}
+
+/// sync-watchdog: the 07:00 schedule and the console.
+pub async fn serve_watchdog() -> Result<(), lambda_runtime::Error> {
+    let context = init().await?;
+    let invoker = context.function_invoker()?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle_watchdog(&context, &invoker, event))).await
+}
+
+pub async fn handle_watchdog<C: CatchUp + Sync>(
+    context: &Context,
+    catch_up: &C,
+    event: LambdaEvent<Value>,
+) -> Result<WatchdogReport, Error> {
+    let as_of = crate::invocation::parse_watchdog(event.payload, Utc::now().date_naive())?;
+    let watchdog =
+        Watchdog { db: &context.database, events: &context.events, catch_up, metrics: Some(&MetricsSink::Stdout) };
+    watchdog.check(as_of, Utc::now()).await
+}
+
+/// sync-status: the console's view of the ledger and the exporter.
+pub async fn serve_status() -> Result<(), lambda_runtime::Error> {
+    let context = init().await?;
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| handle_status(&context))).await
+}
+
+pub async fn handle_status(context: &Context) -> Result<SystemStatus, Error> {
+    let session = context.database.connect("tis-sync:status").await?;
+    crate::status::status(&session.client, Utc::now().date_naive(), context.dead_letter_depth().await?).await
 }
 
 /// esr-intake: records generated upstream.

@@ -329,3 +329,17 @@ pub async fn succeeded_for(client: &Client, job: JobName, as_of: NaiveDate) -> R
         .map_err(db("reading the run ledger"))?;
     row.as_ref().map(RunRecord::from_row).transpose()
 }
+
+/// The newest run of `job` for the as-of date, whatever its outcome.
+pub async fn latest_for(client: &Client, job: JobName, as_of: NaiveDate) -> Result<Option<RunRecord>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM sync.job_run WHERE job = $1 AND as_of = $2 ORDER BY started_at DESC LIMIT 1"
+            ),
+            &[&job.as_str(), &as_of],
+        )
+        .await
+        .map_err(db("reading the run ledger"))?;
+    row.as_ref().map(RunRecord::from_row).transpose()
+}

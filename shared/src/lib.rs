@@ -11,6 +11,7 @@
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod emf;
 pub mod error;
 pub mod esr;
 pub mod events;
@@ -24,6 +25,8 @@ pub mod runner;
 pub mod search;
 pub mod seed;
 pub mod sqs_batch;
+pub mod status;
 pub mod telemetry;
+pub mod watchdog;
 
 pub use error::{Error, Result};

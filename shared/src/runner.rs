@@ -16,6 +16,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::db::{retry_transient, Database, RetryPolicy, Session};
+use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
 use crate::events::{DetailType, EventPublisher};
 use crate::graph;
@@ -206,11 +207,18 @@ pub struct Runner {
     /// in this process (the CLI), in which case events say `followUps: false` so no rule
     /// starts them a second time.
     follow_ups_by_events: bool,
+    metrics: Option<MetricsSink>,
 }
 
 impl Runner {
     pub fn new(db: Database, events: EventPublisher) -> Self {
-        Runner { db, events, search: None, retry: RetryPolicy::default(), follow_ups_by_events: true }
+        Runner { db, events, search: None, retry: RetryPolicy::default(), follow_ups_by_events: true, metrics: None }
+    }
+
+    /// Each run's metrics go to `sink` (EMF).
+    pub fn with_metrics(mut self, sink: MetricsSink) -> Self {
+        self.metrics = Some(sink);
+        self
     }
 
     /// Follow-ups will be run by this process (`run_in_process`), not by event rules.
@@ -375,6 +383,18 @@ impl Runner {
             }
         };
         let finished = ledger::finish(&control.client, record.run_id, &finish).await?;
+        if let Some(sink) = &self.metrics {
+            sink.job_run(&JobRunMetrics {
+                job: job.as_str(),
+                run_id: finished.run_id,
+                trigger: finished.trigger.as_str(),
+                correlation_id: finished.correlation_id.as_deref(),
+                as_of: finished.as_of,
+                duration_ms: elapsed.as_millis() as u64,
+                rows: finished.rows.unwrap_or(0).max(0) as u64,
+                succeeded: outcome.is_ok(),
+            });
+        }
         // Release the lock before announcing the result: a follow-up started by the event must
         // see this run finished.
         let _ = ledger::unlock(&control.client, job).await;
@@ -465,6 +485,18 @@ impl Runner {
     /// the others lead to) as manual runs, the rest as their follow-ups. A job whose
     /// predecessor in the list failed or was deferred is skipped, with the reason.
     pub async fn run_in_process(&self, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> ChainReport {
+        self.run_chain(jobs, Trigger::Manual, as_of, follow_ups).await
+    }
+
+    /// `run_in_process`, with the first jobs started by `trigger` (manual, or the watchdog's
+    /// catch-up).
+    pub async fn run_chain(
+        &self,
+        jobs: &[JobName],
+        trigger: Trigger,
+        as_of: NaiveDate,
+        follow_ups: bool,
+    ) -> ChainReport {
         let correlation_id = format!("cli-{}", Uuid::new_v4());
         let mut report = ChainReport::default();
         let mut succeeded: Vec<(JobName, Uuid)> = Vec::new();
@@ -474,7 +506,7 @@ impl Runner {
             let request = if predecessors.is_empty() {
                 RunRequest {
                     job,
-                    trigger: Trigger::Manual,
+                    trigger,
                     as_of,
                     follow_ups,
                     delivery_key: None,

@@ -22,6 +22,7 @@ use tokio_postgres::Transaction;
 use super::layout::{self, Line};
 use super::{check_deaneries, Command, Kind};
 use crate::db::{retry_transient, Database, RetryPolicy};
+use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
 use crate::events::{DetailType, EventPublisher};
 
@@ -108,11 +109,18 @@ pub struct Exporter {
     store: FileStore,
     events: EventPublisher,
     retry: RetryPolicy,
+    metrics: Option<MetricsSink>,
 }
 
 impl Exporter {
     pub fn new(db: Database, store: FileStore, events: EventPublisher) -> Self {
-        Exporter { db, store, events, retry: RetryPolicy::default() }
+        Exporter { db, store, events, retry: RetryPolicy::default(), metrics: None }
+    }
+
+    /// Each command's outcome goes to `sink` (EMF).
+    pub fn with_metrics(mut self, sink: MetricsSink) -> Self {
+        self.metrics = Some(sink);
+        self
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -125,6 +133,15 @@ impl Exporter {
     }
 
     pub async fn export(&self, command: &Command) -> Result<ExportedFile> {
+        let result = self.export_once(command).await;
+        if let Some(sink) = &self.metrics {
+            let records = result.as_ref().ok().map(|f| if f.created { f.records } else { 0 });
+            sink.esr_export(&command.deanery, command.kind.as_str(), records);
+        }
+        result
+    }
+
+    async fn export_once(&self, command: &Command) -> Result<ExportedFile> {
         let (file, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
         let file = file?;
         let span = tracing::info_span!("esr_export", deanery = %command.deanery, kind = %command.kind, date = %command.date, file = %file.file_name);

@@ -1,0 +1,330 @@
+//! sync-watchdog: after the nightly window (07:00 UTC), finds what did not happen and starts it
+//! again, before users notice (jobs.md "Missed and failed runs"; the incident was found by users
+//! days late).
+//!
+//! Jobs: every job of the graph with no successful run for the as-of date is missed, unless it
+//! is running now. Each missed job is announced with `Job Missed`; the missed jobs that nothing
+//! else missed leads to are started again (trigger `catch-up`, follow-ups on), and their
+//! follow-ups take care of the rest.
+//!
+//! ESR: the records still TO_EXPORT that the last file of their deanery and kind should have
+//! taken (start date inside its window, created before it, not held back by the 40-per-position
+//! cap), and the active deaneries with no file for the latest scheduled run.
+
+use std::future::Future;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+use tokio_postgres::Client;
+
+use crate::db::Database;
+use crate::emf::MetricsSink;
+use crate::error::{Error, Result};
+use crate::esr::Kind;
+use crate::events::{DetailType, EventPublisher};
+use crate::graph::{self, GRAPH};
+use crate::jobs::JobName;
+use crate::ledger::{self, RunRecord, RunStatus};
+use crate::runner::{Runner, Trigger};
+
+/// How a missed job is started again.
+pub trait CatchUp {
+    /// Starts `job` (and its follow-ups) for `as_of`; answers what was done.
+    fn start(&self, job: JobName, as_of: NaiveDate) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// In AWS: invoke the job's function asynchronously, exactly as an operator would.
+pub struct InvokeFunction {
+    client: aws_sdk_lambda::Client,
+    /// Function names are `<prefix><job>` (the template names them `<stack>-<job>`).
+    prefix: String,
+}
+
+impl InvokeFunction {
+    pub fn new(client: aws_sdk_lambda::Client, prefix: String) -> Self {
+        InvokeFunction { client, prefix }
+    }
+}
+
+impl CatchUp for InvokeFunction {
+    async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
+        let name = format!("{}{job}", self.prefix);
+        let payload = json!({"trigger": "catch-up", "asOf": as_of, "followUps": true}).to_string();
+        self.client
+            .invoke()
+            .function_name(&name)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| Error::Invoke {
+                function: name.clone(),
+                reason: aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(format!("invoked {name}"))
+    }
+}
+
+/// Locally (CLI): run the job and its follow-ups in this process.
+pub struct RunHere<'a>(pub &'a Runner);
+
+impl CatchUp for RunHere<'_> {
+    async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
+        let report = self.0.run_chain(&graph::downstream(job), Trigger::CatchUp, as_of, true).await;
+        if let Some((failed, error)) = report.failed.first() {
+            return Err(Error::JobFailed { job: failed.to_string(), run_id: uuid::Uuid::nil(), reason: error.clone() });
+        }
+        let ran: Vec<String> =
+            report.runs.iter().map(|r| format!("{} {}", r.job, json!(r.status).as_str().unwrap_or(""))).collect();
+        Ok(format!("ran {}", ran.join(", ")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobCheck {
+    pub job: JobName,
+    /// ok | running | missed
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverdueRecords {
+    pub deanery: String,
+    pub kind: Kind,
+    pub records: i64,
+    pub earliest_start_date: NaiveDate,
+    pub last_file: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingFile {
+    pub deanery: String,
+    pub kind: Kind,
+    pub run_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchdogReport {
+    pub as_of: NaiveDate,
+    pub jobs: Vec<JobCheck>,
+    pub esr_overdue: Vec<OverdueRecords>,
+    pub esr_missing_files: Vec<MissingFile>,
+    /// One line for the log and the console.
+    pub summary: String,
+}
+
+/// The `Job Missed` event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobMissedDetail<'a> {
+    job: JobName,
+    as_of: NaiveDate,
+    trigger: Trigger,
+    follow_ups: bool,
+    error: &'a str,
+    started_again: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_run_id: Option<uuid::Uuid>,
+}
+
+pub struct Watchdog<'a, C> {
+    pub db: &'a Database,
+    pub events: &'a EventPublisher,
+    pub catch_up: &'a C,
+    pub metrics: Option<&'a MetricsSink>,
+}
+
+impl<C: CatchUp + Sync> Watchdog<'_, C> {
+    /// Checks `as_of`'s jobs and the latest scheduled ESR runs before `now`, acts, and reports.
+    pub async fn check(&self, as_of: NaiveDate, now: DateTime<Utc>) -> Result<WatchdogReport> {
+        let session = self.db.connect("tis-sync:watchdog").await?;
+        let client = &session.client;
+
+        let mut checks = Vec::new();
+        let mut missed: Vec<(JobName, Option<RunRecord>)> = Vec::new();
+        let mut running = Vec::new();
+        for node in GRAPH {
+            let job = node.job;
+            if ledger::succeeded_for(client, job, as_of).await?.is_some() {
+                checks.push(JobCheck { job, state: "ok", reason: None, action: None });
+            } else if ledger::is_locked(client, job).await? {
+                running.push(job);
+                checks.push(JobCheck { job, state: "running", reason: None, action: Some("left alone".into()) });
+            } else {
+                missed.push((job, last_run_for(client, job, as_of).await?));
+            }
+        }
+        let missed_jobs: Vec<JobName> = missed.iter().map(|(j, _)| *j).collect();
+        for (job, last) in &missed {
+            let reason = match last {
+                None => format!("no run for {as_of}"),
+                Some(run) => match (run.status, &run.error) {
+                    (RunStatus::Failed, Some(error)) => format!("its last run for {as_of} failed: {error}"),
+                    (status, error) => {
+                        format!("its last run for {as_of} is {} {}", status.as_str(), error.as_deref().unwrap_or(""))
+                            .trim_end()
+                            .to_string()
+                    }
+                },
+            };
+            // Started again only if nothing it follows is missed or running: that one's
+            // catch-up (or its own success) brings this one along.
+            let predecessors = graph::predecessors(*job);
+            let waits_for = predecessors.iter().find(|p| missed_jobs.contains(p) || running.contains(p));
+            let action = match waits_for {
+                Some(p) => format!("follows {p}, which is missed or running"),
+                None => match self.catch_up.start(*job, as_of).await {
+                    Ok(done) => format!("started again ({done})"),
+                    Err(e) => format!("could not start it again: {e}"),
+                },
+            };
+            let detail = JobMissedDetail {
+                job: *job,
+                as_of,
+                trigger: Trigger::CatchUp,
+                follow_ups: true,
+                error: &reason,
+                started_again: waits_for.is_none(),
+                last_run_id: last.as_ref().map(|r| r.run_id),
+            };
+            if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
+                tracing::error!(job = %job, error = %e, "could not announce a missed job");
+            }
+            tracing::warn!(job = %job, as_of = %as_of, reason = %reason, action = %action, "job missed");
+            checks.push(JobCheck { job: *job, state: "missed", reason: Some(reason), action: Some(action) });
+        }
+        checks.sort_by_key(|c| GRAPH.iter().position(|n| n.job == c.job));
+
+        let mut esr_overdue = Vec::new();
+        let mut esr_missing_files = Vec::new();
+        for kind in [Kind::App, Kind::Notification] {
+            esr_overdue.extend(overdue_records(client, kind).await?);
+            esr_missing_files.extend(missing_files(client, kind, latest_scheduled_run(kind, now)).await?);
+        }
+        let overdue_total: i64 = esr_overdue.iter().map(|o| o.records).sum();
+        for o in &esr_overdue {
+            tracing::error!(deanery = %o.deanery, kind = %o.kind, records = o.records, last_file = %o.last_file, "ESR records overdue");
+        }
+        for m in &esr_missing_files {
+            tracing::error!(deanery = %m.deanery, kind = %m.kind, run_date = %m.run_date, "no ESR file for the scheduled run");
+        }
+        if let Some(sink) = self.metrics {
+            sink.watchdog(missed.len(), overdue_total.max(0) as u64, esr_missing_files.len());
+        }
+        let summary = format!(
+            "{as_of}: {} job(s) missed{}, {} running; ESR: {overdue_total} record(s) overdue, {} file(s) missing",
+            missed.len(),
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", missed_jobs.iter().map(|j| j.as_str()).collect::<Vec<_>>().join(", "))
+            },
+            running.len(),
+            esr_missing_files.len()
+        );
+        tracing::info!("{summary}");
+        Ok(WatchdogReport { as_of, jobs: checks, esr_overdue, esr_missing_files, summary })
+    }
+}
+
+async fn last_run_for(client: &Client, job: JobName, as_of: NaiveDate) -> Result<Option<RunRecord>> {
+    ledger::latest_for(client, job, as_of).await
+}
+
+/// The run date of the latest scheduled dispatch of `kind` before `now` (13:00 UTC for app
+/// files, 14:00 for notifications, with half an hour for the files to be made).
+pub fn latest_scheduled_run(kind: Kind, now: DateTime<Utc>) -> NaiveDate {
+    let hour = match kind {
+        Kind::App => 13,
+        Kind::Notification => 14,
+    };
+    let made_by = now.date_naive().and_hms_opt(hour, 30, 0).expect("a valid time").and_utc();
+    if now >= made_by {
+        now.date_naive()
+    } else {
+        now.date_naive() - Duration::days(1)
+    }
+}
+
+async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecords>> {
+    let table = match kind {
+        Kind::App => "esr.generated_app_record",
+        Kind::Notification => "esr.notification_record",
+    };
+    let rows = client
+        .query(
+            &format!(
+                "WITH last AS (
+                     SELECT DISTINCT ON (deanery) deanery, run_date, created_at, file_name
+                     FROM esr.export_file WHERE kind = $1
+                     ORDER BY deanery, created_at DESC
+                 )
+                 SELECT r.deanery, count(*) AS records, min(r.start_date) AS earliest, l.file_name
+                 FROM {table} r JOIN last l ON l.deanery = r.deanery
+                 WHERE r.status = 'TO_EXPORT' AND r.created_at < l.created_at
+                   AND r.start_date >= l.run_date + 2 AND r.start_date < l.run_date + 91
+                   AND (SELECT count(*) FROM {table} x
+                        WHERE x.export_file = l.file_name AND x.position_number IS NOT DISTINCT FROM r.position_number) < 40
+                 GROUP BY r.deanery, l.file_name
+                 ORDER BY r.deanery"
+            ),
+            &[&kind.as_str()],
+        )
+        .await
+        .map_err(|e| Error::database("looking for overdue ESR records", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| OverdueRecords {
+            deanery: r.get(0),
+            kind,
+            records: r.get(1),
+            earliest_start_date: r.get(2),
+            last_file: r.get(3),
+        })
+        .collect())
+}
+
+async fn missing_files(client: &Client, kind: Kind, run_date: NaiveDate) -> Result<Vec<MissingFile>> {
+    let rows = client
+        .query(
+            "SELECT d.code FROM esr.deanery d
+             WHERE d.active AND NOT EXISTS (
+                 SELECT 1 FROM esr.export_file f WHERE f.deanery = d.code AND f.kind = $1 AND f.run_date = $2)
+             ORDER BY d.dispatch_order",
+            &[&kind.as_str(), &run_date],
+        )
+        .await
+        .map_err(|e| Error::database("looking for missing ESR files", e))?;
+    Ok(rows.iter().map(|r| MissingFile { deanery: r.get(0), kind, run_date }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn at_seven_the_latest_scheduled_runs_are_yesterdays() {
+        assert_eq!(latest_scheduled_run(Kind::App, at("2024-08-04T07:00:00Z")).to_string(), "2024-08-03");
+        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T07:00:00Z")).to_string(), "2024-08-03");
+    }
+
+    #[test]
+    fn after_the_afternoon_runs_they_are_todays() {
+        assert_eq!(latest_scheduled_run(Kind::App, at("2024-08-04T13:45:00Z")).to_string(), "2024-08-04");
+        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T13:45:00Z")).to_string(), "2024-08-03");
+        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T15:00:00Z")).to_string(), "2024-08-04");
+    }
+}

@@ -1,0 +1,292 @@
+//! Operations: the watchdog on hand-made ledgers, the status answer on a known ledger, and the
+//! EMF metrics lines of a successful and a failed run.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use integration_tests::{date, TestDb};
+use serde_json::{json, Value};
+use shared::emf::MetricsSink;
+use shared::events::EventPublisher;
+use shared::jobs::JobName::{self, *};
+use shared::runner::RunRequest;
+use shared::watchdog::{RunHere, Watchdog, WatchdogReport};
+use tokio_postgres::Client;
+
+const AS_OF: &str = "2024-08-04";
+
+fn seven_am() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2024-08-04T07:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+async fn ledger_row(c: &Client, job: JobName, as_of: &str, status: &str, error: Option<&str>) {
+    c.execute(
+        "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, status, started_at, finished_at, rows, error)
+         VALUES (gen_random_uuid(), $1, 'schedule', $2::text::date, true, $3, now() - interval '6 hours', now() - interval '6 hours', 10, $4)",
+        &[&job.as_str(), &as_of, &status, &error],
+    )
+    .await
+    .unwrap();
+}
+
+async fn all_succeeded_except(c: &Client, except: &[JobName]) {
+    for job in JobName::ALL {
+        if !except.contains(&job) {
+            ledger_row(c, job, AS_OF, "succeeded", None).await;
+        }
+    }
+}
+
+async fn runs_since_setup(c: &Client) -> Vec<(String, String, String)> {
+    c.query(
+        "SELECT job, trigger, status FROM sync.job_run WHERE started_at > now() - interval '1 hour' ORDER BY started_at",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+async fn watch(db: &TestDb) -> WatchdogReport {
+    let runner = integration_tests::with_search(db, db.runner().following_up_in_process());
+    let catch_up = RunHere(&runner);
+    let events = EventPublisher::disabled();
+    let watchdog = Watchdog { db: &db.database, events: &events, catch_up: &catch_up, metrics: None };
+    watchdog.check(date(AS_OF), seven_am()).await.unwrap()
+}
+
+fn states(report: &WatchdogReport) -> Vec<(JobName, &'static str)> {
+    report.jobs.iter().map(|c| (c.job, c.state)).collect()
+}
+
+async fn seeded() -> TestDb {
+    let db = TestDb::new().await;
+    shared::seed::seed(&mut db.client().await.client, 30, 3).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn nothing_missing_means_no_action() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[]).await;
+    let report = watch(&db).await;
+    assert!(report.jobs.iter().all(|j| j.state == "ok" && j.action.is_none()), "{:?}", report.jobs);
+    assert!(runs_since_setup(&c.client).await.is_empty(), "nothing was started");
+    assert!(report.summary.starts_with("2024-08-04: 0 job(s) missed"), "{}", report.summary);
+}
+
+#[tokio::test]
+async fn a_head_job_that_never_ran_is_started_with_its_follow_ups() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[PostEmployingBodyTrust, PostTrainingBodyTrust]).await;
+    let report = watch(&db).await;
+    let missed: Vec<_> = states(&report).into_iter().filter(|(_, s)| *s == "missed").collect();
+    assert_eq!(missed, vec![(PostEmployingBodyTrust, "missed"), (PostTrainingBodyTrust, "missed")]);
+    let head = report.jobs.iter().find(|j| j.job == PostEmployingBodyTrust).unwrap();
+    assert!(head.action.as_deref().unwrap().starts_with("started again"), "{head:?}");
+    let follower = report.jobs.iter().find(|j| j.job == PostTrainingBodyTrust).unwrap();
+    assert!(follower.action.as_deref().unwrap().contains("follows post-employing-body-trust"), "{follower:?}");
+    assert_eq!(
+        runs_since_setup(&c.client).await,
+        vec![
+            ("post-employing-body-trust".into(), "catch-up".into(), "succeeded".into()),
+            ("post-training-body-trust".into(), "follow-up".into(), "succeeded".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_job_running_now_is_left_alone() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[PersonOwnerRebuild]).await;
+    let holder = db.client().await;
+    holder
+        .client
+        .execute("SELECT pg_advisory_lock(hashtextextended('tis-sync job person-owner-rebuild', 0))", &[])
+        .await
+        .unwrap();
+    let report = watch(&db).await;
+    assert!(states(&report).contains(&(PersonOwnerRebuild, "running")));
+    assert!(runs_since_setup(&c.client).await.is_empty(), "nothing was started");
+}
+
+#[tokio::test]
+async fn a_failed_job_is_run_again_and_its_follow_ups_after_it() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[PersonOwnerRebuild, PersonElasticsearchSync]).await;
+    ledger_row(&c.client, PersonOwnerRebuild, AS_OF, "failed", Some("connection lost")).await;
+    let report = watch(&db).await;
+    let owner = report.jobs.iter().find(|j| j.job == PersonOwnerRebuild).unwrap();
+    assert_eq!(owner.state, "missed");
+    assert!(owner.reason.as_deref().unwrap().contains("failed: connection lost"), "{owner:?}");
+    assert_eq!(
+        runs_since_setup(&c.client).await,
+        vec![
+            ("person-owner-rebuild".into(), "catch-up".into(), "succeeded".into()),
+            ("person-elasticsearch-sync".into(), "follow-up".into(), "succeeded".into()),
+        ]
+    );
+}
+
+async fn esr_file(c: &Client, deanery: &str, run_date: &str, created: &str, sequence: i64) -> String {
+    let name = format!("DE_{deanery}_APP_{}_{sequence:08}.DAT", run_date.replace('-', ""));
+    c.execute(
+        "INSERT INTO esr.export_file (deanery, kind, run_date, sequence, file_name, content, record_ids, placement_ids, created_at)
+         VALUES ($1, 'app', $2::text::date, $3, $4, '', '{}', '{}', $5::text::timestamptz)",
+        &[&deanery, &run_date, &sequence, &name, &created],
+    )
+    .await
+    .unwrap();
+    name
+}
+
+async fn waiting_record(c: &Client, id: i64, deanery: &str, start: &str, created: &str) {
+    c.execute(
+        "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, created_at)
+         VALUES ($1, $1, $2, 'P1', $3::text::date, $4::text::timestamptz)",
+        &[&id, &deanery, &start, &created],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn overdue_esr_records_and_missing_deanery_files_are_reported() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[]).await;
+    // Yesterday's 13:00 run made files for LDN and MER only.
+    let ldn = esr_file(&c.client, "LDN", "2024-08-03", "2024-08-03T13:01:00Z", 1).await;
+    esr_file(&c.client, "MER", "2024-08-03", "2024-08-03T13:01:00Z", 2).await;
+    // LDN: a record that qualified and existed before the run, but is still waiting (overdue);
+    // one created after the run (not overdue); one outside the window (not overdue).
+    waiting_record(&c.client, 1, "LDN", "2024-08-10", "2024-08-02T10:00:00Z").await;
+    waiting_record(&c.client, 2, "LDN", "2024-08-10", "2024-08-03T18:00:00Z").await;
+    waiting_record(&c.client, 3, "LDN", "2025-08-10", "2024-08-02T10:00:00Z").await;
+
+    let report = watch(&db).await;
+    assert_eq!(report.esr_overdue.len(), 1, "{:?}", report.esr_overdue);
+    let overdue = &report.esr_overdue[0];
+    assert_eq!((overdue.deanery.as_str(), overdue.records, overdue.last_file.as_str()), ("LDN", 1, ldn.as_str()));
+    assert_eq!(overdue.earliest_start_date, NaiveDate::from_ymd_opt(2024, 8, 10).unwrap());
+    let missing_app: Vec<&str> = report
+        .esr_missing_files
+        .iter()
+        .filter(|m| m.kind == shared::esr::Kind::App)
+        .map(|m| m.deanery.as_str())
+        .collect();
+    assert_eq!(missing_app.len(), 11);
+    assert!(!missing_app.contains(&"LDN") && !missing_app.contains(&"MER"));
+    assert!(report.esr_missing_files.iter().all(|m| m.run_date.to_string() == "2024-08-03"));
+    assert!(report.summary.contains("1 record(s) overdue"), "{}", report.summary);
+}
+
+#[tokio::test]
+async fn the_status_answer_on_a_known_ledger() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    ledger_row(&c.client, PersonOwnerRebuild, "2024-08-03", "succeeded", None).await;
+    ledger_row(&c.client, PersonOwnerRebuild, AS_OF, "failed", Some("boom")).await;
+    let today = Utc::now().date_naive().to_string();
+    esr_file(&c.client, "LDN", &today, &Utc::now().to_rfc3339(), 9).await;
+    waiting_record(&c.client, 1, "LDN", "2030-01-01", "2024-08-01T00:00:00Z").await;
+
+    let status = shared::status::status(&c.client, Utc::now().date_naive(), Some(2)).await.unwrap();
+    let answer = serde_json::to_value(&status).unwrap();
+    let owner = &answer["jobs"][0];
+    assert_eq!(owner["job"], "person-owner-rebuild");
+    assert_eq!(owner["lastRun"]["status"], "failed");
+    assert_eq!(owner["lastRun"]["error"], "boom");
+    assert_eq!(owner["lastRun"]["asOf"], AS_OF);
+    assert_eq!(owner["lastSuccess"]["asOf"], "2024-08-03");
+    assert_eq!(owner["runningNow"], false);
+    assert_eq!(answer["jobs"][5]["lastRun"], Value::Null, "a job that never ran");
+    let deaneries = answer["esr"]["deaneries"].as_array().unwrap();
+    assert_eq!(deaneries.len(), 13);
+    let london = deaneries.iter().find(|d| d["deanery"] == "LDN").unwrap();
+    assert_eq!(london["appFile"][0], format!("DE_LDN_APP_{}_00000009.DAT", today.replace('-', "")));
+    assert_eq!(london["appWaiting"], 1);
+    assert_eq!(london["notificationFile"], Value::Null);
+    assert_eq!(answer["esr"]["deadLetterDepth"], 2);
+}
+
+fn emf_lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
+    let text = String::from_utf8(std::mem::take(&mut *buffer.lock().unwrap())).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+/// The EMF structure CloudWatch requires: `_aws.Timestamp`, one namespace, dimension sets that
+/// name members present in the document, and a value for every declared metric.
+fn assert_valid_emf(line: &Value) {
+    let aws = &line["_aws"];
+    assert!(aws["Timestamp"].as_u64().is_some(), "{line}");
+    let directive = &aws["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "TisSync", "{line}");
+    for set in directive["Dimensions"].as_array().unwrap() {
+        for dimension in set.as_array().unwrap() {
+            assert!(line[dimension.as_str().unwrap()].is_string(), "dimension {dimension} has a value: {line}");
+        }
+    }
+    for metric in directive["Metrics"].as_array().unwrap() {
+        let name = metric["Name"].as_str().unwrap();
+        assert!(line[name].is_number() || line[name].is_array(), "metric {name} has a value: {line}");
+    }
+}
+
+fn metric_names(line: &Value) -> Vec<String> {
+    let mut names: Vec<String> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_success_and_a_failure_write_valid_emf_metrics() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    shared::seed::seed(&mut db.client().await.client, 25, 1).await.unwrap();
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let runner = db.runner().with_metrics(MetricsSink::Buffer(buffer.clone()));
+
+    let mut request = RunRequest::manual(PersonOwnerRebuild);
+    request.correlation_id = Some("night-42".into());
+    let summary = runner.run(request).await.unwrap();
+    let lines = emf_lines(&buffer);
+    assert_eq!(lines.len(), 1);
+    let success = &lines[0];
+    assert_valid_emf(success);
+    assert_eq!(success["Job"], "person-owner-rebuild");
+    assert_eq!(metric_names(success), ["JobDuration", "JobRows", "JobSucceeded"]);
+    assert_eq!(success["JobRows"], json!(25));
+    assert_eq!(success["JobSucceeded"], json!(1));
+    assert_eq!(success["RunId"], summary.run_id.to_string());
+    assert_eq!((success["Trigger"].as_str(), success["CorrelationId"].as_str()), (Some("manual"), Some("night-42")));
+    let units: Vec<&str> = success["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["Name"] == "JobDuration")
+        .filter_map(|m| m["Unit"].as_str())
+        .collect();
+    assert_eq!(units, ["Milliseconds"]);
+
+    c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO gone").await.unwrap();
+    runner.run(RunRequest::manual(PostEmployingBodyTrust)).await.unwrap_err();
+    let lines = emf_lines(&buffer);
+    assert_eq!(lines.len(), 1);
+    let failure = &lines[0];
+    assert_valid_emf(failure);
+    assert_eq!(failure["Job"], "post-employing-body-trust");
+    assert_eq!(metric_names(failure), ["JobDuration", "JobFailed"], "{failure}");
+    assert_eq!(failure["JobFailed"], json!(1));
+}

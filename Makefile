@@ -27,23 +27,13 @@ tools:
 	@infra/local/tools.sh
 
 demo: export RUST_LOG = warn
-demo: postgres tools
-	cargo build --quiet -p tis-sync
-	$(TIS_SYNC) migrate >/dev/null
-	$(TIS_SYNC) seed --persons 5000 --seed 7 >/dev/null
-	OPENSEARCH_URL=$$(infra/local/osmem.sh) $(TIS_SYNC) nightly >/dev/null
-	$(TIS_SYNC) status >/dev/null
-	@echo
-	@echo "Look around: DATABASE_URL='$(DATABASE_URL)' $(TIS_SYNC) status"
-	@echo "             curl $$(cat .local/osmem.url)/persons/_search?q=surname:Smith*"
-	@echo "make down stops what the demo started."
+demo:
+	infra/local/cloud.sh up demo >/dev/null
+	. .local/demo/cloud.env && $(TIS_SYNC) seed --persons 5000 --seed 7 >/dev/null
+	. .local/demo/cloud.env && $(TOOLS)/deploy/bin/python infra/local/demo.py
 
 test: postgres tools
-	infra/local/sweep-test-databases.sh
-	cargo build --workspace --all-targets
-	infra/local/with-ministack.sh cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
-	@# One closing line for the whole run (cargo prints one per test binary).
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
+	infra/local/test.sh
 
 lint-template: tools
 	$(TOOLS)/lint/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml

@@ -179,10 +179,12 @@ fn the_dispatch_schedules_run_at_thirteen_and_fourteen_hundred() {
         .into_iter()
         .map(|(_, s)| {
             let p = &s["Properties"];
-            (
-                p["ScheduleExpression"].as_str().unwrap().to_string(),
-                serde_json::from_str(p["Input"].as_str().unwrap()).unwrap(),
-            )
+            let expression = match tagged(&p["ScheduleExpression"]) {
+                // A parameter: its default is what production runs.
+                Some((_, parameter)) => template::load()["Parameters"][parameter.as_str().unwrap()]["Default"].clone(),
+                None => p["ScheduleExpression"].clone(),
+            };
+            (expression.as_str().unwrap().to_string(), serde_json::from_str(p["Input"].as_str().unwrap()).unwrap())
         })
         .collect();
     schedules.sort_by(|a, b| a.0.cmp(&b.0));

@@ -188,7 +188,7 @@ async fn execute(command: Command) -> Result<Value, Error> {
         Command::Seed { persons, seed } => {
             let report = seed::seed(&mut session.client, persons, seed).await?;
             for (table, rows) in &report.tables {
-                eprintln!("seeded tcs.{table:<22} {rows:>10} rows");
+                eprintln!("seeded {table:<28} {rows:>10} rows");
             }
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
@@ -322,7 +322,7 @@ fn print_jobs_table(statuses: &[ledger::JobStatus]) {
             if status.running_now { "yes" } else { "no" },
             last.map(|r| r.status.as_str()).unwrap_or("never"),
             last.map(|r| r.as_of.to_string()).unwrap_or_default(),
-            last.and_then(|r| r.duration_ms()).map(|d| d.to_string()).unwrap_or_default(),
+            last.and_then(|r| r.duration_ms).map(|d| d.to_string()).unwrap_or_default(),
             last.and_then(|r| r.rows).map(|r| r.to_string()).unwrap_or_default(),
             last.and_then(|r| r.error.as_deref()).unwrap_or(""),
         );

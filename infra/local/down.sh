@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stops what the make targets started, by the PIDs and markers they recorded in .local/.
 set -uo pipefail
-state_dir=${TIS_SYNC_STATE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.local}
+here=$(cd "$(dirname "$0")" && pwd)
+state_dir=${TIS_SYNC_STATE_DIR:-$here/../../.local}
+for flavour in demo test; do "$here/cloud.sh" down "$flavour"; done
 shopt -s nullglob
 for pidfile in "$state_dir"/*.pid; do
   pid=$(cat "$pidfile")

@@ -22,6 +22,7 @@ venv() { # name, pip args...
 venv ministack "ministack==$MINISTACK_VERSION" "aws-sam-translator==$AWS_SAM_TRANSLATOR_VERSION"
 venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
 venv lint "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
+venv deploy "boto3==$BOTO3_VERSION" "pyyaml==$PYYAML_VERSION"
 
 # osmem-server: the wheel carries a static binary; check its hash before trusting it.
 osmem="$tools_dir/osmem/bin/osmem-server"

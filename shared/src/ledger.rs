@@ -66,6 +66,8 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub detail: Option<serde_json::Value>,
     pub published_at: Option<DateTime<Utc>>,
+    /// From start to finish, once finished.
+    pub duration_ms: Option<u64>,
 }
 
 impl RunRecord {
@@ -88,11 +90,14 @@ impl RunRecord {
             error: row.get("error"),
             detail: row.get("detail"),
             published_at: row.get("published_at"),
-        })
+            duration_ms: None,
+        }
+        .with_duration())
     }
 
-    pub fn duration_ms(&self) -> Option<u64> {
-        self.finished_at.map(|f| (f - self.started_at).num_milliseconds().max(0) as u64)
+    fn with_duration(mut self) -> Self {
+        self.duration_ms = self.finished_at.map(|f| (f - self.started_at).num_milliseconds().max(0) as u64);
+        self
     }
 
     /// The event detail this (finished) run publishes.
@@ -106,7 +111,7 @@ impl RunRecord {
             follow_ups: self.follow_ups,
             started_at: self.started_at,
             finished_at,
-            duration_ms: self.duration_ms().unwrap_or(0),
+            duration_ms: self.duration_ms.unwrap_or(0),
             rows: self.rows.unwrap_or(0).max(0) as u64,
             error: self.error.clone(),
             correlation_id: self.correlation_id.clone(),

@@ -137,7 +137,7 @@ impl RunSummary {
             as_of: record.as_of,
             follow_ups: record.follow_ups,
             rows: record.rows.unwrap_or(0).max(0) as u64,
-            duration_ms: record.duration_ms().unwrap_or(0),
+            duration_ms: record.duration_ms.unwrap_or(0),
             started_at: record.started_at,
             attempts: record.attempts.max(0) as u32,
             triggered: Vec::new(),

@@ -41,19 +41,20 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
     }
     let mut tables = Vec::new();
     for table in [
-        "person",
-        "contact_details",
-        "gmc_details",
-        "gdc_details",
-        "programme",
-        "programme_membership",
-        "curriculum_membership",
-        "post",
-        "placement",
-        "placement_specialty",
+        "tcs.person",
+        "tcs.contact_details",
+        "tcs.gmc_details",
+        "tcs.gdc_details",
+        "tcs.programme",
+        "tcs.programme_membership",
+        "tcs.curriculum_membership",
+        "tcs.post",
+        "tcs.placement",
+        "tcs.placement_specialty",
+        "esr.generated_app_record",
     ] {
         let count: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM tcs.{table}"), &[])
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
             .await
             .map_err(|e| Error::database("counting seeded rows", e))?
             .get(0);

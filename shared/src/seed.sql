@@ -8,7 +8,7 @@
 TRUNCATE tcs.person, tcs.contact_details, tcs.gmc_details, tcs.gdc_details, tcs.programme,
          tcs.programme_membership, tcs.curriculum_membership, tcs.post, tcs.placement,
          tcs.specialty, tcs.placement_specialty, tcs.person_owner, tcs.person_trust,
-         tcs.post_trust
+         tcs.post_trust, esr.generated_app_record, esr.notification_record, esr.export_file
 
 -- step: local offices, trusts and specialties as lookup data
 CREATE TEMP TABLE seed_local_office ON COMMIT DROP AS
@@ -132,3 +132,17 @@ SELECT id, 1 + abs(hashint8extended(id * 32 + 6, $2 + 1)) % 60, 'PRIMARY' FROM t
 UNION ALL
 SELECT id, 1 + abs(hashint8extended(id * 32 + 7, $2 + 1)) % 60, 'OTHER' FROM tcs.placement
 WHERE abs(hashint8extended(id * 32 + 8, $2 + 1)) % 5 = 0
+
+-- step: ESR applicant records waiting to be exported (40,000 at TIS scale), over the 13
+-- deaneries and the next 20 weeks, on the seeded posts
+INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_id, position_number, start_date, applicant)
+SELECT g,
+       1 + abs(hashint8extended(g * 32 + 9, $2 + 2)) % ($1 * 67 / 10),
+       (SELECT code FROM esr.deanery WHERE dispatch_order = 1 + abs(hashint8extended(g * 32 + 10, $2 + 2)) % 13),
+       po.id,
+       po.national_post_number,
+       current_date + 2 + (abs(hashint8extended(g * 32 + 11, $2 + 2)) % 140)::int,
+       json_build_object('lastName', 'Applicant' || g, 'firstName', 'Seeded', 'gmcNumber', lpad((2000000 + g)::text, 7, '0'),
+                         'positionId', po.id, 'positionNumber', po.national_post_number)
+FROM generate_series(1, $1 * 2 / 15) g
+JOIN tcs.post po ON po.id = 1 + abs(hashint8extended(g * 32 + 12, $2 + 2)) % greatest(10, $1 * 23 / 100)

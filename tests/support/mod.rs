@@ -334,8 +334,12 @@ pub mod aws {
     }
 
     pub async fn config() -> SdkConfig {
+        config_at(&endpoint()).await
+    }
+
+    pub async fn config_at(endpoint: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint())
+            .endpoint_url(endpoint)
             .region(Region::new("eu-west-2"))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
             .load()

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The local cloud: template.yaml deployed to the local AWS emulator, its functions run by
+# `cargo lambda watch` from this workspace, against local Postgres and OpenSearch.
+#
+#   cloud.sh up [demo|test]    start everything, deploy, write <state>/cloud.env
+#   cloud.sh down [demo|test]  stop what `up` started (by PID)
+#
+# demo and test keep separate state (.local/demo, .local/test), databases and ports, so the
+# tests can run while a demo is up. The test cloud dispatches ESR app files every minute
+# (template parameter EsrAppFilesSchedule) so a test can watch a schedule fire.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+action=${1:?usage: cloud.sh up|down [demo|test]}
+flavour=${2:-demo}
+state=$root/.local/$flavour
+export TIS_SYNC_STATE_DIR=$state
+tools=${TIS_SYNC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tis-sync/tools}
+stack=tis-sync
+port=${PGPORT:-5432}
+database=tis_sync_cloud_$flavour
+database_url="postgres://tis_sync:tis_sync@127.0.0.1:$port/$database?sslmode=disable"
+
+stop() {
+  shopt -s nullglob
+  for pidfile in "$state"/*.pid; do
+    pid=$(cat "$pidfile")
+    # cargo lambda watch runs the functions as children: stop the whole group.
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [[ $action == down ]]; then
+  stop
+  exit 0
+fi
+[[ $action == up ]] || { echo "usage: cloud.sh up|down [demo|test]" >&2; exit 2; }
+
+stop
+mkdir -p "$state"
+"$here/postgres.sh"
+"$here/tools.sh"
+cargo build --quiet --workspace --bins
+
+psql "postgres://tis_sync:tis_sync@127.0.0.1:$port/tis_sync?sslmode=disable" -qX \
+  -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
+DATABASE_URL=$database_url RUST_LOG=warn "$root/target/debug/tis-sync" migrate >/dev/null
+
+aws_url=$("$here/ministack.sh" ministack)
+opensearch_url=$("$here/osmem.sh")
+watch_port=$(free_port)
+parameters=()
+if [[ $flavour == test ]]; then parameters+=(--parameter "EsrAppFilesSchedule=rate(1 minute)"); fi
+"$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
+  --watch "http://127.0.0.1:$watch_port" --database-url "$database_url" \
+  --template "$root/template.yaml" --out "$state/outputs.json" "${parameters[@]}"
+
+output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
+# What the binaries read (template.yaml gives the same names in AWS; locally the database is a
+# URL rather than the secret, because the local server's certificate is self-signed).
+cat > "$state/functions.env" <<ENV
+DATABASE_URL="$database_url"
+AWS_ENDPOINT_URL="$aws_url"
+AWS_REGION="eu-west-2"
+AWS_ACCESS_KEY_ID="test"
+AWS_SECRET_ACCESS_KEY="test"
+EVENT_BUS_NAME="$(output JobEventBusName)"
+OPENSEARCH_URL="$opensearch_url"
+PERSONS_INDEX_ALIAS="persons"
+ESR_COMMAND_QUEUE_URL="$(output EsrCommandQueueUrl)"
+ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
+ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
+ESR_EXPORT_PREFIX="exports/"
+JOB_FUNCTION_PREFIX="$stack-"
+RUST_LOG="info"
+ENV
+
+setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet -A 127.0.0.1 -P "$watch_port" \
+  --env-file "$state/functions.env" > "$state/functions.log" 2>&1 < /dev/null &
+echo $! > "$state/watch.pid"
+for _ in $(seq 1 100); do
+  (echo > "/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+# Everything a client of this cloud needs, in one file.
+{
+  sed 's/^/export /' "$state/functions.env"
+  echo "export TIS_SYNC_MINISTACK_URL=\"$aws_url\""
+  echo "export TIS_SYNC_WATCH_URL=\"http://127.0.0.1:$watch_port\""
+  echo "export TIS_SYNC_STACK=\"$stack\""
+  echo "export TIS_SYNC_OUTPUTS=\"$state/outputs.json\""
+} > "$state/cloud.env"
+echo "$state/cloud.env"

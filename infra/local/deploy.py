@@ -1,0 +1,156 @@
+"""Deploys template.yaml itself to the local AWS emulator (ministack), as CloudFormation does.
+
+Two local adjustments, made on a temporary copy and never in template.yaml
+(../shared/spec/local-stack.md):
+  - CodeUri becomes an s3:// URI of a placeholder zip in the emulator's S3;
+  - each function gets MINISTACK_LAMBDA_PROXY_URL, so the emulator forwards its invocations to
+    `cargo lambda watch`, which runs the real binary named in Metadata.BuildProperties.Binary.
+
+Usage: deploy.py --endpoint URL --stack NAME --watch URL --database-url URL --out FILE
+                 [--parameter KEY=VALUE ...]
+Writes the stack's outputs as JSON to FILE.
+"""
+import argparse
+import io
+import json
+import sys
+import time
+import urllib.parse
+import zipfile
+
+import boto3
+import yaml
+
+REGION = "eu-west-2"
+CODE_BUCKET = "tis-sync-local-code"
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !Sub, !GetAtt, ...) as their long JSON forms."""
+
+
+def _tagged(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else "Fn::" + suffix: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _tagged)
+
+
+def client(service, endpoint):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def placeholder_code(endpoint):
+    s3 = client("s3", endpoint)
+    try:
+        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        # Never run: every function is proxied to cargo lambda watch.
+        z.writestr("bootstrap", "#!/bin/sh\necho 'placeholder: proxied to cargo lambda watch' >&2\nexit 1\n")
+    s3.put_object(Bucket=CODE_BUCKET, Key="placeholder.zip", Body=archive.getvalue())
+    return f"s3://{CODE_BUCKET}/placeholder.zip"
+
+
+def database_secret(endpoint, stack, database_url):
+    """The secret the template's functions are configured with, holding the local credentials."""
+    url = urllib.parse.urlparse(database_url)
+    secret = json.dumps({"host": url.hostname, "port": url.port or 5432, "username": url.username,
+                         "password": url.password, "dbname": url.path.lstrip("/")})
+    sm = client("secretsmanager", endpoint)
+    name = f"{stack}-database"
+    try:
+        return sm.create_secret(Name=name, SecretString=secret)["ARN"]
+    except sm.exceptions.ResourceExistsException:
+        sm.put_secret_value(SecretId=name, SecretString=secret)
+        return sm.describe_secret(SecretId=name)["ARN"]
+
+
+def local_copy(template_path, code_uri, watch_url):
+    with open(template_path) as f:
+        template = yaml.load(f, Loader=CloudFormationLoader)
+    template["Globals"]["Function"]["CodeUri"] = code_uri
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        variables = resource["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
+        variables["MINISTACK_LAMBDA_PROXY_URL"] = f"{watch_url}/2015-03-31/functions/{binary}/invocations"
+    return template
+
+
+def deploy(endpoint, stack, template, parameters):
+    cf = client("cloudformation", endpoint)
+    try:
+        cf.delete_stack(StackName=stack)
+        wait(cf, stack, allow_missing=True)
+    except cf.exceptions.ClientError:
+        pass
+    cf.create_stack(StackName=stack, TemplateBody=json.dumps(template),
+                    Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                    Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    status = wait(cf, stack)
+    if status["StackStatus"] != "CREATE_COMPLETE":
+        failures = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+                    for e in cf.describe_stack_events(StackName=stack)["StackEvents"]
+                    if "FAILED" in e["ResourceStatus"]]
+        sys.exit(f"deploy.py: stack {stack} is {status['StackStatus']}: " + "; ".join(failures))
+    return {o["OutputKey"]: o["OutputValue"] for o in status.get("Outputs", [])}
+
+
+def wait(cf, stack, allow_missing=False, timeout=120):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            status = cf.describe_stacks(StackName=stack)["Stacks"][0]
+        except cf.exceptions.ClientError:
+            if allow_missing:
+                return None
+            raise
+        if not status["StackStatus"].endswith("IN_PROGRESS"):
+            return status
+        if time.time() > deadline:
+            sys.exit(f"deploy.py: stack {stack} still {status['StackStatus']} after {timeout} s")
+        time.sleep(0.5)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--watch", required=True, help="cargo lambda watch's base URL")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")
+    args = parser.parse_args()
+
+    parameters = {
+        "DatabaseSecretArn": database_secret(args.endpoint, args.stack, args.database_url),
+        # The emulator does not check networks; the functions run on this machine.
+        "SubnetIds": "subnet-00000000000000001",
+        "SecurityGroupIds": "sg-00000000000000001",
+        # The binaries take OPENSEARCH_URL from cargo lambda watch's environment (plain http).
+        "OpenSearchEndpoint": "https://opensearch.local.invalid",
+        "OpenSearchDomainName": "local",
+    }
+    parameters.update(dict(p.split("=", 1) for p in args.parameter))
+    template = local_copy(args.template, placeholder_code(args.endpoint), args.watch)
+    outputs = deploy(args.endpoint, args.stack, template, parameters)
+    with open(args.out, "w") as f:
+        json.dump(outputs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

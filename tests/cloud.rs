@@ -1,0 +1,300 @@
+//! End to end on the local cloud: template.yaml deployed to the local AWS emulator, the
+//! functions run by `cargo lambda watch`, operated as schedules and operators do (`make test`
+//! brings it up: infra/local/cloud.sh up test). Only the Lambda, SQS, EventBridge and S3 APIs
+//! are used to drive it; the ledger, the index and the bucket say what happened.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use integration_tests::aws;
+use serde_json::{json, Value};
+use shared::db::Database;
+use tokio::sync::Mutex;
+use tokio_postgres::Client;
+
+/// The tests share one deployed stack and database: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+struct Cloud {
+    env: BTreeMap<String, String>,
+    outputs: Value,
+    lambda: aws_sdk_lambda::Client,
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+    eventbridge: aws_sdk_eventbridge::Client,
+    db: shared::db::Session,
+}
+
+impl Cloud {
+    async fn connect() -> Cloud {
+        let path = std::env::var("TIS_SYNC_CLOUD_ENV")
+            .expect("TIS_SYNC_CLOUD_ENV must name the local cloud's env file: run the tests through `make test`, which deploys it");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let env: BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect();
+        let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&env["TIS_SYNC_OUTPUTS"]).unwrap()).unwrap();
+        let config = aws::config_at(&env["TIS_SYNC_MINISTACK_URL"]).await;
+        let db = Database::from_url(&env["DATABASE_URL"]).unwrap().connect("tis-sync-test:cloud").await.unwrap();
+        Cloud {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+            ),
+            eventbridge: aws_sdk_eventbridge::Client::new(&config),
+            env,
+            outputs,
+            db,
+        }
+    }
+
+    fn c(&self) -> &Client {
+        &self.db.client
+    }
+
+    fn output(&self, key: &str) -> String {
+        self.outputs[key].as_str().unwrap_or_else(|| panic!("output {key}")).to_string()
+    }
+
+    /// Invokes `<stack>-<name>` through the Lambda API; answers (function error?, payload).
+    async fn invoke(&self, name: &str, payload: Value, asynchronously: bool) -> (Option<String>, Value) {
+        let answer = self
+            .lambda
+            .invoke()
+            .function_name(format!("{}-{name}", self.env["TIS_SYNC_STACK"]))
+            .invocation_type(if asynchronously { InvocationType::Event } else { InvocationType::RequestResponse })
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .unwrap();
+        let body = answer.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
+        (answer.function_error().map(String::from), serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn seed(&self, persons: i64) {
+        let database = Database::from_url(&self.env["DATABASE_URL"]).unwrap();
+        let mut session = database.connect("tis-sync-test:seed").await.unwrap();
+        shared::seed::seed(&mut session.client, persons, 11).await.unwrap();
+    }
+
+    /// Ledger rows for the date: (job, trigger, status).
+    async fn runs(&self, as_of: &str) -> Vec<(String, String, String)> {
+        self.c()
+            .query(
+                "SELECT job, trigger, status FROM sync.job_run WHERE as_of = $1::text::date ORDER BY started_at",
+                &[&as_of],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    /// A queue of the test's own, receiving what a rule on the job bus matches.
+    async fn capture(&self, pattern: Value) -> String {
+        let name = format!("cloud-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let queue = aws::queue(&self.sqs, &name).await;
+        let arn = aws::queue_arn(&self.sqs, &queue).await;
+        let bus = self.output("JobEventBusName");
+        self.eventbridge
+            .put_rule()
+            .name(&name)
+            .event_bus_name(&bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .unwrap();
+        self.eventbridge
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(&bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        queue
+    }
+}
+
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn row(job: &str, trigger: &str, status: &str) -> (String, String, String) {
+    (job.into(), trigger.into(), status.into())
+}
+
+#[tokio::test]
+async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    cloud.seed(150).await;
+    // Only the heads are invoked, with their schedules' input; everything else follows events.
+    for (head, at) in [
+        ("person-owner-rebuild", "00:05"),
+        ("person-placement-employing-body-trust", "00:09"),
+        ("post-employing-body-trust", "01:09"),
+    ] {
+        let (error, _) = cloud
+            .invoke(head, json!({"trigger": "schedule", "scheduledTime": format!("2024-08-04T{at}:00Z")}), true)
+            .await;
+        assert_eq!(error, None);
+    }
+    let runs = eventually("all six jobs to succeed for 2024-08-04", Duration::from_secs(120), || async {
+        let runs = cloud.runs("2024-08-04").await;
+        let succeeded = runs.iter().filter(|(_, _, s)| s == "succeeded").count();
+        (succeeded >= 6).then_some(runs)
+    })
+    .await;
+    let succeeded: Vec<_> = runs.iter().filter(|(_, _, s)| s == "succeeded").cloned().collect();
+    let mut expected = vec![
+        row("person-owner-rebuild", "schedule", "succeeded"),
+        row("person-placement-employing-body-trust", "schedule", "succeeded"),
+        row("post-employing-body-trust", "schedule", "succeeded"),
+        row("person-placement-training-body-trust", "follow-up", "succeeded"),
+        row("post-training-body-trust", "follow-up", "succeeded"),
+        row("person-elasticsearch-sync", "follow-up", "succeeded"),
+    ];
+    let mut got = succeeded.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "each job succeeded once: {runs:?}");
+    // Every other index run was deferred while it waited for its predecessors.
+    assert!(runs
+        .iter()
+        .filter(|(job, _, _)| job == "person-elasticsearch-sync")
+        .all(|(_, _, status)| status == "succeeded" || status == "deferred"));
+    // The index behind its alias holds every person.
+    let url = format!("{}/persons/_count", cloud.env["OPENSEARCH_URL"]);
+    let count = eventually("the index count", Duration::from_secs(10), || async {
+        let body = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || std::process::Command::new("curl").args(["-s", &url]).output().unwrap().stdout
+        })
+        .await
+        .unwrap();
+        serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["count"].as_i64())
+    })
+    .await;
+    assert_eq!(count, 150);
+}
+
+#[tokio::test]
+async fn a_failed_job_publishes_job_failed_and_starts_no_follow_up() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    cloud.seed(40).await;
+    let failures = cloud.capture(json!({"source": ["tis.sync"], "detail-type": ["Job Failed"]})).await;
+    cloud.c().batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_away").await.unwrap();
+    let (error, answer) = cloud.invoke("post-employing-body-trust", json!({"asOf": "2024-08-05"}), false).await;
+    cloud.c().batch_execute("ALTER TABLE tcs.post_trust_away RENAME TO post_trust").await.unwrap();
+    assert!(error.is_some(), "the invocation failed: {answer}");
+    // The emulator wraps the function's error answer in its own; the function's errorType is inside.
+    let text = answer.to_string();
+    assert!(answer["errorType"] == "JobFailed" || text.contains(r#"\"errorType\":\"JobFailed\""#), "{answer}");
+    let events = aws::drain(&cloud.sqs, &failures, 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["job"], "post-employing-body-trust");
+    assert!(events[0]["detail"]["error"].as_str().unwrap().contains("post_trust"), "{}", events[0]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let runs = cloud.runs("2024-08-05").await;
+    assert_eq!(runs.last(), Some(&row("post-employing-body-trust", "manual", "failed")));
+    assert!(runs.iter().all(|(job, _, _)| job == "post-employing-body-trust"), "no follow-up ran: {runs:?}");
+}
+
+#[tokio::test]
+async fn a_poison_esr_command_ends_in_the_dlq_while_good_ones_are_exported() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    let queue = cloud.output("EsrCommandQueueUrl");
+    let dlq = cloud.output("EsrCommandDeadLetterQueueUrl");
+    // Test-only: retries after 2 s instead of the template's 6 minutes.
+    cloud
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&queue)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "2")
+        .send()
+        .await
+        .unwrap();
+    cloud
+        .c()
+        .execute(
+            "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, applicant)
+             VALUES (990001, 1, 'WES', 'W/1', '2024-08-10', '{\"lastName\": \"Cloud\"}')
+             ON CONFLICT (id) DO NOTHING",
+            &[],
+        )
+        .await
+        .unwrap();
+    let poison = "{\"deanery\": \"WES\", \"date\": \"not-a-date\"}";
+    let batch = [
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id("good")
+            .message_body(json!({"deanery": "WES", "date": "2024-08-06", "kind": "app"}).to_string())
+            .build()
+            .unwrap(),
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder().id("poison").message_body(poison).build().unwrap(),
+    ];
+    cloud.sqs.send_message_batch().queue_url(&queue).set_entries(Some(batch.to_vec())).send().await.unwrap();
+
+    let file: String = eventually("the good command's file", Duration::from_secs(60), || async {
+        cloud
+            .c()
+            .query_opt("SELECT file_name FROM esr.export_file WHERE deanery = 'WES' AND run_date = '2024-08-06'", &[])
+            .await
+            .unwrap()
+            .map(|r| r.get(0))
+    })
+    .await;
+    let bucket = cloud.output("EsrExportBucketName");
+    let object = cloud.s3.get_object().bucket(&bucket).key(format!("exports/{file}")).send().await.unwrap();
+    let content = String::from_utf8(object.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+    assert!(content.contains("|Cloud|"), "{content}");
+    let dead = eventually("the poison command in the DLQ", Duration::from_secs(90), || async {
+        let messages = aws::drain_raw(&cloud.sqs, &dlq, 0).await;
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    assert_eq!(dead, vec![poison.to_string()]);
+}
+
+#[tokio::test]
+async fn a_deployed_schedule_really_fires() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    // The test cloud dispatches ESR app files every minute (EsrAppFilesSchedule): the schedule
+    // invokes the dispatch function, whose commands go through the queue to the exporter.
+    let deaneries: i64 = eventually("a file for every active deanery today", Duration::from_secs(150), || async {
+        let n: i64 = cloud
+            .c()
+            .query_one(
+                "SELECT count(DISTINCT deanery) FROM esr.export_file WHERE kind = 'app' AND run_date = current_date",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (n == 13).then_some(n)
+    })
+    .await;
+    assert_eq!(deaneries, 13);
+}

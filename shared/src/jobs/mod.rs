@@ -81,6 +81,10 @@ impl<'de> serde::Deserialize<'de> for JobName {
     }
 }
 
+/// Set at the start of each job transaction: enough memory for the hashes and sorts of a
+/// TIS-scale job to stay in memory (one run of a job at a time, so the total stays bounded).
+pub(crate) const WORK_MEM: &str = "SET LOCAL work_mem = '128MB'";
+
 /// What a job reports when its output has committed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobOutput {

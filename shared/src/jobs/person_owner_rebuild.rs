@@ -14,6 +14,7 @@ const REBUILD: &str = include_str!("person_owner_rebuild.sql");
 pub async fn run(client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
     let context = "rebuilding tcs.person_owner";
     let tx = client.transaction().await.map_err(|e| Error::database(context, e))?;
+    tx.batch_execute(super::WORK_MEM).await.map_err(|e| Error::database(context, e))?;
     let row = tx.query_one(REBUILD, &[&as_of]).await.map_err(|e| Error::database(context, e))?;
     tx.commit().await.map_err(|e| Error::database(context, e))?;
     let (rows, changed, removed): (i64, i64, i64) = (row.get("rows"), row.get("changed"), row.get("removed"));

@@ -52,15 +52,20 @@ WITH membership AS (
     SELECT p.id, c.owner, c.rule
     FROM tcs.person p
     LEFT JOIN chosen c ON c.person_id = p.id
+), diff AS MATERIALIZED (
+    -- One hash full join: new persons, changed owners, and persons gone.
+    SELECT f.id AS fresh_id, f.owner, f.rule, o.id AS old_id
+    FROM fresh f
+    FULL JOIN tcs.person_owner o ON o.id = f.id
+    WHERE f.id IS NULL OR o.id IS NULL OR (o.owner, o.rule) IS DISTINCT FROM (f.owner, f.rule)
 ), upserted AS (
     INSERT INTO tcs.person_owner AS o (id, owner, rule)
-    SELECT id, owner, rule FROM fresh
+    SELECT fresh_id, owner, rule FROM diff WHERE fresh_id IS NOT NULL
     ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, rule = EXCLUDED.rule
-    WHERE (o.owner, o.rule) IS DISTINCT FROM (EXCLUDED.owner, EXCLUDED.rule)
     RETURNING 1
 ), removed AS (
-    DELETE FROM tcs.person_owner o
-    WHERE NOT EXISTS (SELECT 1 FROM tcs.person p WHERE p.id = o.id)
+    DELETE FROM tcs.person_owner o USING diff d
+    WHERE d.fresh_id IS NULL AND o.id = d.old_id
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM fresh)    AS rows,

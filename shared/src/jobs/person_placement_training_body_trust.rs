@@ -8,7 +8,8 @@ use super::trust_links::{replace, Body, LinkTable};
 use super::JobOutput;
 use crate::error::Result;
 
-const FRESH: &str = "
+/// The job's (subject_id, trust_id) set: the computation alone.
+pub const FRESH: &str = "
     SELECT DISTINCT pl.trainee_id AS subject_id, po.training_body_id AS trust_id
     FROM tcs.placement pl
     JOIN tcs.post po ON po.id = pl.post_id

@@ -1,0 +1,483 @@
+//! `make bench`: the benchmark of ../shared/spec/performance.md. Not a timed test: it measures,
+//! compares with two references measured in the same run, and writes
+//! target/bench/report.{md,json}.
+//!
+//! - each database job, run as the real `tis-sync` process several times: median wall time,
+//!   rows, peak memory (the child's max RSS from wait4);
+//! - floor: the job's own computation (the same SQL text) into a scratch table, without applying
+//!   it: the database's minimum for the work;
+//! - legacy: the old Java service's access pattern, written here only: the result read in keyset
+//!   pages of 5,000 rows and written with one INSERT per row and a commit per page, on a sample
+//!   of rows and extrapolated to all of them (added to the floor's compute time, so it is a
+//!   lower bound of the old cost);
+//! - the whole nightly graph (`tis-sync nightly`, the index included), the index's documents per
+//!   second and peak memory;
+//! - the 13-deanery ESR burst (3,000 records each, 13 commands at once);
+//! - each function's arm64 release bootstrap, zipped (from `make package`), and its init time
+//!   (process start to its first request to the Lambda runtime API).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::Parser;
+use serde::Serialize;
+use serde_json::{json, Value};
+use shared::db::Database;
+use shared::esr::export::{Exporter, FileStore};
+use shared::esr::{Command as EsrCommand, Kind};
+use shared::events::EventPublisher;
+use shared::jobs::{self, JobName};
+
+#[derive(Parser)]
+struct Args {
+    /// `tis` (300,000 persons, 2 million placements) or `small` (a quick check that it runs).
+    #[arg(long, default_value = "tis")]
+    scale: String,
+    /// Runs per job (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Rows the legacy pattern writes before its time is extrapolated.
+    #[arg(long, default_value_t = 100_000)]
+    legacy_rows: i64,
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+}
+
+const AS_OF: &str = "2024-08-04";
+
+#[derive(Serialize)]
+struct JobResult {
+    job: String,
+    rows: u64,
+    first_run_ms: u64,
+    median_ms: u64,
+    peak_rss_mb: f64,
+    floor_ms: u64,
+    ratio_to_floor: f64,
+    legacy_ms: u64,
+    legacy_sampled_rows: i64,
+    legacy_slower_by: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    scale: String,
+    persons: i64,
+    runs: usize,
+    seed_ms: u64,
+    jobs: Vec<JobResult>,
+    nightly_ms: u64,
+    index_documents: u64,
+    index_ms: u64,
+    index_documents_per_second: f64,
+    index_peak_rss_mb: f64,
+    esr_burst: Value,
+    functions: Vec<Value>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let persons = match args.scale.as_str() {
+        "tis" => 300_000,
+        "small" => 3_000,
+        other => bail!("--scale {other}: use tis or small"),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let admin = std::env::var("TIS_SYNC_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .context("DATABASE_URL")?;
+    let opensearch = std::env::var("OPENSEARCH_URL").context("OPENSEARCH_URL (make bench starts osmem-server)")?;
+    let bin = std::env::current_exe()?.parent().context("binary directory")?.to_path_buf();
+    let tis_sync = bin.join("tis-sync");
+    let database = format!("tis_sync_bench_{}", args.scale);
+    let url = with_database(&admin, &database);
+
+    runtime.block_on(async {
+        let admin_db = Database::from_url(&admin)?;
+        let session = admin_db.connect("tis-sync-bench").await?;
+        // Two statements: neither may run inside the implicit transaction of a batch.
+        session.client.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await?;
+        session.client.batch_execute(&format!("CREATE DATABASE {database}")).await?;
+        anyhow::Ok(())
+    })?;
+    let envs = [("DATABASE_URL", url.clone()), ("RUST_LOG", "warn".into()), ("OPENSEARCH_URL", opensearch.clone())];
+    let tool = |args: &[&str]| -> Result<Measured> {
+        let mut command = Command::new(&tis_sync);
+        command.args(args).env_remove("EVENT_BUS_NAME");
+        for (k, v) in &envs {
+            command.env(k, v);
+        }
+        measure(&mut command)
+    };
+    tool(&["migrate"])?.check("migrate")?;
+    eprintln!("seeding {persons} persons ...");
+    let seed = tool(&["seed", "--persons", &persons.to_string(), "--seed", "1"])?.check("seed")?;
+
+    let db = Database::from_url(&url)?;
+    let mut results = Vec::new();
+    for job in [
+        JobName::PersonOwnerRebuild,
+        JobName::PersonPlacementEmployingBodyTrust,
+        JobName::PersonPlacementTrainingBodyTrust,
+        JobName::PostEmployingBodyTrust,
+        JobName::PostTrainingBodyTrust,
+    ] {
+        eprintln!("{job}: {} runs, floor, legacy ...", args.runs);
+        let mut times = Vec::new();
+        let mut peak = 0.0f64;
+        let mut rows = 0;
+        for _ in 0..args.runs {
+            let run = tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF])?.check(job.as_str())?;
+            let answer: Value = serde_json::from_str(&run.stdout)?;
+            rows = answer["runs"][0]["rows"].as_u64().unwrap_or(0);
+            // The run as the runner timed it (lock, ledger, the job's transaction, events), not
+            // the process start-up around it.
+            times.push(answer["runs"][0]["durationMs"].as_u64().unwrap_or(run.wall_ms));
+            peak = peak.max(run.peak_rss_mb);
+        }
+        let (floor_ms, legacy_ms, sampled) = runtime.block_on(references(&db, job, args.runs, args.legacy_rows))?;
+        let median_ms = median(&times[1.min(times.len() - 1)..]);
+        results.push(JobResult {
+            job: job.to_string(),
+            rows,
+            first_run_ms: times[0],
+            median_ms,
+            peak_rss_mb: peak,
+            floor_ms,
+            ratio_to_floor: median_ms as f64 / floor_ms.max(1) as f64,
+            legacy_ms,
+            legacy_sampled_rows: sampled,
+            legacy_slower_by: legacy_ms as f64 / median_ms.max(1) as f64,
+        });
+    }
+
+    eprintln!("the whole nightly graph ...");
+    let nightly = tool(&["nightly", "--as-of", "2024-08-05"])?.check("nightly")?;
+    eprintln!("the index job alone ...");
+    let index =
+        tool(&["run", "person-elasticsearch-sync", "--no-follow-ups", "--as-of", "2024-08-05"])?.check("index")?;
+    let index_answer: Value = serde_json::from_str(&index.stdout)?;
+    let index_documents = index_answer["runs"][0]["rows"].as_u64().unwrap_or(0);
+    let index_ms = index_answer["runs"][0]["durationMs"].as_u64().unwrap_or(index.wall_ms);
+
+    eprintln!("the 13-deanery ESR burst ...");
+    let esr_burst = runtime.block_on(esr_burst(&db))?;
+    let functions = functions(&bin, &url)?;
+
+    let report = Report {
+        scale: args.scale.clone(),
+        persons,
+        runs: args.runs,
+        seed_ms: seed.wall_ms,
+        jobs: results,
+        nightly_ms: nightly.wall_ms,
+        index_documents,
+        index_ms,
+        index_documents_per_second: index_documents as f64 / (index_ms.max(1) as f64 / 1000.0),
+        index_peak_rss_mb: index.peak_rss_mb,
+        esr_burst,
+        functions,
+    };
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(args.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    let markdown = render(&report);
+    std::fs::write(args.out.join("report.md"), &markdown)?;
+    println!("{markdown}");
+    Ok(())
+}
+
+struct Measured {
+    wall_ms: u64,
+    peak_rss_mb: f64,
+    stdout: String,
+    stderr: String,
+    success: bool,
+}
+
+impl Measured {
+    fn check(self, what: &str) -> Result<Measured> {
+        if !self.success {
+            bail!("{what} failed: {}", self.stderr.trim());
+        }
+        Ok(self)
+    }
+}
+
+/// Runs a child to completion: wall time, and its peak memory from the kernel (wait4's rusage).
+fn measure(command: &mut Command) -> Result<Measured> {
+    let start = Instant::now();
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled in by the kernel for the child we spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if pid < 0 {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let wall_ms = start.elapsed().as_millis() as u64;
+    Ok(Measured {
+        wall_ms,
+        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        stdout: reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    })
+}
+
+fn median(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+/// (floor median ms, legacy ms extrapolated, legacy rows sampled).
+async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) -> Result<(u64, u64, i64)> {
+    let session = db.connect("tis-sync-bench:reference").await?;
+    let c = &session.client;
+    let as_of: NaiveDate = AS_OF.parse()?;
+    let compute = match job {
+        JobName::PersonOwnerRebuild => jobs::person_owner_rebuild::CASCADE.to_string(),
+        JobName::PersonPlacementEmployingBodyTrust => jobs::person_placement_employing_body_trust::FRESH.to_string(),
+        JobName::PersonPlacementTrainingBodyTrust => jobs::person_placement_training_body_trust::FRESH.to_string(),
+        JobName::PostEmployingBodyTrust => jobs::post_employing_body_trust::FRESH.to_string(),
+        JobName::PostTrainingBodyTrust => jobs::post_training_body_trust::FRESH.to_string(),
+        JobName::PersonElasticsearchSync => bail!("the index has no SQL floor"),
+    };
+    let uses_date = job == JobName::PersonOwnerRebuild;
+    let mut floors = Vec::new();
+    for _ in 0..runs {
+        c.batch_execute("DROP TABLE IF EXISTS bench_floor; SET work_mem = '128MB'").await?;
+        let statement = format!("CREATE TEMP TABLE bench_floor AS {compute}");
+        let start = Instant::now();
+        if uses_date {
+            c.execute(&statement, &[&as_of]).await?;
+        } else {
+            c.batch_execute(&statement).await?;
+        }
+        floors.push(start.elapsed().as_millis() as u64);
+    }
+    let floor = median(&floors);
+
+    // The legacy pattern: keyset pages of 5,000, one INSERT per row, a commit per page.
+    let total: i64 = c.query_one("SELECT count(*) FROM bench_floor", &[]).await?.get(0);
+    c.batch_execute(
+        "ALTER TABLE bench_floor ADD COLUMN row_no bigserial; CREATE INDEX ON bench_floor (row_no);
+         DROP TABLE IF EXISTS bench_legacy; CREATE TEMP TABLE bench_legacy (a bigint, b text, c text)",
+    )
+    .await?;
+    let insert = c.prepare("INSERT INTO bench_legacy VALUES ($1, $2, $3)").await?;
+    let page = c.prepare("SELECT row_no, (to_jsonb(f) - 'row_no')::text FROM bench_floor f WHERE row_no > $1 ORDER BY row_no LIMIT 5000").await?;
+    let mut last = 0i64;
+    let mut written = 0i64;
+    let start = Instant::now();
+    while written < legacy_rows.min(total) {
+        let rows = c.query(&page, &[&last]).await?;
+        if rows.is_empty() {
+            break;
+        }
+        c.batch_execute("BEGIN").await?;
+        for row in &rows {
+            let (n, text): (i64, String) = (row.get(0), row.get(1));
+            c.execute(&insert, &[&n, &text, &"legacy"]).await?;
+            last = n;
+            written += 1;
+        }
+        c.batch_execute("COMMIT").await?;
+    }
+    let legacy_write_ms = start.elapsed().as_millis() as f64 * total as f64 / written.max(1) as f64;
+    Ok((floor, floor + legacy_write_ms as u64, written))
+}
+
+/// 13 commands at once, 3,000 records each, through the real exporter and S3.
+async fn esr_burst(db: &Database) -> Result<Value> {
+    let endpoint =
+        std::env::var("TIS_SYNC_MINISTACK_URL").context("TIS_SYNC_MINISTACK_URL (make bench starts ministack)")?;
+    let session = db.connect("tis-sync-bench:esr").await?;
+    session
+        .client
+        .batch_execute(&format!(
+            "TRUNCATE esr.generated_app_record, esr.export_file;
+             INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, applicant)
+             SELECT d.dispatch_order * 100000 + g, g, d.code, d.code || '/' || (g / 30), DATE '{AS_OF}' + 2 + (g % 80),
+                    json_build_object('lastName', 'Bench' || g, 'firstName', 'Esr', 'positionNumber', d.code || '/' || (g / 30))
+             FROM esr.deanery d, generate_series(1, 3000) g"
+        ))
+        .await?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-west-2"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("bench", "bench", None, None, "bench"))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let bucket = format!("tis-sync-bench-{}", chrono::Utc::now().timestamp_millis());
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
+        .build();
+    s3.create_bucket().bucket(&bucket).create_bucket_configuration(location).send().await?;
+    let exporter = Exporter::new(db.clone(), FileStore::new(s3, bucket, "bench/".into()), EventPublisher::disabled());
+    let deaneries: Vec<String> = shared::esr::active_deaneries(&session.client).await?;
+    let start = Instant::now();
+    let results = futures::future::join_all(deaneries.iter().map(|d| {
+        let command = EsrCommand { deanery: d.clone(), date: AS_OF.parse().unwrap(), kind: Kind::App, force: false };
+        let exporter = &exporter;
+        async move { exporter.export(&command).await }
+    }))
+    .await;
+    let elapsed = start.elapsed();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let records: usize = results.iter().filter_map(|r| r.as_ref().ok()).map(|f| f.records).sum();
+    let exported: i64 = session
+        .client
+        .query_one("SELECT count(*) FROM esr.generated_app_record WHERE status = 'EXPORTED'", &[])
+        .await?
+        .get(0);
+    let twice: i64 = session
+        .client
+        .query_one(
+            "SELECT count(*) FROM (SELECT unnest(record_ids) FROM esr.export_file GROUP BY 1 HAVING count(*) > 1) x",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(json!({
+        "commands": deaneries.len(), "failed": failed, "records_in_files": records,
+        "records_exported": exported, "exported_twice": twice, "ms": elapsed.as_millis() as u64
+    }))
+}
+
+/// Each function: its zipped arm64 release bootstrap (if `make package` built it) and its init
+/// time, from process start to its first request for an event.
+fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
+    let root = bin.parent().and_then(Path::parent).context("workspace root")?;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(root.join("functions"))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect();
+    names.sort();
+    for name in names {
+        let zip = root.join("target/lambda").join(&name).join("bootstrap.zip");
+        let zipped = std::fs::metadata(&zip).ok().map(|m| m.len());
+        let init_ms = init_time(&bin.join(&name), database_url).ok();
+        out.push(json!({"function": name, "arm64_zip_bytes": zipped, "init_ms": init_ms}));
+    }
+    Ok(out)
+}
+
+/// Median of 5 starts: the time until the binary asks the runtime API for its first event.
+fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(false)?;
+        let address = listener.local_addr()?;
+        let start = Instant::now();
+        let mut child = Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "eu-west-2")
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("DATABASE_URL", database_url)
+            .env("ESR_EXPORT_BUCKET", "bench")
+            .env("ESR_COMMAND_QUEUE_URL", "http://127.0.0.1:9/queue")
+            .env("JOB_FUNCTION_PREFIX", "bench-")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let accepted = listener.accept().map(|_| Instant::now());
+            let _ = sender.send(accepted);
+        });
+        let first_request = receiver.recv_timeout(Duration::from_secs(10));
+        let _ = child.kill();
+        let _ = child.wait();
+        match first_request {
+            Ok(Ok(at)) => times.push((at - start).as_millis() as u64),
+            _ => bail!("{} never asked for an event", binary.display()),
+        }
+    }
+    Ok(median(&times))
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let cut = base.rfind('/').unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn render(r: &Report) -> String {
+    let mut s = format!(
+        "# tis-sync benchmark ({} scale: {} persons; median of {} runs after the first)\n\n\
+         Seeding with `tis-sync seed`: {:.1} s.\n\n\
+         | job | rows | first run s | median s | peak MB | floor s | x floor | legacy s (est.) | faster than legacy |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        r.scale,
+        r.persons,
+        r.runs,
+        r.seed_ms as f64 / 1000.0
+    );
+    for j in &r.jobs {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}x |\n",
+            j.job,
+            j.rows,
+            j.first_run_ms as f64 / 1000.0,
+            j.median_ms as f64 / 1000.0,
+            j.peak_rss_mb,
+            j.floor_ms as f64 / 1000.0,
+            j.ratio_to_floor,
+            j.legacy_ms as f64 / 1000.0,
+            j.legacy_slower_by
+        ));
+    }
+    s.push_str(&format!(
+        "\n| what | measured |\n|---|---|\n\
+         | whole nightly graph (`tis-sync nightly`, index included) | {:.1} s |\n\
+         | person index: {} documents | {:.1} s, {:.0} documents/s, peak {:.0} MB |\n\
+         | ESR burst: {} commands at once | {} |\n",
+        r.nightly_ms as f64 / 1000.0,
+        r.index_documents,
+        r.index_ms as f64 / 1000.0,
+        r.index_documents_per_second,
+        r.index_peak_rss_mb,
+        r.esr_burst["commands"],
+        r.esr_burst
+    ));
+    s.push_str("\n| function | arm64 zip | init ms |\n|---|---:|---:|\n");
+    for f in &r.functions {
+        let zip = f["arm64_zip_bytes"]
+            .as_u64()
+            .map(|b| format!("{:.1} MB", b as f64 / 1_048_576.0))
+            .unwrap_or("not built (make package)".into());
+        let init = f["init_ms"].as_u64().map(|m| m.to_string()).unwrap_or("-".into());
+        s.push_str(&format!("| {} | {zip} | {init} |\n", f["function"].as_str().unwrap_or("")));
+    }
+    s
+}

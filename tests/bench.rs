@@ -1,0 +1,36 @@
+//! The benchmark cannot rot: a small-scale run completes and writes its report (its times are
+//! not asserted: they are measurements, not pass marks).
+
+use std::process::Command;
+
+use integration_tests::{admin_url, aws, search_server};
+
+#[test]
+fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    dir.pop();
+    let binary = dir.join("tis-sync-bench");
+    let out = dir.join("bench-small");
+    let status = Command::new(&binary)
+        .args(["--scale", "small", "--runs", "2", "--legacy-rows", "1000", "--out"])
+        .arg(&out)
+        .env("TIS_SYNC_TEST_DATABASE_URL", admin_url())
+        .env("OPENSEARCH_URL", search_server::url())
+        .env("TIS_SYNC_MINISTACK_URL", aws::endpoint())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["jobs"].as_array().unwrap().len(), 5);
+    for job in report["jobs"].as_array().unwrap() {
+        assert!(job["rows"].as_u64().unwrap() > 0, "{job}");
+        assert!(job["floor_ms"].as_u64().is_some() && job["legacy_ms"].as_u64().is_some(), "{job}");
+    }
+    assert_eq!(report["index_documents"], 3000);
+    assert_eq!(report["esr_burst"]["records_exported"], 39000, "every burst record exported");
+    assert_eq!(report["esr_burst"]["exported_twice"], 0);
+    assert_eq!(report["functions"].as_array().unwrap().len(), 11);
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("| person-owner-rebuild |"));
+}

@@ -71,13 +71,14 @@ pub struct RunHere<'a>(pub &'a Runner);
 
 impl CatchUp for RunHere<'_> {
     async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
+        // Started is what this answers; how the runs ended is in the ledger (a failure also in
+        // its Job Failed event), and summarised here.
         let report = self.0.run_chain(&graph::downstream(job), Trigger::CatchUp, as_of, true).await;
-        if let Some((failed, error)) = report.failed.first() {
-            return Err(Error::JobFailed { job: failed.to_string(), run_id: uuid::Uuid::nil(), reason: error.clone() });
-        }
-        let ran: Vec<String> =
+        let mut outcomes: Vec<String> =
             report.runs.iter().map(|r| format!("{} {}", r.job, json!(r.status).as_str().unwrap_or(""))).collect();
-        Ok(format!("ran {}", ran.join(", ")))
+        outcomes.extend(report.failed.iter().map(|(job, error)| format!("{job} failed: {error}")));
+        outcomes.extend(report.skipped.iter().map(|(job, reason)| format!("{job} {reason}")));
+        Ok(format!("ran here: {}", outcomes.join(", ")))
     }
 }
 
@@ -160,7 +161,7 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 running.push(job);
                 checks.push(JobCheck { job, state: "running", reason: None, action: Some("left alone".into()) });
             } else {
-                missed.push((job, last_run_for(client, job, as_of).await?));
+                missed.push((job, ledger::latest_for(client, job, as_of).await?));
             }
         }
         let missed_jobs: Vec<JobName> = missed.iter().map(|(j, _)| *j).collect();
@@ -234,10 +235,6 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         tracing::info!("{summary}");
         Ok(WatchdogReport { as_of, jobs: checks, esr_overdue, esr_missing_files, summary })
     }
-}
-
-async fn last_run_for(client: &Client, job: JobName, as_of: NaiveDate) -> Result<Option<RunRecord>> {
-    ledger::latest_for(client, job, as_of).await
 }
 
 /// The run date of the latest scheduled dispatch of `kind` before `now` (13:00 UTC for app

@@ -82,7 +82,7 @@ struct Report {
 fn main() -> Result<()> {
     let args = Args::parse();
     let persons = match args.scale.as_str() {
-        "tis" => 300_000,
+        "tis" => shared::seed::TIS_PERSONS,
         "small" => 3_000,
         other => bail!("--scale {other}: use tis or small"),
     };
@@ -115,7 +115,11 @@ fn main() -> Result<()> {
     };
     tool(&["migrate"])?.check("migrate")?;
     eprintln!("seeding {persons} persons ...");
-    let seed = tool(&["seed", "--persons", &persons.to_string(), "--seed", "1"])?.check("seed")?;
+    let seed = match args.scale.as_str() {
+        "tis" => tool(&["seed", "--scale", "tis", "--seed", "1"])?,
+        _ => tool(&["seed", "--persons", &persons.to_string(), "--seed", "1"])?,
+    }
+    .check("seed")?;
 
     let db = Database::from_url(&url)?;
     let mut results = Vec::new();

@@ -56,6 +56,10 @@ enum Command {
     },
     /// Fill the tcs tables with reproducible synthetic data (replaces what they hold).
     Seed {
+        /// `tis`: the TIS-scale shape of performance.md (300,000 persons, 2 million placements,
+        /// 40,000 ESR records waiting); `small`: 1,000 persons.
+        #[arg(long, value_parser = ["small", "tis"], conflicts_with = "persons")]
+        scale: Option<String>,
         #[arg(long, default_value_t = 1000)]
         persons: i64,
         #[arg(long, default_value_t = 1)]
@@ -185,7 +189,8 @@ async fn execute(command: Command) -> Result<Value, Error> {
             eprintln!("{}", report.summary);
             Ok(serde_json::to_value(report).expect("reports serialize"))
         }
-        Command::Seed { persons, seed } => {
+        Command::Seed { scale, persons, seed } => {
+            let persons = if scale.as_deref() == Some("tis") { seed::TIS_PERSONS } else { persons };
             let report = seed::seed(&mut session.client, persons, seed).await?;
             for (table, rows) in &report.tables {
                 eprintln!("seeded {table:<28} {rows:>10} rows");

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 
 const SEED_SQL: &str = include_str!("seed.sql");
 
+/// Persons at TIS scale (performance.md); every other table scales from it.
+pub const TIS_PERSONS: i64 = 300_000;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SeedReport {

@@ -253,18 +253,7 @@ async fn command_queues(sqs: &aws_sdk_sqs::Client, max_receives: u64, visibility
 }
 
 async fn depth(sqs: &aws_sdk_sqs::Client, queue: &str) -> i64 {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(queue)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let map = attributes.attributes().unwrap();
-    map[&QueueAttributeName::ApproximateNumberOfMessages].parse::<i64>().unwrap()
-        + map[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].parse::<i64>().unwrap()
+    shared::status::queue_depth(sqs, queue).await.unwrap()
 }
 
 fn template_max_receive_count() -> u64 {

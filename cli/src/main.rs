@@ -256,8 +256,7 @@ fn outcome_name(outcome: IntakeOutcome) -> &'static str {
 fn parse_date(flag: &str, value: Option<&str>) -> Result<NaiveDate, Error> {
     match value {
         None => Ok(Utc::now().date_naive()),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|e| Error::InvalidInput(format!("{flag} '{text}' is not a date in YYYY-MM-DD form ({e})"))),
+        Some(text) => shared::invocation::parse_date(flag, text),
     }
 }
 

@@ -63,7 +63,8 @@ fn invalid(what: &str, e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("{what}: {e}"))
 }
 
-fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
+/// A `YYYY-MM-DD` date given as `field`; the error names the field and the value.
+pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|e| Error::InvalidInput(format!("{field} '{value}' is not a date in YYYY-MM-DD form ({e})")))
 }

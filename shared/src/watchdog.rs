@@ -253,10 +253,7 @@ pub fn latest_scheduled_run(kind: Kind, now: DateTime<Utc>) -> NaiveDate {
 }
 
 async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecords>> {
-    let table = match kind {
-        Kind::App => "esr.generated_app_record",
-        Kind::Notification => "esr.notification_record",
-    };
+    let table = kind.records_table();
     let rows = client
         .query(
             &format!(

@@ -205,7 +205,7 @@ impl Exporter {
             }
         }
         let sequence: i64 =
-            tx.query_one(&format!("SELECT nextval('{}')", sequence_of(command.kind)), &[]).await.map_err(db)?.get(0);
+            tx.query_one(&format!("SELECT nextval('{}')", command.kind.file_sequence()), &[]).await.map_err(db)?.get(0);
         let records = qualifying_records(&tx, command).await.map_err(db)?;
         let file_name = layout::file_name(command.kind, &command.deanery, command.date, sequence);
         let lines: Vec<Line<'_>> = records
@@ -250,7 +250,7 @@ impl Exporter {
                 &format!(
                     "UPDATE {} SET status = 'EXPORTED', exported_at = now(), export_file = $2
                      WHERE id = ANY($1) AND status = 'TO_EXPORT'",
-                    table_of(command.kind)
+                    command.kind.records_table()
                 ),
                 &[&record_ids, &file_name],
             )
@@ -277,20 +277,6 @@ impl Exporter {
             id,
             event_published_at: None,
         })
-    }
-}
-
-fn table_of(kind: Kind) -> &'static str {
-    match kind {
-        Kind::App => "esr.generated_app_record",
-        Kind::Notification => "esr.notification_record",
-    }
-}
-
-fn sequence_of(kind: Kind) -> &'static str {
-    match kind {
-        Kind::App => "esr.app_file_sequence",
-        Kind::Notification => "esr.notification_file_sequence",
     }
 }
 
@@ -337,7 +323,7 @@ async fn qualifying_records(
     tx: &Transaction<'_>,
     command: &Command,
 ) -> std::result::Result<Vec<Waiting>, tokio_postgres::Error> {
-    let table = table_of(command.kind);
+    let table = command.kind.records_table();
     let window = "status = 'TO_EXPORT' AND deanery = $1
                   AND start_date >= $2::date + 2 AND start_date < $2::date + 91";
     tx.execute(

@@ -36,6 +36,22 @@ impl Kind {
         }
     }
 
+    /// The table of this kind's records.
+    pub fn records_table(self) -> &'static str {
+        match self {
+            Kind::App => "esr.generated_app_record",
+            Kind::Notification => "esr.notification_record",
+        }
+    }
+
+    /// The file-number sequence this kind shares across deaneries.
+    pub fn file_sequence(self) -> &'static str {
+        match self {
+            Kind::App => "esr.app_file_sequence",
+            Kind::Notification => "esr.notification_file_sequence",
+        }
+    }
+
     /// The code in file names and headers.
     pub fn file_code(self) -> &'static str {
         match self {

@@ -12,13 +12,14 @@ export TIS_SYNC_TEST_DATABASE_URL ?= $(DATABASE_URL)
 TOOLS := $(or $(TIS_SYNC_TOOLS_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tis-sync/tools)
 TIS_SYNC := target/debug/tis-sync
 
-.PHONY: help demo test ci lint-template postgres tools down bench
+.PHONY: help demo test ci lint-template postgres tools down bench package
 
 help:
 	@echo "make demo   run the nightly jobs on seeded local data and show what they did"
 	@echo "make test   run every test against the real local stack"
 	@echo "make ci     fmt check, clippy, template lint, then make test"
 	@echo "make down   stop what the make targets started"
+	@echo "make package  sam validate --lint and sam build: every function's arm64 artifact"
 	@echo "make bench  the TIS-scale benchmark (target/bench/report.md)"
 
 postgres:
@@ -38,6 +39,9 @@ test: postgres tools
 
 lint-template: tools
 	$(TOOLS)/lint/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+
+package:
+	infra/local/package.sh
 
 bench:
 	infra/local/bench.sh tis

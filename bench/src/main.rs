@@ -366,8 +366,9 @@ async fn esr_burst(db: &Database) -> Result<Value> {
     }))
 }
 
-/// Each function: its zipped arm64 release bootstrap (if `make package` built it) and its init
-/// time, from process start to its first request for an event.
+/// Each function: its arm64 release artifact as `sam deploy` uploads it (if `make package` built
+/// it: target/sam/zip) and its init time, from process start to its first request for an event
+/// (measured on this machine's own build: the arm64 binary does not run here).
 fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
     let root = bin.parent().and_then(Path::parent).context("workspace root")?;
     let mut out = Vec::new();
@@ -376,7 +377,7 @@ fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
         .collect();
     names.sort();
     for name in names {
-        let zip = root.join("target/lambda").join(&name).join("bootstrap.zip");
+        let zip = root.join("target/sam/zip").join(format!("{name}.zip"));
         let zipped = std::fs::metadata(&zip).ok().map(|m| m.len());
         let init_ms = init_time(&bin.join(&name), database_url).ok();
         out.push(json!({"function": name, "arm64_zip_bytes": zipped, "init_ms": init_ms}));

@@ -19,6 +19,14 @@ venv() { # name, pip args...
   echo "$stamp" > "$dir/.pins"
 }
 
+# `tools.sh sam`: only the aws-sam-cli that `make package` builds with (large; the tests do not
+# need it).
+if [[ "${1:-}" == sam ]]; then
+  venv sam "aws-sam-cli==$AWS_SAM_CLI_VERSION"
+  venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  exit 0
+fi
+
 venv ministack "ministack==$MINISTACK_VERSION" "aws-sam-translator==$AWS_SAM_TRANSLATOR_VERSION"
 venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
 venv lint "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"

@@ -51,6 +51,7 @@ ci:
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-template
 	$(MAKE) test
+	$(MAKE) package
 
 down:
 	@infra/local/down.sh

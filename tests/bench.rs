@@ -27,6 +27,9 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
     for job in report["jobs"].as_array().unwrap() {
         assert!(job["rows"].as_u64().unwrap() > 0, "{job}");
         assert!(job["floor_ms"].as_u64().is_some() && job["legacy_ms"].as_u64().is_some(), "{job}");
+        // The table was complete before the watched run: a reader never sees fewer rows.
+        assert!(job["reader_polls"].as_u64().unwrap() > 0, "{job}");
+        assert_eq!(job["reader_min_rows"].as_u64(), job["rows"].as_u64(), "{job}");
     }
     assert_eq!(report["index_documents"], 3000);
     assert_eq!(report["esr_burst"]["records_exported"], 39000, "every burst record exported");

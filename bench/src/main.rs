@@ -19,6 +19,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -61,6 +63,10 @@ struct JobResult {
     legacy_ms: u64,
     legacy_sampled_rows: i64,
     legacy_slower_by: f64,
+    /// The fewest rows a reader polling the job's table saw during a further run (the table was
+    /// complete before it), and how many times it looked.
+    reader_min_rows: i64,
+    reader_polls: u64,
 }
 
 #[derive(Serialize)]
@@ -143,6 +149,14 @@ fn main() -> Result<()> {
             times.push(answer["runs"][0]["durationMs"].as_u64().unwrap_or(run.wall_ms));
             peak = peak.max(run.peak_rss_mb);
         }
+        // One more run, untimed (the reader's counts compete for the same two cores), with a
+        // reader watching the table the job replaces.
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = runtime.spawn(watch_as_reader(db.clone(), job, stop.clone()));
+        let watched = tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF])?.check(job.as_str());
+        stop.store(true, Ordering::Relaxed);
+        let (reader_min_rows, reader_polls) = runtime.block_on(reader)??;
+        watched?;
         let (floor_ms, legacy_ms, sampled) = runtime.block_on(references(&db, job, args.runs, args.legacy_rows))?;
         let median_ms = median(&times[1.min(times.len() - 1)..]);
         results.push(JobResult {
@@ -156,6 +170,8 @@ fn main() -> Result<()> {
             legacy_ms,
             legacy_sampled_rows: sampled,
             legacy_slower_by: legacy_ms as f64 / median_ms.max(1) as f64,
+            reader_min_rows,
+            reader_polls,
         });
     }
 
@@ -366,6 +382,36 @@ async fn esr_burst(db: &Database) -> Result<Value> {
     }))
 }
 
+/// What a reader of the job's table sees while the job runs: polls the row count until `stop`,
+/// answering the fewest rows seen and the number of polls. The old service emptied the table and
+/// refilled it page by page, so its readers saw from none to all of the rows for the whole run.
+async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> Result<(i64, u64)> {
+    let count = match job {
+        JobName::PersonOwnerRebuild => "SELECT count(*) FROM tcs.person_owner",
+        JobName::PersonPlacementEmployingBodyTrust => {
+            "SELECT count(*) FROM tcs.person_trust WHERE source = 'employing-body'"
+        }
+        JobName::PersonPlacementTrainingBodyTrust => {
+            "SELECT count(*) FROM tcs.person_trust WHERE source = 'training-body'"
+        }
+        JobName::PostEmployingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'employing-body'",
+        JobName::PostTrainingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'training-body'",
+        other => bail!("no table to watch for {other}"),
+    };
+    let session = db.connect("tis-sync-bench:reader").await?;
+    let (mut fewest, mut polls) = (i64::MAX, 0u64);
+    // At least once, however quickly the run ends.
+    loop {
+        let rows: i64 = session.client.query_one(count, &[]).await?.get(0);
+        fewest = fewest.min(rows);
+        polls += 1;
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    Ok((fewest, polls))
+}
+
 /// Each function: its arm64 release artifact as `sam deploy` uploads it (if `make package` built
 /// it: target/sam/zip) and its init time, from process start to its first request for an event
 /// (measured on this machine's own build: the arm64 binary does not run here).
@@ -441,8 +487,8 @@ fn render(r: &Report) -> String {
     let mut s = format!(
         "# tis-sync benchmark ({} scale: {} persons; median of {} runs after the first)\n\n\
          Seeding with `tis-sync seed`: {:.1} s.\n\n\
-         | job | rows | first run s | median s | peak MB | floor s | x floor | legacy s (est.) | faster than legacy |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | job | rows | first run s | median s | peak MB | floor s | x floor | legacy s (est.) | faster than legacy | fewest rows a reader saw (polls) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         r.scale,
         r.persons,
         r.runs,
@@ -450,7 +496,7 @@ fn render(r: &Report) -> String {
     );
     for j in &r.jobs {
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}x |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0}x | {} ({}) |\n",
             j.job,
             j.rows,
             j.first_run_ms as f64 / 1000.0,
@@ -459,7 +505,9 @@ fn render(r: &Report) -> String {
             j.floor_ms as f64 / 1000.0,
             j.ratio_to_floor,
             j.legacy_ms as f64 / 1000.0,
-            j.legacy_slower_by
+            j.legacy_slower_by,
+            j.reader_min_rows,
+            j.reader_polls
         ));
     }
     s.push_str(&format!(

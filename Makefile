@@ -15,12 +15,12 @@ TIS_SYNC := target/debug/tis-sync
 .PHONY: help demo test ci lint-template postgres tools down bench package
 
 help:
-	@echo "make demo   run the nightly jobs on seeded local data and show what they did"
-	@echo "make test   run every test against the real local stack"
-	@echo "make ci     fmt check, clippy, template lint, then make test"
-	@echo "make down   stop what the make targets started"
+	@echo "make demo     run the nightly jobs on seeded local data and show what they did"
+	@echo "make test     run every test against the real local stack"
+	@echo "make ci       fmt check, clippy, template lint, make test, then make package"
+	@echo "make down     stop what the make targets started"
 	@echo "make package  sam validate --lint and sam build: every function's arm64 artifact"
-	@echo "make bench  the TIS-scale benchmark (target/bench/report.md)"
+	@echo "make bench    the TIS-scale benchmark (target/bench/report.md)"
 
 postgres:
 	@infra/local/postgres.sh

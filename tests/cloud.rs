@@ -102,23 +102,7 @@ impl Cloud {
         let name = format!("cloud-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let queue = aws::queue(&self.sqs, &name).await;
         let arn = aws::queue_arn(&self.sqs, &queue).await;
-        let bus = self.output("JobEventBusName");
-        self.eventbridge
-            .put_rule()
-            .name(&name)
-            .event_bus_name(&bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        self.eventbridge
-            .put_targets()
-            .rule(&name)
-            .event_bus_name(&bus)
-            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
-            .send()
-            .await
-            .unwrap();
+        aws::route_to_queue(&self.eventbridge, &self.output("JobEventBusName"), &name, &pattern, &arn).await;
         queue
     }
 }

@@ -331,25 +331,8 @@ async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
     eventbridge.create_event_bus().name(&bus).send().await.unwrap();
     let events_queue = aws::queue(&esr.sqs, &unique("esr-events")).await;
     let arn = aws::queue_arn(&esr.sqs, &events_queue).await;
-    eventbridge
-        .put_rule()
-        .name(unique("files"))
-        .event_bus_name(&bus)
-        .event_pattern(json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]}).to_string())
-        .send()
-        .await
-        .map(|_| ())
-        .unwrap();
-    let rules = eventbridge.list_rules().event_bus_name(&bus).send().await.unwrap();
-    let rule = rules.rules()[0].name().unwrap().to_string();
-    eventbridge
-        .put_targets()
-        .rule(&rule)
-        .event_bus_name(&bus)
-        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let files = json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]});
+    aws::route_to_queue(&eventbridge, &bus, &unique("files"), &files, &arn).await;
     let exporter = esr.exporter_with(EventPublisher::new(eventbridge, bus));
 
     let first = exporter.export(&command("LDN")).await.unwrap();

@@ -39,23 +39,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     for (n, (label, pattern)) in rules.iter().enumerate() {
         let queue_url = aws::queue(&sqs, &format!("{bus}-{n}")).await;
         let arn = aws::queue_arn(&sqs, &queue_url).await;
-        let rule_name = format!("{bus}-rule-{n}");
-        eventbridge
-            .put_rule()
-            .name(&rule_name)
-            .event_bus_name(&bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        eventbridge
-            .put_targets()
-            .rule(&rule_name)
-            .event_bus_name(&bus)
-            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap())
-            .send()
-            .await
-            .unwrap();
+        aws::route_to_queue(&eventbridge, &bus, &format!("{bus}-rule-{n}"), pattern, &arn).await;
         queues.insert(label.clone(), queue_url);
     }
 

@@ -105,9 +105,13 @@ impl Draws {
         Draws(mix(mix(seed as u64 ^ table.wrapping_mul(GOLDEN_GAMMA)) ^ id as u64))
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(GOLDEN_GAMMA);
-        mix(self.0) % n
+        mix(self.0)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 
     /// 1..=n, for picking an id.
@@ -165,19 +169,23 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
         return Err(Error::InvalidInput("esr.deanery is empty: run `tis-sync migrate` first".into()));
     }
 
-    let mut tables = Vec::new();
-    tables.push(("tcs.person".to_string(), copy_persons(&tx, shape, seed).await?));
-    tables.push(("tcs.contact_details".to_string(), copy_contact_details(&tx, shape, seed).await?));
-    tables.push(("tcs.gmc_details".to_string(), copy_gmc_details(&tx, shape, seed).await?));
-    tables.push(("tcs.gdc_details".to_string(), copy_gdc_details(&tx, shape, seed).await?));
-    tables.push(("tcs.specialty".to_string(), copy_specialties(&tx).await?));
-    tables.push(("tcs.programme".to_string(), copy_programmes(&tx, shape, seed).await?));
-    tables.push(("tcs.programme_membership".to_string(), copy_programme_memberships(&tx, shape, seed, today).await?));
-    tables.push(("tcs.curriculum_membership".to_string(), copy_curriculum_memberships(&tx, shape, seed).await?));
-    tables.push(("tcs.post".to_string(), copy_posts(&tx, shape, seed).await?));
-    tables.push(("tcs.placement".to_string(), copy_placements(&tx, shape, seed, today).await?));
-    tables.push(("tcs.placement_specialty".to_string(), copy_placement_specialties(&tx, shape, seed).await?));
-    tables.push(("esr.generated_app_record".to_string(), copy_esr_records(&tx, shape, seed, today, &deaneries).await?));
+    // In load order: each COPY runs after the last has finished, on the one transaction.
+    let tables = [
+        ("tcs.person", copy_persons(&tx, shape, seed).await?),
+        ("tcs.contact_details", copy_contact_details(&tx, shape, seed).await?),
+        ("tcs.gmc_details", copy_gmc_details(&tx, shape, seed).await?),
+        ("tcs.gdc_details", copy_gdc_details(&tx, shape, seed).await?),
+        ("tcs.specialty", copy_specialties(&tx).await?),
+        ("tcs.programme", copy_programmes(&tx, shape, seed).await?),
+        ("tcs.programme_membership", copy_programme_memberships(&tx, shape, seed, today).await?),
+        ("tcs.curriculum_membership", copy_curriculum_memberships(&tx, shape, seed).await?),
+        ("tcs.post", copy_posts(&tx, shape, seed).await?),
+        ("tcs.placement", copy_placements(&tx, shape, seed, today).await?),
+        ("tcs.placement_specialty", copy_placement_specialties(&tx, shape, seed).await?),
+        ("esr.generated_app_record", copy_esr_records(&tx, shape, seed, today, &deaneries).await?),
+    ]
+    .map(|(table, rows)| (table.to_string(), rows))
+    .to_vec();
     // Fresh statistics, as a loaded production database has: the jobs' plans depend on them.
     tx.batch_execute("ANALYZE tcs.person, tcs.programme_membership, tcs.curriculum_membership, tcs.post, tcs.placement, tcs.placement_specialty, esr.generated_app_record")
         .await
@@ -297,7 +305,7 @@ async fn copy_contact_details(tx: &Transaction<'_>, shape: Shape, seed: i64) -> 
 async fn copy_gmc_details(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i64> {
     let mut copy = Copy::start(tx, "tcs.gmc_details (id, gmc_number)", &[Type::INT8, Type::TEXT]).await?;
     for id in (1..=shape.persons).filter(|&id| Person::draw(seed, id).gmc) {
-        copy.row(&[&id, &format!("{}", 1_000_000 + id)]).await?;
+        copy.row(&[&id, &(1_000_000 + id).to_string()]).await?;
     }
     copy.finish().await
 }
@@ -354,7 +362,7 @@ struct ProgrammeMembership {
 impl ProgrammeMembership {
     fn draw(shape: Shape, seed: i64, today: NaiveDate, n: i64) -> ProgrammeMembership {
         let mut d = Draws::new(seed, table::PROGRAMME_MEMBERSHIP, n);
-        let uuid = Uuid::from_u64_pair(d.below(u64::MAX), d.below(u64::MAX));
+        let uuid = Uuid::from_u64_pair(d.next(), d.next());
         let person_id = d.id(shape.persons);
         let programme_id = d.id(shape.programmes);
         let start = today - TimeDelta::days(2500) + d.days(3300);

@@ -361,6 +361,25 @@ pub mod aws {
         attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
     }
 
+    /// A rule named `rule` on `bus` that sends what `pattern` matches to the queue `queue_arn`.
+    pub async fn route_to_queue(
+        eventbridge: &aws_sdk_eventbridge::Client,
+        bus: &str,
+        rule: &str,
+        pattern: &serde_json::Value,
+        queue_arn: &str,
+    ) {
+        eventbridge.put_rule().name(rule).event_bus_name(bus).event_pattern(pattern.to_string()).send().await.unwrap();
+        eventbridge
+            .put_targets()
+            .rule(rule)
+            .event_bus_name(bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Receives and deletes every message of the queue, parsed as JSON (see `drain_raw`).
     pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, expected: usize) -> Vec<serde_json::Value> {
         drain_raw(sqs, url, expected).await.iter().map(|body| serde_json::from_str(body).unwrap()).collect()

@@ -9,7 +9,8 @@ import sys
 from samcli.lib.package.utils import make_zip
 from samcli.yamlhelper import yaml_parse
 
-LIMIT_BYTES = 10 * 1024 * 1024  # performance.md: each bootstrap <= 10 MB zipped
+MB = 1024 * 1024  # binary megabytes, as the benchmark reports them and Lambda counts memory
+LIMIT_BYTES = 10 * MB  # performance.md: each bootstrap <= 10 MB zipped
 
 
 def main(build_dir: str, zip_dir: str) -> int:
@@ -30,7 +31,7 @@ def main(build_dir: str, zip_dir: str) -> int:
         zipped = make_zip(os.path.join(zip_dir, binary), artifact)
         size = os.path.getsize(zipped)
         unzipped = os.path.getsize(os.path.join(artifact, "bootstrap"))
-        print(f"{binary:<40} {unzipped / 1e6:6.1f} MB bootstrap {size / 1e6:6.1f} MB zipped")
+        print(f"{binary:<40} {unzipped / MB:6.1f} MB bootstrap {size / MB:6.1f} MB zipped")
         if size > LIMIT_BYTES:
             over.append(binary)
     if over:

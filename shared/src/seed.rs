@@ -55,9 +55,9 @@ const FORENAMES: [&str; 20] = [
     "Grace", "Leo", "Chloe", "Arthur", "Zara", "Oscar", "Ruby", "Ethan",
 ];
 const SPECIALTIES: i64 = 60;
-const CURRICULA: u64 = 300;
-const SITES: u64 = 500;
-const GRADES: u64 = 12;
+const CURRICULA: i64 = 300;
+const SITES: i64 = 500;
+const GRADES: i64 = 12;
 
 /// The row counts of each table for a number of persons: at 300,000 persons, the TIS shape of
 /// performance.md (420,000 programme memberships, 70,000 posts among 400 trusts, 2.01 million
@@ -68,7 +68,7 @@ struct Shape {
     programmes: i64,
     programme_memberships: i64,
     posts: i64,
-    trusts: u64,
+    trusts: i64,
     placements: i64,
     esr_records: i64,
 }
@@ -80,7 +80,7 @@ impl Shape {
             programmes: (persons / 100).max(20),
             programme_memberships: persons * 14 / 10,
             posts: (persons * 7 / 30).max(10),
-            trusts: (persons as u64 / 750).max(20),
+            trusts: (persons / 750).max(20),
             placements: persons * 67 / 10,
             esr_records: persons * 2 / 15,
         }
@@ -187,7 +187,8 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
     .map(|(table, rows)| (table.to_string(), rows))
     .to_vec();
     // Fresh statistics, as a loaded production database has: the jobs' plans depend on them.
-    tx.batch_execute("ANALYZE tcs.person, tcs.programme_membership, tcs.curriculum_membership, tcs.post, tcs.placement, tcs.placement_specialty, esr.generated_app_record")
+    let loaded: Vec<&str> = tables.iter().map(|(table, _)| table.as_str()).collect();
+    tx.batch_execute(&format!("ANALYZE {}", loaded.join(", ")))
         .await
         .map_err(|e| Error::database("analysing the seeded tables", e))?;
     tx.commit().await.map_err(|e| Error::database("committing the seed", e))?;
@@ -370,7 +371,7 @@ impl ProgrammeMembership {
         let no_end = d.one_in(200);
         let end = start + TimeDelta::days(365) + d.days(1500);
         let curricula = if d.one_in(7) { 2 } else { 1 };
-        let curriculum_ids = [d.id(CURRICULA as i64), d.id(CURRICULA as i64)];
+        let curriculum_ids = [d.id(CURRICULA), d.id(CURRICULA)];
         ProgrammeMembership {
             uuid,
             person_id,
@@ -430,14 +431,13 @@ async fn copy_posts(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i64
         &[T::INT8, T::INT8, T::INT8, T::TEXT, T::TEXT, T::TEXT, T::TEXT],
     )
     .await?;
-    let trusts = shape.trusts as i64;
     for id in 1..=shape.posts {
         let mut d = Draws::new(seed, table::POST, id);
-        let employing = d.id(trusts);
+        let employing = d.id(shape.trusts);
         let no_employing = d.one_in(20);
         let no_training = d.one_in(20);
         let same_trust = d.below(10) < 6;
-        let other_trust = d.id(trusts);
+        let other_trust = d.id(shape.trusts);
         let owner = LOCAL_OFFICES[d.below(13) as usize];
         let employing_body_id = (!no_employing).then_some(employing);
         let training_body_id = (!no_training).then_some(if same_trust { employing } else { other_trust });
@@ -468,8 +468,8 @@ async fn copy_placements(tx: &Transaction<'_>, shape: Shape, seed: i64, today: N
         let post_id = d.id(shape.posts);
         let kind = d.below(100);
         let length = TimeDelta::days(90) + d.days(300);
-        let grade = d.id(GRADES as i64);
-        let site = d.id(SITES as i64);
+        let grade = d.id(GRADES);
+        let site = d.id(SITES);
         let offset = d.below(5000) as i64;
         let no_from = d.one_in(300);
         let no_to = d.one_in(300);

@@ -10,6 +10,8 @@ LOCAL_DATABASE_URL := postgres://tis_sync:tis_sync@127.0.0.1:$(PGPORT)/tis_sync?
 export DATABASE_URL ?= $(LOCAL_DATABASE_URL)
 export TIS_SYNC_TEST_DATABASE_URL ?= $(DATABASE_URL)
 TOOLS := $(or $(TIS_SYNC_TOOLS_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tis-sync/tools)
+# The local CA that infra/local/postgres.sh makes: the functions verify the server against it.
+export PGSSLROOTCERT ?= $(or $(TIS_SYNC_PKI_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tis-sync/pki)/ca.pem
 TIS_SYNC := target/debug/tis-sync
 
 .PHONY: help demo test ci lint-template postgres tools down bench package

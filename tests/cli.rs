@@ -44,7 +44,7 @@ async fn migrate_seed_run_status_work_end_to_end() {
     assert_eq!(seeded["persons"], 120);
 
     let (out, stdout, stderr) = run(tis_sync()
-        .args(["run", "person-owner-rebuild", "--as-of", "2024-08-04", "--no-follow-ups"])
+        .args(["run", "person-owner-rebuild", "--as-of", "2024-08-04", "--allow-distant-as-of", "--no-follow-ups"])
         .env("DATABASE_URL", &db.url));
     assert!(out.status.success(), "{stderr}");
     let ran: Value = serde_json::from_str(&stdout).unwrap();
@@ -152,9 +152,14 @@ async fn an_unknown_deanery_or_bad_date_for_an_export_is_one_clear_line() {
             .env("AWS_SECRET_ACCESS_KEY", "test");
         run(&mut command)
     };
-    let (out, _, stderr) = esr(&["esr", "export", "--deanery", "XYZ", "--date", "2021-07-31"]);
+    let (out, _, stderr) = esr(&["esr", "export", "--deanery", "XYZ"]);
     assert!(!out.status.success());
     assert_eq!(error_lines(&stderr), ["error: invalid input: unknown deanery XYZ"], "{stderr}");
+    let (out, _, stderr) = esr(&["esr", "export", "--deanery", "LDN", "--date", "2021-07-31"]);
+    assert!(!out.status.success());
+    let lines = error_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("--date 2021-07-31 is") && lines[0].contains("--allow-distant-date"), "{stderr}");
     let (out, _, stderr) = esr(&["esr", "export", "--deanery", "LDN", "--date", "2021-13-01"]);
     assert!(!out.status.success());
     let lines = error_lines(&stderr);

@@ -188,7 +188,8 @@ async fn a_failed_job_publishes_job_failed_and_starts_no_follow_up() {
     cloud.seed(40).await;
     let failures = cloud.capture(json!({"source": ["tis.sync"], "detail-type": ["Job Failed"]})).await;
     cloud.c().batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_away").await.unwrap();
-    let (error, answer) = cloud.invoke("post-employing-body-trust", json!({"asOf": "2024-08-05"}), false).await;
+    let (error, answer) =
+        cloud.invoke("post-employing-body-trust", json!({"asOf": "2024-08-05", "allowDistantAsOf": true}), false).await;
     cloud.c().batch_execute("ALTER TABLE tcs.post_trust_away RENAME TO post_trust").await.unwrap();
     assert!(error.is_some(), "the invocation failed: {answer}");
     // The emulator wraps the function's error answer in its own; the function's errorType is inside.

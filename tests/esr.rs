@@ -74,7 +74,12 @@ async fn app_record(c: &Client, id: i64, deanery: &str, position: &str, start: N
 }
 
 fn command(deanery: &str) -> Command {
-    Command { deanery: deanery.into(), date: run_date(), kind: Kind::App, force: false }
+    Command { deanery: deanery.into(), date: run_date(), kind: Kind::App, force: false, command_id: None }
+}
+
+/// A forced command as dispatch sends it: with an identity of its own.
+fn forced(deanery: &str) -> Command {
+    Command { force: true, command_id: Some(uuid::Uuid::new_v4().to_string()), ..command(deanery) }
 }
 
 async fn exported_ids(c: &Client, file: &str) -> Vec<i64> {
@@ -353,12 +358,79 @@ async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
     assert_eq!(events[0]["detail"]["placementIds"], json!([100001, 100002, 100003, 100004, 100005]));
 
     // force: a further file that day for the records still waiting.
-    let mut forced = command("LDN");
-    forced.force = true;
+    let forced = forced("LDN");
     let extra = exporter.export(&forced).await.unwrap();
     assert!(extra.created);
     assert_ne!(extra.file_name, first.file_name);
     assert_eq!(exported_ids(c, &extra.file_name).await, vec![6]);
+    // The forced command delivered again (SQS delivers at least once) makes no further file.
+    app_record(c, 7, "LDN", "P1", run_date() + Duration::days(5)).await;
+    let repeated = exporter.export(&forced).await.unwrap();
+    assert!(!repeated.created);
+    assert_eq!(repeated.file_name, extra.file_name);
+    let files: i64 = c.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
+    assert_eq!(files, 2);
+    let error = exporter.export(&Command { command_id: None, ..forced }).await.unwrap_err();
+    assert!(error.to_string().contains("has no command id"), "{error}");
+}
+
+/// The forced command's file row, content and EXPORTED marks commit before the upload. Killed
+/// there (the upload, the event or the 60 s timeout fails), SQS delivers the command again: it
+/// must finish its own file, not build a new one from the records left.
+#[tokio::test]
+async fn a_forced_command_killed_between_commit_and_upload_finishes_its_own_file_when_redelivered() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    for id in 1..=3 {
+        app_record(c, id, "KSS", "P1", run_date() + Duration::days(7)).await;
+    }
+    esr.exporter().export(&command("KSS")).await.unwrap();
+    for id in 4..=6 {
+        app_record(c, id, "KSS", "P1", run_date() + Duration::days(7)).await;
+    }
+    let broken = {
+        let store = FileStore::new(esr.s3.clone(), unique("missing-bucket"), "exports/".into());
+        Exporter::new(esr.db.database.clone(), store, EventPublisher::disabled()).with_retry_policy(quick_retries())
+    };
+    // Through the handler, as SQS delivers it: a body from dispatch, then the same message again.
+    let body = forced("KSS").to_json();
+    let batch = |id: &str| {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.into());
+        message.body = Some(body.clone());
+        let mut event = SqsEvent::default();
+        event.records.push(message);
+        LambdaEvent::new(event, Context::default())
+    };
+    let failed = handle_export_commands(&broken, batch("m-1")).await.unwrap();
+    assert_eq!(failed.batch_item_failures.len(), 1, "the upload failed after the commit");
+    for id in 7..=8 {
+        app_record(c, id, "KSS", "P1", run_date() + Duration::days(7)).await;
+    }
+    // Redelivered (a redrive gives it a new message id; the commandId in its body is the same).
+    let answered = handle_export_commands(&esr.exporter(), batch("m-2")).await.unwrap();
+    assert!(answered.batch_item_failures.is_empty());
+    let files: Vec<(String, Option<chrono::DateTime<chrono::Utc>>, Vec<i64>)> = c
+        .query("SELECT file_name, uploaded_at, record_ids FROM esr.export_file ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(files.len(), 2, "one file for the day, one for the forced command: {files:?}");
+    assert!(files.iter().all(|(_, uploaded, _)| uploaded.is_some()), "both uploaded: {files:?}");
+    assert_eq!(files[1].2, vec![4, 5, 6], "the forced file keeps the records it took");
+    let mut in_files: Vec<i64> = files.iter().flat_map(|(_, _, ids)| ids.clone()).collect();
+    in_files.sort();
+    assert_eq!(in_files, vec![1, 2, 3, 4, 5, 6], "every exported record is in exactly one uploaded file");
+    let waiting: i64 = c
+        .query_one("SELECT count(*) FROM esr.generated_app_record WHERE status = 'TO_EXPORT'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 2, "the records that came later wait for the next file");
+    assert_eq!(applicant_lines(&esr.object(&format!("exports/{}", files[1].0)).await).len(), 3);
 }
 
 #[tokio::test]
@@ -467,32 +539,132 @@ async fn intake_inserts_updates_before_export_and_ignores_updates_after() {
     let esr = Esr::new().await;
     let session = esr.db.client().await;
     let c = &session.client;
-    let message = |last_name: &str| -> IntakeMessage {
+    let message = |last_name: &str, minute: u32| -> IntakeMessage {
         IntakeMessage::parse(
             &json!({"kind": "app", "record": {
                 "id": 77, "placementId": 9077, "deanery": "ldn", "positionNumber": "P1",
-                "startDate": "2021-08-10", "applicant": {"lastName": last_name}
+                "startDate": "2021-08-10", "applicant": {"lastName": last_name},
+                "changedAt": format!("2021-07-30T10:{minute:02}:00Z")
             }})
             .to_string(),
         )
         .unwrap()
     };
-    assert_eq!(intake::apply(c, &message("Smith")).await.unwrap(), IntakeOutcome::Inserted);
-    assert_eq!(intake::apply(c, &message("Smyth")).await.unwrap(), IntakeOutcome::Updated);
+    assert_eq!(intake::apply(c, &message("Smith", 1)).await.unwrap(), IntakeOutcome::Inserted);
+    assert_eq!(intake::apply(c, &message("Smyth", 2)).await.unwrap(), IntakeOutcome::Updated);
     assert_eq!(applicant_last_name(c).await, "Smyth");
     esr.exporter().export(&command("LDN")).await.unwrap();
-    assert_eq!(intake::apply(c, &message("Smithe")).await.unwrap(), IntakeOutcome::Ignored);
+    assert_eq!(intake::apply(c, &message("Smithe", 3)).await.unwrap(), IntakeOutcome::Ignored);
     assert_eq!(applicant_last_name(c).await, "Smyth", "the exported record is unchanged");
 
     let unknown = IntakeMessage::parse(
-        &json!({"kind": "app", "record": {"id": 78, "placementId": 1, "deanery": "XYZ", "startDate": "2021-08-10"}})
-            .to_string(),
+        &json!({"kind": "app", "record": {
+            "id": 78, "placementId": 1, "deanery": "XYZ", "startDate": "2021-08-10", "changedAt": "2021-07-30T10:00:00Z"
+        }})
+        .to_string(),
     )
     .unwrap();
     let error = intake::apply(c, &unknown).await.unwrap_err().to_string();
     assert!(error.contains("unknown deanery XYZ"), "{error}");
     let bad = IntakeMessage::parse(r#"{"kind": "app", "record": {"id": "x"}}"#).unwrap_err().to_string();
     assert!(bad.contains("record message"), "{bad}");
+}
+
+/// A standard queue, concurrent batches, two pollers and a redrive days later deliver out of
+/// order and more than once: an older message never replaces a newer one.
+#[tokio::test]
+async fn out_of_order_and_repeated_intake_messages_never_replace_a_newer_version() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let message = |status: &str, last_name: &str, changed_at: &str| -> IntakeMessage {
+        IntakeMessage::parse(
+            &json!({"kind": "app", "record": {
+                "id": 77, "placementId": 9077, "deanery": "LDN", "positionNumber": "P1",
+                "startDate": "2021-08-10", "status": status, "applicant": {"lastName": last_name},
+                "changedAt": changed_at
+            }})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let created = message("TO_EXPORT", "Smith", "2021-07-30T09:00:00Z");
+    let deleted = message("DELETED_BEFORE_EXPORT", "Smith", "2021-07-30T11:00:00Z");
+    let renamed = message("TO_EXPORT", "Smyth", "2021-07-30T10:00:00Z");
+    // The deletion arrives first, then the two older versions, then the deletion again.
+    assert_eq!(intake::apply(c, &deleted).await.unwrap(), IntakeOutcome::Inserted);
+    assert_eq!(intake::apply(c, &created).await.unwrap(), IntakeOutcome::Outdated);
+    assert_eq!(intake::apply(c, &renamed).await.unwrap(), IntakeOutcome::Outdated);
+    assert_eq!(intake::apply(c, &deleted).await.unwrap(), IntakeOutcome::Outdated, "a duplicate changes nothing");
+    let (status, last_name): (String, String) = {
+        let row = c
+            .query_one("SELECT status, applicant->>'lastName' FROM esr.generated_app_record WHERE id = 77", &[])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((status.as_str(), last_name.as_str()), ("DELETED_BEFORE_EXPORT", "Smith"));
+    // So the next file does not send the deleted record to ESR.
+    let file = esr.exporter().export(&command("LDN")).await.unwrap();
+    assert_eq!(file.records, 0);
+    // In order, each newer version applies.
+    let later = message("TO_EXPORT", "Smythe", "2021-07-30T12:00:00Z");
+    assert_eq!(intake::apply(c, &later).await.unwrap(), IntakeOutcome::Updated);
+    let missing = IntakeMessage::parse(
+        &json!({"kind": "app", "record": {"id": 79, "placementId": 1, "deanery": "LDN", "startDate": "2021-08-10"}})
+            .to_string(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("missing field `changedAt`"), "{missing}");
+}
+
+/// A database error says where (SQLSTATE, table, constraint), never the row's values: the
+/// error travels to logs kept 90 days and to alerts.
+#[tokio::test]
+async fn a_record_violating_a_constraint_fails_without_its_personal_data_in_the_error_or_the_log() {
+    let esr = Esr::new().await;
+    let logs = integration_tests::capture_logs();
+    let body = json!({"kind": "notification", "record": {
+        "id": 501, "placementId": 9501, "deanery": "LDN", "positionNumber": "LDN/RX1/777",
+        "startDate": "2021-08-10", "notificationType": 3, "changedAt": "2021-07-30T09:00:00Z",
+        "notification": {"lastName": "Featherstonehaugh", "gmcNumber": "7654321", "dob": "1990-02-03"}
+    }})
+    .to_string();
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m-pii".into());
+    message.body = Some(body);
+    let mut event = SqsEvent::default();
+    event.records.push(message);
+    let response =
+        shared::lambda::handle_intake(&esr.db.database, LambdaEvent::new(event, Context::default())).await.unwrap();
+    assert_eq!(response.batch_item_failures[0].item_identifier, "m-pii", "it fails, for SQS to redrive");
+    let session = esr.db.client().await;
+    let error = intake::apply(
+        &session.client,
+        &IntakeMessage::parse(
+            &json!({"kind": "notification", "record": {
+                "id": 501, "placementId": 9501, "deanery": "LDN", "positionNumber": "LDN/RX1/777",
+                "startDate": "2021-08-10", "notificationType": 3, "changedAt": "2021-07-30T09:00:00Z",
+                "notification": {"lastName": "Featherstonehaugh", "gmcNumber": "7654321"}
+            }})
+            .to_string(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("SQLSTATE 23514") && error.contains("notification_record_notification_type_check"),
+        "{error}"
+    );
+    let logged = logs.text();
+    assert!(logged.contains("m-pii") && logged.contains("SQLSTATE 23514"), "the failure is logged: {logged}");
+    for value in ["Featherstonehaugh", "7654321", "1990-02-03", "LDN/RX1/777"] {
+        assert!(!error.contains(value), "the error carries {value}: {error}");
+        assert!(!logged.contains(value), "the log carries {value}: {logged}");
+    }
 }
 
 async fn applicant_last_name(c: &Client) -> String {

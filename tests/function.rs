@@ -1,12 +1,14 @@
-//! The job function's handler answers the three input shapes of contract.md (console, schedule,
-//! follow-up) and rejects bad input with an error naming the problem.
+//! The job function's handler answers the input shapes of contract.md (console, schedule,
+//! follow-up, pause and resume) and rejects bad input with an error naming the problem; what
+//! Lambda does and a local emulator does not (a run killed at its timeout, then its payload
+//! delivered again; the invocation's deadline) is replayed here exactly.
 
-use integration_tests::TestDb;
+use integration_tests::{date, wait_until_blocked, TestDb};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use shared::jobs::JobName;
-use shared::lambda::handle;
-use shared::runner::{Outcome, Trigger};
+use shared::lambda::{handle, JobAnswer};
+use shared::runner::{Outcome, RunRequest, RunSummary, Runner, Trigger};
 
 const JOB: JobName = JobName::PersonOwnerRebuild;
 
@@ -14,6 +16,11 @@ fn event(payload: Value) -> LambdaEvent<Value> {
     let mut context = Context::default();
     context.request_id = "req-1".into();
     LambdaEvent::new(payload, context)
+}
+
+/// Handles the event as a run and answers its summary.
+async fn run(runner: &Runner, job: JobName, payload: Value) -> RunSummary {
+    handle(runner, job, event(payload)).await.unwrap().run().expect("a run's summary")
 }
 
 async fn seeded() -> TestDb {
@@ -25,7 +32,7 @@ async fn seeded() -> TestDb {
 #[tokio::test]
 async fn console_event_runs_the_job_for_today_and_answers_a_summary() {
     let db = seeded().await;
-    let summary = handle(&db.runner(), JOB, event(json!({}))).await.unwrap();
+    let summary = run(&db.runner(), JOB, json!({})).await;
     assert_eq!(summary.status, Outcome::Succeeded);
     assert_eq!(summary.trigger, Trigger::Manual);
     assert_eq!(summary.as_of, chrono::Utc::now().date_naive());
@@ -44,43 +51,230 @@ async fn console_event_runs_the_job_for_today_and_answers_a_summary() {
 #[tokio::test]
 async fn console_event_with_as_of_and_no_follow_ups() {
     let db = seeded().await;
-    let summary = handle(&db.runner(), JOB, event(json!({"asOf": "2023-03-01", "followUps": false}))).await.unwrap();
-    assert_eq!(summary.as_of.to_string(), "2023-03-01");
+    let as_of = chrono::Utc::now().date_naive() - chrono::Duration::days(3);
+    let summary = run(&db.runner(), JOB, json!({"asOf": as_of, "followUps": false})).await;
+    assert_eq!(summary.as_of, as_of);
     assert!(!summary.follow_ups);
+    assert!(
+        summary.warnings.iter().any(|w| w.starts_with(&format!("as of {as_of}, not today"))),
+        "a run for another date says so: {:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_date_more_than_31_days_away_runs_only_when_the_input_says_so() {
+    let db = seeded().await;
+    let error = handle(&db.runner(), JOB, event(json!({"asOf": "2024-08-04"}))).await.unwrap_err();
+    let diagnostic: Diagnostic = error.into();
+    assert_eq!(diagnostic.error_type, "InvalidInput");
+    assert!(diagnostic.error_message.contains("\"allowDistantAsOf\": true"), "{}", diagnostic.error_message);
+    let c = db.client().await;
+    let runs: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
+    assert_eq!(runs, 0, "nothing ran");
+    let summary = run(&db.runner(), JOB, json!({"asOf": "2024-08-04", "allowDistantAsOf": true})).await;
+    assert_eq!(summary.as_of.to_string(), "2024-08-04");
 }
 
 #[tokio::test]
 async fn schedule_event_runs_once_per_scheduled_time() {
     let db = seeded().await;
     let input = json!({"trigger": "schedule", "scheduledTime": "2024-08-04T00:05:00Z"});
-    let first = handle(&db.runner(), JOB, event(input.clone())).await.unwrap();
+    let first = run(&db.runner(), JOB, input.clone()).await;
     assert_eq!(first.status, Outcome::Succeeded);
     assert_eq!(first.trigger, Trigger::Schedule);
     assert_eq!(first.as_of.to_string(), "2024-08-04");
-    let repeated = handle(&db.runner(), JOB, event(input)).await.unwrap();
+    let repeated = run(&db.runner(), JOB, input).await;
     assert_eq!(repeated.status, Outcome::Duplicate);
     assert_eq!(repeated.run_id, first.run_id);
+}
+
+/// A Lambda timeout (or a crash) ends the process mid-run: its ledger row stays `running`, its
+/// advisory lock goes with its connection. Lambda then delivers the same payload again.
+#[tokio::test]
+async fn a_run_killed_by_its_timeout_is_run_again_when_lambda_redelivers_its_payload() {
+    let db = seeded().await;
+    let c = db.client().await;
+    c.client
+        .execute(
+            "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, delivery_key, status)
+             VALUES (gen_random_uuid(), 'person-owner-rebuild', 'schedule', '2026-12-02', true,
+                     'schedule:2026-12-02T00:05:00+00:00', 'running')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let status = shared::ledger::status(&c.client).await.unwrap();
+    let shown = status.iter().find(|s| s.job == JOB).unwrap();
+    assert_eq!(shown.last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Abandoned, "status says so");
+
+    let input = json!({"trigger": "schedule", "scheduledTime": "2026-12-02T00:05:00Z"});
+    let summary = run(&db.runner(), JOB, input.clone()).await;
+    assert_eq!(summary.status, Outcome::Succeeded, "the redelivery runs: {summary:?}");
+    assert_eq!(summary.triggered, vec![JobName::PersonElasticsearchSync], "and its follow-ups are started");
+    let rows: Vec<(String, Option<String>)> = c
+        .client
+        .query("SELECT status, error FROM sync.job_run ORDER BY started_at", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows[0].0, "abandoned");
+    assert!(rows[0].1.as_deref().unwrap().contains("Lambda's timeout"), "{rows:?}");
+    assert_eq!(rows[1].0, "succeeded");
+    // And a further delivery of the same payload is now a duplicate of the run that did it.
+    let again = run(&db.runner(), JOB, input).await;
+    assert_eq!((again.status, again.run_id), (Outcome::Duplicate, summary.run_id));
+}
+
+/// A run that cannot finish before the invocation's deadline stops itself, is recorded failed
+/// with a `deadline` error, answers the error (so Lambda's retry and on-failure destination
+/// apply) and leaves the previous output in place.
+#[tokio::test]
+async fn a_run_reaching_its_deadline_is_recorded_failed_and_leaves_the_previous_output() {
+    let db = seeded().await;
+    run(&db.runner(), JOB, json!({"followUps": false})).await;
+    let observer = db.client().await;
+    let before: i64 = observer.client.query_one("SELECT count(*) FROM tcs.person_owner", &[]).await.unwrap().get(0);
+    // Someone holds the table: the job's write waits, as on a slow night.
+    let blocker = db.client().await;
+    blocker.client.batch_execute("BEGIN; LOCK TABLE tcs.person_owner IN EXCLUSIVE MODE").await.unwrap();
+    let mut context = Context::default();
+    context.request_id = "req-deadline".into();
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(4);
+    context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let runner = db.runner();
+    let invocation = handle(&runner, JOB, LambdaEvent::new(json!({"followUps": false}), context));
+    let (answer, _) =
+        tokio::join!(invocation, wait_until_blocked(&observer.client, "tis-sync:person-owner-rebuild:work"));
+    let answered_at = std::time::SystemTime::now();
+    let diagnostic: Diagnostic = answer.unwrap_err().into();
+    assert_eq!(diagnostic.error_type, "JobFailed");
+    assert!(
+        diagnostic.error_message.contains("deadline: person-owner-rebuild stopped"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert!(answered_at < deadline, "it answered before Lambda would have killed it");
+    let (status, error): (String, String) = {
+        let row = observer
+            .client
+            .query_one("SELECT status, error FROM sync.job_run ORDER BY started_at DESC LIMIT 1", &[])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(status, "failed");
+    assert!(error.starts_with("deadline:"), "{error}");
+    blocker.client.batch_execute("ROLLBACK").await.unwrap();
+    let after: i64 = observer.client.query_one("SELECT count(*) FROM tcs.person_owner", &[]).await.unwrap().get(0);
+    assert_eq!(after, before, "the previous output is intact");
+}
+
+#[tokio::test]
+async fn a_paused_job_is_not_started_by_its_schedule_or_a_follow_up_but_runs_by_hand() {
+    let db = seeded().await;
+    let runner = db.runner();
+    let paused = handle(&runner, JOB, event(json!({"pause": "TCS data fix"}))).await.unwrap();
+    let JobAnswer::Pause(state) = paused else { panic!("a pause answers the pause") };
+    assert!(state.paused);
+    assert_eq!(state.pause.unwrap().reason, "TCS data fix");
+
+    let scheduled = run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": "2026-12-02T00:05:00Z"})).await;
+    assert_eq!(scheduled.status, Outcome::Deferred);
+    assert!(scheduled.warnings[0].contains("paused since") && scheduled.warnings[0].contains("TCS data fix"));
+    let c = db.client().await;
+    let owners: i64 = c.client.query_one("SELECT count(*) FROM tcs.person_owner", &[]).await.unwrap().get(0);
+    assert_eq!(owners, 0, "nothing ran");
+
+    let by_hand = run(&runner, JOB, json!({"followUps": false})).await;
+    assert_eq!(by_hand.status, Outcome::Succeeded);
+    assert!(by_hand.warnings.iter().any(|w| w.contains("started by hand")), "{:?}", by_hand.warnings);
+
+    let resumed = handle(&runner, JOB, event(json!({"resume": true}))).await.unwrap();
+    let JobAnswer::Pause(state) = resumed else { panic!("a resume answers the pause it ended") };
+    assert!(!state.paused);
+    let again = run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": "2026-12-03T00:05:00Z"})).await;
+    assert_eq!(again.status, Outcome::Succeeded);
+}
+
+fn job_succeeded(job: JobName, run_id: &str, as_of: &str) -> Value {
+    json!({
+        "version": "0", "id": "e1", "detail-type": "Job Succeeded", "source": "tis.sync",
+        "account": "000000000000", "time": "2024-08-04T00:09:30Z", "region": "eu-west-2", "resources": [],
+        "detail": {
+            "job": job, "runId": run_id, "trigger": "schedule", "asOf": as_of, "followUps": true,
+            "startedAt": "2024-08-04T00:09:00Z", "finishedAt": "2024-08-04T00:09:30Z",
+            "durationMs": 30000, "rows": 40
+        }
+    })
+}
+
+const FOLLOW_UP: JobName = JobName::PersonPlacementTrainingBodyTrust;
+const PREDECESSOR: JobName = JobName::PersonPlacementEmployingBodyTrust;
+
+async fn predecessor_run(runner: &Runner, as_of: &str) -> RunSummary {
+    let mut request = RunRequest::manual(PREDECESSOR);
+    request.as_of = date(as_of);
+    runner.run(request).await.unwrap()
 }
 
 #[tokio::test]
 async fn follow_up_event_runs_for_the_predecessors_date() {
     let db = seeded().await;
-    let envelope = json!({
-        "version": "0", "id": "e1", "detail-type": "Job Succeeded", "source": "tis.sync",
-        "account": "000000000000", "time": "2024-08-04T00:09:30Z", "region": "eu-west-2", "resources": [],
-        "detail": {
-            "job": "person-owner-rebuild", "runId": "0b5e1c1e-8f51-4c47-a2de-6f4f8c2a9d10",
-            "trigger": "schedule", "asOf": "2024-08-03", "followUps": true,
-            "startedAt": "2024-08-04T00:09:00Z", "finishedAt": "2024-08-04T00:09:30Z",
-            "durationMs": 30000, "rows": 40
-        }
-    });
-    let summary = handle(&db.runner(), JOB, event(envelope.clone())).await.unwrap();
+    let runner = db.runner();
+    let predecessor = predecessor_run(&runner, "2024-08-03").await;
+    let envelope = job_succeeded(PREDECESSOR, &predecessor.run_id.to_string(), "2024-08-03");
+    let summary = run(&runner, FOLLOW_UP, envelope.clone()).await;
     assert_eq!(summary.trigger, Trigger::FollowUp);
     assert_eq!(summary.as_of.to_string(), "2024-08-03");
     // EventBridge delivers at least once: the same event again is not a second run.
-    let again = handle(&db.runner(), JOB, event(envelope)).await.unwrap();
+    let again = run(&runner, FOLLOW_UP, envelope).await;
     assert_eq!(again.status, Outcome::Duplicate);
+}
+
+/// Anything that can put an event on the bus could send a `Job Succeeded`: it is acted on only
+/// when the ledger has that run, succeeded, of a real predecessor, for the same date.
+#[tokio::test]
+async fn a_forged_or_stray_follow_up_event_is_rejected_naming_what_did_not_match() {
+    let db = seeded().await;
+    let runner = db.runner();
+    let real = predecessor_run(&runner, "2024-08-03").await.run_id.to_string();
+    let owner = {
+        let mut request = RunRequest::manual(JobName::PersonOwnerRebuild);
+        request.as_of = date("2024-08-03");
+        runner.run(request).await.unwrap().run_id.to_string()
+    };
+    let c = db.client().await;
+    let runs_before: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
+    for (envelope, expected) in [
+        (
+            job_succeeded(PREDECESSOR, "0b5e1c1e-8f51-4c47-a2de-6f4f8c2a9d10", "2024-08-03"),
+            "the run ledger has no run 0b5e1c1e",
+        ),
+        (job_succeeded(PREDECESSOR, &real, "2024-08-04"), "was as of 2024-08-03, the event says 2024-08-04"),
+        (
+            job_succeeded(PREDECESSOR, &owner, "2024-08-03"),
+            "is a run of person-owner-rebuild, not of person-placement-employing-body-trust",
+        ),
+        (
+            job_succeeded(JobName::PostEmployingBodyTrust, &real, "2024-08-03"),
+            "post-employing-body-trust is not a predecessor",
+        ),
+    ] {
+        let error = handle(&runner, FOLLOW_UP, event(envelope)).await.unwrap_err();
+        let diagnostic: Diagnostic = error.into();
+        assert_eq!(diagnostic.error_type, "InvalidInput");
+        assert!(
+            diagnostic.error_message.contains("follow-up event rejected, nothing ran"),
+            "{}",
+            diagnostic.error_message
+        );
+        assert!(diagnostic.error_message.contains(expected), "{expected}: {}", diagnostic.error_message);
+    }
+    let runs_after: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
+    assert_eq!(runs_after, runs_before, "nothing ran or was recorded");
 }
 
 #[tokio::test]
@@ -101,4 +295,59 @@ async fn bad_input_is_rejected_with_an_error_naming_the_problem_and_nothing_runs
     let c = db.client().await;
     let runs: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
     assert_eq!(runs, 0);
+}
+
+/// The secret is read at init; rotating the password while the function stays warm must not
+/// break it: the refused password makes it read the secret again, once, and connect.
+#[tokio::test]
+async fn a_warm_function_keeps_working_when_its_database_password_is_rotated() {
+    let db = seeded().await;
+    let admin = db.client().await;
+    let role = format!("rotated_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    admin
+        .client
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'first-password'; GRANT tis_sync TO {role}"))
+        .await
+        .unwrap();
+    let config = integration_tests::aws::config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let secret = |password: &str| {
+        json!({"host": "127.0.0.1", "port": db.database.config().get_ports()[0], "username": role,
+               "password": password, "dbname": db.name})
+        .to_string()
+    };
+    let arn = secrets
+        .create_secret()
+        .name(format!("{role}-database"))
+        .secret_string(secret("first-password"))
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    // What the function builds at init: the database from the secret, TLS required and
+    // verified against PGSSLROOTCERT (the local CA), as in AWS.
+    let database =
+        shared::config::database(&shared::config::DatabaseSource::Secret(arn.clone()), Some(&config)).await.unwrap();
+    let runner = Runner::new(database.clone(), shared::events::EventPublisher::disabled());
+    assert_eq!(run(&runner, JOB, json!({"followUps": false})).await.status, Outcome::Succeeded);
+    let session = database.connect("tis-sync-test:tls").await.unwrap();
+    let tls: bool =
+        session.client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap().get(0);
+    assert!(tls, "the secret's connection uses TLS");
+    drop(session);
+
+    // Rotation: the password changes in the database and in the secret.
+    admin.client.batch_execute(&format!("ALTER ROLE {role} PASSWORD 'second-password'")).await.unwrap();
+    secrets.put_secret_value().secret_id(&arn).secret_string(secret("second-password")).send().await.unwrap();
+    let after = run(&runner, JOB, json!({"followUps": false})).await;
+    assert_eq!(after.status, Outcome::Succeeded, "the warm function carried on");
+
+    // A password the secret does not hold either is still an error, named, without the password.
+    admin.client.batch_execute(&format!("ALTER ROLE {role} PASSWORD 'third-password'")).await.unwrap();
+    let error = handle(&runner, JOB, event(json!({"followUps": false}))).await.unwrap_err().to_string();
+    assert!(error.contains("password authentication failed"), "{error}");
+    assert!(!error.contains("second-password") && !error.contains("third-password"), "{error}");
+    admin.client.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.ok();
 }

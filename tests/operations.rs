@@ -290,3 +290,103 @@ async fn a_success_and_a_failure_write_valid_emf_metrics() {
     assert_eq!(metric_names(failure), ["JobDuration", "JobFailed"], "{failure}");
     assert_eq!(failure["JobFailed"], json!(1));
 }
+
+#[tokio::test]
+async fn a_stray_past_date_run_replacing_todays_output_is_put_right_by_the_watchdog() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[]).await;
+    // An operator ran the owner job as of a month ago after today's run: that output is live now.
+    c.client
+        .execute(
+            "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, status, started_at, finished_at, rows)
+             VALUES (gen_random_uuid(), 'person-owner-rebuild', 'manual', '2024-07-01', false, 'succeeded',
+                     now() - interval '2 hours', now() - interval '2 hours', 10)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let report = watch(&db).await;
+    let owner = report.jobs.iter().find(|j| j.job == PersonOwnerRebuild).unwrap();
+    assert_eq!(owner.state, "missed");
+    assert!(owner.reason.as_deref().unwrap().contains("its live output is as of 2024-07-01"), "{owner:?}");
+    assert!(owner.action.as_deref().unwrap().starts_with("started again"), "{owner:?}");
+    assert_eq!(
+        runs_since_setup(&c.client).await,
+        vec![
+            ("person-owner-rebuild".into(), "catch-up".into(), "succeeded".into()),
+            ("person-elasticsearch-sync".into(), "follow-up".into(), "succeeded".into()),
+        ]
+    );
+    let status = shared::ledger::status(&c.client).await.unwrap();
+    assert_eq!(status[0].live_as_of, Some(date(AS_OF)), "today's output is live again");
+}
+
+#[tokio::test]
+async fn a_paused_job_and_what_follows_it_are_left_alone_by_the_watchdog() {
+    let db = seeded().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[PostEmployingBodyTrust, PostTrainingBodyTrust]).await;
+    shared::ledger::pause(&c.client, PostEmployingBodyTrust, "TCS outage").await.unwrap();
+    let report = watch(&db).await;
+    assert!(states(&report).contains(&(PostEmployingBodyTrust, "paused")), "{:?}", report.jobs);
+    assert!(states(&report).contains(&(PostTrainingBodyTrust, "held")), "{:?}", report.jobs);
+    let paused = report.jobs.iter().find(|j| j.job == PostEmployingBodyTrust).unwrap();
+    assert!(paused.reason.as_deref().unwrap().contains("TCS outage"), "{paused:?}");
+    assert!(runs_since_setup(&c.client).await.is_empty(), "nothing was started");
+    assert!(report.summary.contains("0 job(s) missed") && report.summary.contains("1 paused"), "{}", report.summary);
+    let status = shared::ledger::status(&c.client).await.unwrap();
+    let shown = status.iter().find(|s| s.job == PostEmployingBodyTrust).unwrap();
+    assert_eq!(shown.paused.as_ref().map(|p| p.reason.as_str()), Some("TCS outage"), "status shows it");
+}
+
+#[tokio::test]
+async fn a_paused_follow_up_is_not_started_by_its_predecessors_success() {
+    let db = seeded().await;
+    let c = db.client().await;
+    shared::ledger::pause(&c.client, PostTrainingBodyTrust, "data fix").await.unwrap();
+    let runner = db.runner().following_up_in_process();
+    let report = runner.run_in_process(&shared::graph::downstream(PostEmployingBodyTrust), date(AS_OF), true).await;
+    let outcomes: Vec<(JobName, shared::runner::Outcome)> = report.runs.iter().map(|r| (r.job, r.status)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (PostEmployingBodyTrust, shared::runner::Outcome::Succeeded),
+            (PostTrainingBodyTrust, shared::runner::Outcome::Deferred)
+        ]
+    );
+    assert!(report.runs[1].warnings[0].contains("paused since"), "{:?}", report.runs[1].warnings);
+    let training_rows: i64 = c
+        .client
+        .query_one("SELECT count(*) FROM tcs.post_trust WHERE source = 'training-body'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(training_rows, 0, "the paused job wrote nothing");
+}
+
+#[tokio::test]
+async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[]).await;
+    let stranded = esr_file(&c.client, "LDN", "2024-08-04", "2024-08-04T06:45:00Z", 1).await;
+    esr_file(&c.client, "MER", "2024-08-04", "2024-08-04T06:55:00Z", 2).await; // five minutes: still uploading
+    let uploaded = esr_file(&c.client, "SEV", "2024-08-04", "2024-08-04T06:00:00Z", 3).await;
+    c.client
+        .execute("UPDATE esr.export_file SET uploaded_at = now() WHERE file_name = $1", &[&uploaded])
+        .await
+        .unwrap();
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let runner = db.runner();
+    let catch_up = RunHere(&runner);
+    let events = EventPublisher::disabled();
+    let sink = MetricsSink::Buffer(buffer.clone());
+    let watchdog = Watchdog { db: &db.database, events: &events, catch_up: &catch_up, metrics: Some(&sink) };
+    let report = watchdog.check(date(AS_OF), seven_am()).await.unwrap();
+    let names: Vec<&str> = report.esr_not_uploaded.iter().map(|f| f.file_name.as_str()).collect();
+    assert_eq!(names, [stranded.as_str()]);
+    assert!(report.summary.contains("1 not uploaded"), "{}", report.summary);
+    let lines = emf_lines(&buffer);
+    assert_eq!(lines[0]["EsrFilesNotUploaded"].as_f64(), Some(1.0), "the alarm's metric: {}", lines[0]);
+}

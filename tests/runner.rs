@@ -214,12 +214,12 @@ async fn a_run_left_running_by_a_dead_process_is_not_running_and_is_closed_by_th
         .await
         .unwrap();
     let status = shared::ledger::status(&c.client).await.unwrap();
-    assert_eq!(status[0].last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Running);
+    assert_eq!(status[0].last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Abandoned);
     assert!(!status[0].running_now, "nobody holds the lock, so it is not running");
 
     db.runner().run(request("2024-08-04")).await.expect("the dead run does not block");
     let runs = ledger(&c.client).await;
-    assert_eq!(runs[0].0, "failed");
+    assert_eq!(runs[0].0, "abandoned");
     assert!(runs[0].1.as_deref().unwrap().contains("abandoned"));
     assert_eq!(runs[1].0, "succeeded");
 }
@@ -234,7 +234,9 @@ async fn a_repeated_schedule_delivery_does_not_run_the_job_twice() {
         as_of: date("2024-08-04"),
         follow_ups: true,
         delivery_key: Some("schedule:2024-08-04T00:05:00+00:00".into()),
+        after: None,
         correlation_id: None,
+        deadline: None,
     };
     let first = db.runner().run(scheduled.clone()).await.unwrap();
     assert_eq!(first.status, Outcome::Succeeded);
@@ -261,7 +263,9 @@ async fn a_delivery_whose_run_failed_is_run_again_when_retried() {
         as_of: date("2024-08-04"),
         follow_ups: true,
         delivery_key: Some("schedule:2024-08-04T00:05:00+00:00".into()),
+        after: None,
         correlation_id: None,
+        deadline: None,
     };
     // Make the job fail for a non-transient reason: its output table is missing a column.
     c.client.batch_execute("ALTER TABLE tcs.person_owner RENAME COLUMN rule TO rule_gone").await.unwrap();

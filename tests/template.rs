@@ -258,6 +258,7 @@ fn every_dead_letter_queue_and_the_watchdogs_findings_have_an_alarm_to_the_alert
         ("FailedInvocationAlarm", "ApproximateNumberOfMessagesVisible", Some("FailedInvocationQueue.QueueName")),
         ("EsrRecordsOverdueAlarm", "EsrRecordsOverdue", None),
         ("EsrFilesMissingAlarm", "EsrFilesMissing", None),
+        ("EsrFilesNotUploadedAlarm", "EsrFilesNotUploaded", None),
     ] {
         let properties = &resource(alarm)["Properties"];
         assert_eq!(properties["MetricName"].as_str(), Some(metric), "{alarm}");
@@ -293,6 +294,7 @@ fn the_dashboard_shows_job_durations_and_outcomes_esr_files_and_dlq_depth() {
         "EsrFilesExported",
         "ApproximateNumberOfMessagesVisible",
         "EsrRecordsOverdue",
+        "EsrFilesNotUploaded",
     ] {
         assert!(metrics.iter().any(|m| m == expected), "the dashboard shows {expected}");
     }
@@ -302,10 +304,10 @@ fn the_dashboard_shows_job_durations_and_outcomes_esr_files_and_dlq_depth() {
 }
 
 #[test]
-fn the_watchdog_runs_at_seven_and_may_start_only_the_job_functions() {
+fn the_watchdog_runs_at_seven_and_after_the_esr_dispatches_and_may_start_only_the_job_functions() {
     let function = resource("SyncWatchdogFunction");
     let schedules = events(&function, "ScheduleV2");
-    assert_eq!(schedules[0].1["Properties"]["ScheduleExpression"].as_str(), Some("cron(0 7 * * ? *)"));
+    assert_eq!(schedules[0].1["Properties"]["ScheduleExpression"].as_str(), Some("cron(0 7,15 * * ? *)"));
     let statement = &function["Properties"]["Policies"][2]["Statement"][0];
     assert_eq!(statement["Action"].as_str(), Some("lambda:InvokeFunction"));
     let targets: Vec<String> = statement["Resource"].as_sequence().unwrap().iter().map(get_att).collect();

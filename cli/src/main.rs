@@ -35,6 +35,9 @@ enum Command {
         /// Business date of the run (default: today, UTC).
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+        /// Allow an --as-of more than 31 days from today.
+        #[arg(long)]
+        allow_distant_as_of: bool,
         /// Do not run the job's follow-ups afterwards.
         #[arg(long)]
         no_follow_ups: bool,
@@ -44,7 +47,20 @@ enum Command {
         /// Business date of the runs (default: today, UTC).
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+        /// Allow an --as-of more than 31 days from today.
+        #[arg(long)]
+        allow_distant_as_of: bool,
     },
+    /// Pause a job: its schedule, its predecessors' success and the watchdog no longer start it
+    /// (a run started by hand still runs).
+    Pause {
+        job: String,
+        /// Why, for the people who see it paused.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a paused job.
+    Resume { job: String },
     /// The run ledger (last run of each job, running now, durations, rows, errors) and the ESR
     /// exporter (today's files per deanery, records waiting, dead-letter queue depth).
     Status,
@@ -53,6 +69,9 @@ enum Command {
     Watchdog {
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+        /// Allow an --as-of more than 31 days from today.
+        #[arg(long)]
+        allow_distant_as_of: bool,
     },
     /// Fill the tcs tables with reproducible synthetic data (replaces what they hold).
     Seed {
@@ -79,6 +98,9 @@ enum EsrCommand {
         /// Run date (default: today, UTC).
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
+        /// Allow a --date more than 31 days from today.
+        #[arg(long)]
+        allow_distant_date: bool,
         #[arg(long, default_value = "app", value_name = "app|notification")]
         kind: String,
         /// Make a further file today for records still waiting.
@@ -92,6 +114,9 @@ enum EsrCommand {
         deaneries: Vec<String>,
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
+        /// Allow a --date more than 31 days from today.
+        #[arg(long)]
+        allow_distant_date: bool,
         #[arg(long, default_value = "app", value_name = "app|notification")]
         kind: String,
         #[arg(long)]
@@ -122,15 +147,21 @@ async fn main() -> ExitCode {
 async fn execute(command: Command) -> Result<Value, Error> {
     // Check the arguments before touching the database: bad input is reported as itself.
     match &command {
-        Command::Run { job, as_of, .. } => {
+        Command::Run { job, as_of, allow_distant_as_of, .. } => {
             job.parse::<JobName>()?;
-            parse_date("--as-of", as_of.as_deref())?;
+            as_of_date(as_of.as_deref(), *allow_distant_as_of)?;
         }
-        Command::Nightly { as_of } | Command::Watchdog { as_of } => {
-            parse_date("--as-of", as_of.as_deref())?;
+        Command::Nightly { as_of, allow_distant_as_of } | Command::Watchdog { as_of, allow_distant_as_of } => {
+            as_of_date(as_of.as_deref(), *allow_distant_as_of)?;
         }
-        Command::Esr(EsrCommand::Export { date, kind, .. } | EsrCommand::Dispatch { date, kind, .. }) => {
-            parse_date("--date", date.as_deref())?;
+        Command::Pause { job, .. } | Command::Resume { job } => {
+            job.parse::<JobName>()?;
+        }
+        Command::Esr(
+            EsrCommand::Export { date, kind, allow_distant_date, .. }
+            | EsrCommand::Dispatch { date, kind, allow_distant_date, .. },
+        ) => {
+            run_date(date.as_deref(), *allow_distant_date)?;
             kind.parse::<Kind>()?;
         }
         _ => {}
@@ -146,13 +177,24 @@ async fn execute(command: Command) -> Result<Value, Error> {
             eprintln!("migrations applied: {applied_text}");
             Ok(json!({ "applied": applied }))
         }
-        Command::Run { job, as_of, no_follow_ups } => {
+        Command::Run { job, as_of, allow_distant_as_of, no_follow_ups } => {
             let job: JobName = job.parse()?;
             let jobs = if no_follow_ups { vec![job] } else { graph::downstream(job) };
-            run(&runner, &jobs, parse_date("--as-of", as_of.as_deref())?, !no_follow_ups).await
+            run(&runner, &jobs, as_of_date(as_of.as_deref(), allow_distant_as_of)?, !no_follow_ups).await
         }
-        Command::Nightly { as_of } => {
-            run(&runner, &graph::nightly_order(), parse_date("--as-of", as_of.as_deref())?, true).await
+        Command::Nightly { as_of, allow_distant_as_of } => {
+            run(&runner, &graph::nightly_order(), as_of_date(as_of.as_deref(), allow_distant_as_of)?, true).await
+        }
+        Command::Pause { job, reason } => {
+            let pause = ledger::pause(&session.client, job.parse()?, reason.trim()).await?;
+            eprintln!("{} paused: {}", pause.job, pause.reason);
+            Ok(serde_json::to_value(pause).expect("pauses serialize"))
+        }
+        Command::Resume { job } => {
+            let job: JobName = job.parse()?;
+            let ended = ledger::resume(&session.client, job).await?;
+            eprintln!("{job} {}", if ended.is_some() { "resumed" } else { "was not paused" });
+            Ok(json!({ "job": job, "paused": false, "pause": ended }))
         }
         Command::Status => {
             let depth = context.dead_letter_depth().await?;
@@ -160,11 +202,11 @@ async fn execute(command: Command) -> Result<Value, Error> {
             print_status_table(&status);
             Ok(serde_json::to_value(status).expect("status serializes"))
         }
-        Command::Watchdog { as_of } => {
+        Command::Watchdog { as_of, allow_distant_as_of } => {
             let catch_up = RunHere(&runner);
             let watchdog =
                 Watchdog { db: &context.database, events: &context.events, catch_up: &catch_up, metrics: None };
-            let report = watchdog.check(parse_date("--as-of", as_of.as_deref())?, Utc::now()).await?;
+            let report = watchdog.check(as_of_date(as_of.as_deref(), allow_distant_as_of)?, Utc::now()).await?;
             for check in &report.jobs {
                 eprintln!(
                     "{:<38} {:<8} {}",
@@ -186,6 +228,12 @@ async fn execute(command: Command) -> Result<Value, Error> {
             for m in &report.esr_missing_files {
                 eprintln!("ESR {} {}: no file for {}", m.deanery, m.kind, m.run_date);
             }
+            for f in &report.esr_not_uploaded {
+                eprintln!(
+                    "ESR {} {}: {} recorded at {} but never uploaded",
+                    f.deanery, f.kind, f.file_name, f.created_at
+                );
+            }
             eprintln!("{}", report.summary);
             Ok(serde_json::to_value(report).expect("reports serialize"))
         }
@@ -203,22 +251,24 @@ async fn execute(command: Command) -> Result<Value, Error> {
 
 async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCommand) -> Result<Value, Error> {
     match command {
-        EsrCommand::Export { deanery, date, kind, force } => {
+        EsrCommand::Export { deanery, date, allow_distant_date, kind, force } => {
             let command = EsrExport {
                 deanery: deanery.to_uppercase(),
-                date: parse_date("--date", date.as_deref())?,
+                date: run_date(date.as_deref(), allow_distant_date)?,
                 kind: kind.parse()?,
                 force,
+                // Handled here, once: nothing redelivers it, so a fresh identity is its own.
+                command_id: Some(format!("cli:{}", uuid::Uuid::new_v4())),
             };
             let file = context.exporter()?.export(&command).await?;
             let verb = if file.created { "wrote" } else { "found the day's file" };
             eprintln!("{verb} {} ({} records) -> s3://{}", file.file_name, file.records, file.s3_key);
             Ok(serde_json::to_value(file).expect("files serialize"))
         }
-        EsrCommand::Dispatch { deaneries, date, kind, force } => {
+        EsrCommand::Dispatch { deaneries, date, allow_distant_date, kind, force } => {
             let request = DispatchRequest {
                 deaneries: (!deaneries.is_empty()).then(|| deaneries.iter().map(|d| d.to_uppercase()).collect()),
-                date: parse_date("--date", date.as_deref())?,
+                date: run_date(date.as_deref(), allow_distant_date)?,
                 kind: kind.parse()?,
                 force,
             };
@@ -249,15 +299,30 @@ fn outcome_name(outcome: IntakeOutcome) -> &'static str {
         IntakeOutcome::Inserted => "inserted",
         IntakeOutcome::Updated => "updated",
         IntakeOutcome::Ignored => "ignored",
+        IntakeOutcome::Outdated => "outdated",
     }
 }
 
-/// The date given with `flag`, or today (UTC) when none is.
-fn parse_date(flag: &str, value: Option<&str>) -> Result<NaiveDate, Error> {
+/// The date given with `flag`, or today (UTC) when none is; one more than 31 days from today
+/// only with `allow_flag`.
+fn parse_date(flag: &str, value: Option<&str>, allowed: bool, allow_flag: &str) -> Result<NaiveDate, Error> {
+    let today = Utc::now().date_naive();
     match value {
-        None => Ok(Utc::now().date_naive()),
-        Some(text) => shared::invocation::parse_date(flag, text),
+        None => Ok(today),
+        Some(text) => {
+            let date = shared::invocation::parse_date(flag, text)?;
+            shared::invocation::check_distance(flag, date, today, allowed, allow_flag)?;
+            Ok(date)
+        }
     }
+}
+
+fn as_of_date(value: Option<&str>, allowed: bool) -> Result<NaiveDate, Error> {
+    parse_date("--as-of", value, allowed, "--allow-distant-as-of")
+}
+
+fn run_date(value: Option<&str>, allowed: bool) -> Result<NaiveDate, Error> {
+    parse_date("--date", value, allowed, "--allow-distant-date")
 }
 
 /// Runs `jobs` in order in this process, printing progress; fails if any run failed or had to
@@ -317,15 +382,24 @@ fn print_status_table(status: &SystemStatus) {
 }
 
 fn print_jobs_table(statuses: &[ledger::JobStatus]) {
-    eprintln!("{:<38} {:<9} {:<10} {:<11} {:>9} {:>10}  error", "job", "running", "last", "as of", "ms", "rows");
+    eprintln!(
+        "{:<38} {:<9} {:<10} {:<11} {:<11} {:>9} {:>10}  error",
+        "job", "running", "last", "as of", "live as of", "ms", "rows"
+    );
     for status in statuses {
         let last = status.last_run.as_ref();
+        let running = match (&status.paused, status.running_now) {
+            (_, true) => "yes",
+            (Some(_), false) => "paused",
+            (None, false) => "no",
+        };
         eprintln!(
-            "{:<38} {:<9} {:<10} {:<11} {:>9} {:>10}  {}",
+            "{:<38} {:<9} {:<10} {:<11} {:<11} {:>9} {:>10}  {}",
             status.job.as_str(),
-            if status.running_now { "yes" } else { "no" },
+            running,
             last.map(|r| r.status.as_str()).unwrap_or("never"),
             last.map(|r| r.as_of.to_string()).unwrap_or_default(),
+            status.live_as_of.map(|d| d.to_string()).unwrap_or_default(),
             last.and_then(|r| r.duration_ms).map(|d| d.to_string()).unwrap_or_default(),
             last.and_then(|r| r.rows).map(|r| r.to_string()).unwrap_or_default(),
             last.and_then(|r| r.error.as_deref()).unwrap_or(""),

@@ -61,10 +61,12 @@ if [[ $flavour == test ]]; then parameters+=(--parameter "EsrAppFilesSchedule=ra
   --template "$root/template.yaml" --out "$state/outputs.json" "${parameters[@]}"
 
 output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
-# What the binaries read (template.yaml gives the same names in AWS; locally the database is a
-# URL rather than the secret, because the local server's certificate is self-signed).
+# What the binaries read: the names template.yaml gives them in AWS, and the same credential
+# path: the database secret (which deploy.py put in the emulator's Secrets Manager), TLS
+# required and verified against the local CA (postgres.sh made it; PGSSLROOTCERT names it).
 cat > "$state/functions.env" <<ENV
-DATABASE_URL="$database_url"
+DATABASE_SECRET_ARN="$(output DatabaseSecretArn)"
+PGSSLROOTCERT="${PGSSLROOTCERT:?PGSSLROOTCERT must name the local CA: run through make}"
 AWS_ENDPOINT_URL="$aws_url"
 AWS_REGION="eu-west-2"
 AWS_ACCESS_KEY_ID="test"
@@ -80,7 +82,9 @@ JOB_FUNCTION_PREFIX="$stack-"
 RUST_LOG="info"
 ENV
 
-setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet -A 127.0.0.1 -P "$watch_port" \
+# Not DATABASE_URL from the caller's environment (make exports it for the CLI): it would win
+# over the secret.
+env -u DATABASE_URL setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet -A 127.0.0.1 -P "$watch_port" \
   --env-file "$state/functions.env" > "$state/functions.log" 2>&1 < /dev/null &
 echo $! > "$state/watch.pid"
 for _ in $(seq 1 100); do
@@ -88,9 +92,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# Everything a client of this cloud needs, in one file.
+# Everything a client of this cloud needs, in one file; clients (the CLI, the tests) reach the
+# database by URL.
 {
   sed 's/^/export /' "$state/functions.env"
+  echo "export DATABASE_URL=\"$database_url\""
   echo "export TIS_SYNC_MINISTACK_URL=\"$aws_url\""
   echo "export TIS_SYNC_WATCH_URL=\"http://127.0.0.1:$watch_port\""
   echo "export TIS_SYNC_STACK=\"$stack\""

@@ -8,7 +8,7 @@ Two local adjustments, made on a temporary copy and never in template.yaml
 
 Usage: deploy.py --endpoint URL --stack NAME --watch URL --database-url URL --out FILE
                  [--parameter KEY=VALUE ...]
-Writes the stack's outputs as JSON to FILE.
+Writes the stack's outputs (and the database secret's ARN) as JSON to FILE.
 """
 import argparse
 import io
@@ -136,8 +136,9 @@ def main():
     parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")
     args = parser.parse_args()
 
+    secret_arn = database_secret(args.endpoint, args.stack, args.database_url)
     parameters = {
-        "DatabaseSecretArn": database_secret(args.endpoint, args.stack, args.database_url),
+        "DatabaseSecretArn": secret_arn,
         # The emulator does not check networks; the functions run on this machine.
         "SubnetIds": "subnet-00000000000000001",
         "SecurityGroupIds": "sg-00000000000000001",
@@ -148,6 +149,8 @@ def main():
     parameters.update(dict(p.split("=", 1) for p in args.parameter))
     template = local_copy(args.template, placeholder_code(args.endpoint), args.watch)
     outputs = deploy(args.endpoint, args.stack, template, parameters)
+    # The functions read the secret the stack was given, as in AWS.
+    outputs["DatabaseSecretArn"] = secret_arn
     with open(args.out, "w") as f:
         json.dump(outputs, f, indent=1)
 

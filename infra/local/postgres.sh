@@ -3,6 +3,11 @@
 # and database tis_sync. On a fresh Debian machine the server is installed but stopped: as root
 # this starts (or creates) the packaged cluster and records that it did, so `make down` stops
 # exactly what was started. On a laptop with Postgres already running it only adds the role.
+#
+# TLS as in AWS: a local CA and a server certificate for 127.0.0.1 (made once per machine under
+# the tools cache, `pki/`), installed as the server's certificate, so the functions connect
+# with the production credential path: the secret, TLS required, verified against the CA
+# through PGSSLROOTCERT (`make` exports it).
 set -euo pipefail
 port=${PGPORT:-5432}
 state_dir=${TIS_SYNC_STATE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.local}
@@ -35,8 +40,40 @@ if ! pg_isready -q -h 127.0.0.1 -p "$port"; then
 fi
 
 as_superuser psql -q -p "$port" -d postgres -v ON_ERROR_STOP=1 -X <<'SQL' >/dev/null
-SELECT 'CREATE ROLE tis_sync LOGIN CREATEDB PASSWORD ''tis_sync'''
+SELECT 'CREATE ROLE tis_sync LOGIN CREATEDB CREATEROLE PASSWORD ''tis_sync'''
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tis_sync') \gexec
+-- The tests create roles of their own (a password rotated under a warm function).
+ALTER ROLE tis_sync CREATEROLE;
 SELECT 'CREATE DATABASE tis_sync OWNER tis_sync'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tis_sync') \gexec
+SQL
+
+# ---- TLS: the local CA and the server's certificate.
+pki=${TIS_SYNC_PKI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tis-sync/pki}
+mkdir -p "$pki"
+if ! openssl verify -CAfile "$pki/ca.pem" "$pki/server.pem" >/dev/null 2>&1; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=tis-sync local CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
+  openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 825 -out "$pki/server.pem" -extfile <(printf '%s\n' \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth") 2>/dev/null
+  rm -f "$pki/server.csr"
+fi
+# The server reads its copies from its own data directory (a clone may be deleted; the cluster
+# must still start).
+data=$(as_superuser psql -XAtq -p "$port" -d postgres -c 'SHOW data_directory')
+installed=$(as_superuser cat "$data/tis-sync-server.pem" 2>/dev/null || true)
+if [[ "$installed" != "$(cat "$pki/server.pem")" ]]; then
+  # Written by the server's own user from our standard input (it cannot read our cache).
+  as_superuser sh -c 'umask 077 && cat > "$1"' sh "$data/tis-sync-server.key" < "$pki/server.key"
+  as_superuser sh -c 'umask 022 && cat > "$1"' sh "$data/tis-sync-server.pem" < "$pki/server.pem"
+fi
+as_superuser psql -q -p "$port" -d postgres -v ON_ERROR_STOP=1 -X <<SQL >/dev/null
+ALTER SYSTEM SET ssl = on;
+ALTER SYSTEM SET ssl_cert_file = '$data/tis-sync-server.pem';
+ALTER SYSTEM SET ssl_key_file = '$data/tis-sync-server.key';
+SELECT pg_reload_conf();
 SQL

@@ -85,32 +85,56 @@ struct RdsSecret {
     dbname: Option<String>,
 }
 
+/// A Secrets Manager secret with the database credentials, read at init and again when the
+/// database refuses its password (the secret was rotated while the function stayed warm).
+#[derive(Clone)]
+pub struct DatabaseSecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+impl DatabaseSecret {
+    pub fn new(client: aws_sdk_secretsmanager::Client, arn: String) -> Self {
+        DatabaseSecret { client, arn }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The connection settings the secret holds now. TLS is required.
+    pub async fn read(&self) -> Result<tokio_postgres::Config> {
+        let secret_error = |reason: String| Error::Secret { arn: self.arn.clone(), reason };
+        let value = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+        let text = value.secret_string().ok_or_else(|| secret_error("the secret has no string value".into()))?;
+        let secret: RdsSecret =
+            serde_json::from_str(text).map_err(|e| secret_error(format!("not an RDS credentials secret: {e}")))?;
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&secret.host)
+            .port(secret.port.unwrap_or(5432))
+            .user(&secret.username)
+            .password(secret.password)
+            .dbname(secret.dbname.as_deref().unwrap_or("tcs"))
+            .ssl_mode(tokio_postgres::config::SslMode::Require);
+        Ok(config)
+    }
+}
+
 /// Builds the database handle, reading the secret when the settings name one.
 pub async fn database(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
     match source {
         DatabaseSource::Url(url) => Database::from_url(url),
         DatabaseSource::Secret(arn) => {
             let aws = aws.ok_or_else(|| Error::Config("DATABASE_SECRET_ARN needs AWS configuration".into()))?;
-            let secret_error = |reason: String| Error::Secret { arn: arn.clone(), reason };
-            let client = aws_sdk_secretsmanager::Client::new(aws);
-            let value = client
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
-            let text = value.secret_string().ok_or_else(|| secret_error("the secret has no string value".into()))?;
-            let secret: RdsSecret =
-                serde_json::from_str(text).map_err(|e| secret_error(format!("not an RDS credentials secret: {e}")))?;
-            let mut config = tokio_postgres::Config::new();
-            config
-                .host(&secret.host)
-                .port(secret.port.unwrap_or(5432))
-                .user(&secret.username)
-                .password(secret.password)
-                .dbname(secret.dbname.as_deref().unwrap_or("tcs"))
-                .ssl_mode(tokio_postgres::config::SslMode::Require);
-            Database::from_config(config)
+            let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), arn.clone());
+            Database::from_secret(secret.read().await?, secret)
         }
     }
 }

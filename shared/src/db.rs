@@ -2,7 +2,7 @@
 //! database errors.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -10,13 +10,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::config::DatabaseSecret;
 use crate::error::{Error, Result};
 
 /// How to reach the database: connection settings plus the TLS connector, built once at init.
+/// Settings read from a secret are read again when the password stops working (rotation).
 #[derive(Clone)]
 pub struct Database {
-    config: tokio_postgres::Config,
+    config: Arc<RwLock<tokio_postgres::Config>>,
     tls: MakeRustlsConnect,
+    secret: Option<DatabaseSecret>,
 }
 
 /// A connection and the task driving it. `closed()` resolves when the connection ends, which
@@ -48,27 +51,51 @@ impl Database {
         Self::from_config(config)
     }
 
-    pub fn from_config(mut config: tokio_postgres::Config) -> Result<Self> {
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        config.keepalives_idle(Duration::from_secs(30));
-        Ok(Database { config, tls: MakeRustlsConnect::new(tls_config()?) })
+    pub fn from_config(config: tokio_postgres::Config) -> Result<Self> {
+        Ok(Database {
+            config: Arc::new(RwLock::new(with_timeouts(config))),
+            tls: MakeRustlsConnect::new(tls_config()?),
+            secret: None,
+        })
     }
 
-    pub fn config(&self) -> &tokio_postgres::Config {
-        &self.config
+    /// From the settings in `secret` (read already into `config`): when the password is
+    /// refused, the secret is read again once and the connection retried.
+    pub fn from_secret(config: tokio_postgres::Config, secret: DatabaseSecret) -> Result<Self> {
+        Ok(Database { secret: Some(secret), ..Self::from_config(config)? })
+    }
+
+    pub fn config(&self) -> tokio_postgres::Config {
+        self.config.read().expect("the config lock is never poisoned").clone()
     }
 
     /// Opens a connection named `application_name` (visible in `pg_stat_activity`, so operators
     /// and tests can tell a job's connections apart).
     pub async fn connect(&self, application_name: &str) -> Result<Session> {
-        let mut config = self.config.clone();
+        let config = self.config();
+        let failed = |config: &tokio_postgres::Config| {
+            let place = describe(config);
+            move |e| Error::database(format!("connecting to {place}"), e)
+        };
+        match self.open(config.clone(), application_name).await {
+            Err(e) if e.code() == Some(&SqlState::INVALID_PASSWORD) && self.secret.is_some() => {
+                let secret = self.secret.as_ref().expect("checked above");
+                tracing::warn!(secret = %secret.arn(), "the database refused the password: reading the secret again (it may have been rotated)");
+                let fresh = with_timeouts(secret.read().await?);
+                *self.config.write().expect("the config lock is never poisoned") = fresh.clone();
+                self.open(fresh.clone(), application_name).await.map_err(failed(&fresh))
+            }
+            other => other.map_err(failed(&config)),
+        }
+    }
+
+    async fn open(
+        &self,
+        mut config: tokio_postgres::Config,
+        application_name: &str,
+    ) -> std::result::Result<Session, tokio_postgres::Error> {
         config.application_name(application_name);
-        let (client, connection) = config
-            .connect(self.tls.clone())
-            .await
-            .map_err(|e| Error::database(format!("connecting to {}", describe(&self.config)), e))?;
+        let (client, connection) = config.connect(self.tls.clone()).await?;
         let name = application_name.to_string();
         let driver = tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -77,6 +104,14 @@ impl Database {
         });
         Ok(Session { client, driver })
     }
+}
+
+fn with_timeouts(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    config.keepalives_idle(Duration::from_secs(30));
+    config
 }
 
 /// Host, port and database, never the password: for error messages.

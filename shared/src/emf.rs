@@ -87,11 +87,18 @@ impl MetricsSink {
     }
 
     /// What the watchdog found.
-    pub fn watchdog(&self, jobs_missed: usize, esr_records_overdue: u64, esr_files_missing: usize) {
+    pub fn watchdog(
+        &self,
+        jobs_missed: usize,
+        esr_records_overdue: u64,
+        esr_files_missing: usize,
+        esr_files_not_uploaded: usize,
+    ) {
         collector();
         metrics::gauge!("JobsMissed").set(jobs_missed as f64);
         metrics::gauge!("EsrRecordsOverdue").set(esr_records_overdue as f64);
         metrics::gauge!("EsrFilesMissing").set(esr_files_missing as f64);
+        metrics::gauge!("EsrFilesNotUploaded").set(esr_files_not_uploaded as f64);
         self.flush(&[]);
     }
 }

@@ -36,6 +36,11 @@ pub enum Error {
     #[error("{job} lost its control connection (and with it the job's lock); the run was stopped")]
     LockLost { job: String },
 
+    /// The run stopped itself before the invocation's deadline rather than be killed by
+    /// Lambda: nothing it was writing was applied.
+    #[error("deadline: {job} stopped {during}, before the invocation's deadline; its previous output is untouched")]
+    Deadline { job: String, during: String },
+
     #[error("publishing {detail_type} to EventBridge bus {bus}: {reason}")]
     EventPublish { detail_type: String, bus: String, reason: String },
 
@@ -67,13 +72,25 @@ pub enum Error {
     Secret { arn: String, reason: String },
 }
 
-/// tokio-postgres prints only "db error" for server errors: say what the server said.
+/// tokio-postgres prints only "db error" for server errors: say what the server said, without
+/// personal data. The DETAIL ("Failing row contains (…)", "Key (gmc_number)=(…)") and the
+/// message of a data exception (class 22: "invalid input syntax for type date: \"…\"") carry
+/// row values, so they are left out; the SQLSTATE, table, column and constraint say where.
 pub fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
-        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-        if let Some(detail) = db.detail() {
-            text.push_str(&format!("; {detail}"));
+        let code = db.code().code();
+        let mut text = if code.starts_with("22") {
+            "invalid data for the column's type".to_string()
+        } else {
+            db.message().to_string()
+        };
+        text.push_str(&format!(" (SQLSTATE {code}"));
+        for (what, value) in [("table", db.table()), ("column", db.column()), ("constraint", db.constraint())] {
+            if let Some(value) = value {
+                text.push_str(&format!(", {what} {value}"));
+            }
         }
+        text.push(')');
         return text;
     }
     let mut text = error.to_string();
@@ -99,6 +116,7 @@ impl Error {
             Error::AlreadyRunning { .. } | Error::AlreadyStarting { .. } => "AlreadyRunning",
             Error::JobFailed { .. } => "JobFailed",
             Error::LockLost { .. } => "LockLost",
+            Error::Deadline { .. } => "Deadline",
             Error::EventPublish { .. } => "EventPublishError",
             Error::Secret { .. } => "SecretError",
             Error::Search { .. } => "SearchError",

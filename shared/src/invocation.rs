@@ -4,6 +4,7 @@
 //! - console / manual: `{}` or `{ "asOf": "2024-08-04", "followUps": false }`
 //! - schedule: `{ "trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>" }`
 //! - follow-up: the EventBridge envelope of a predecessor's `Job Succeeded` event
+//! - pause and resume (the console): `{ "pause": "TCS outage until Monday" }`, `{ "resume": true }`
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -12,16 +13,48 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::events::{DetailType, JobEventDetail, SOURCE};
 use crate::jobs::JobName;
-use crate::runner::{RunRequest, Trigger};
+use crate::runner::{After, RunRequest, Trigger};
+
+/// A date further than this from today is refused unless the input says so: a stray past date
+/// would replace today's output, a typo (2042) would burn ESR sequence numbers.
+pub const MAX_DAYS_FROM_TODAY: i64 = 31;
+
+/// Refuses `date` (given as `field`) when it is more than `MAX_DAYS_FROM_TODAY` from `today`,
+/// unless `allowed` (the input's `allow_field`).
+pub fn check_distance(field: &str, date: NaiveDate, today: NaiveDate, allowed: bool, allow_field: &str) -> Result<()> {
+    let days = (date - today).num_days();
+    if days.abs() <= MAX_DAYS_FROM_TODAY || allowed {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "{field} {date} is {} days {} today ({today}): a date more than {MAX_DAYS_FROM_TODAY} days away is refused unless {allow_field} says so",
+        days.abs(),
+        if days < 0 { "before" } else { "after" },
+    )))
+}
+
+/// What a job function was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobInput {
+    Run(RunRequest),
+    /// Pause the job, with the operator's reason.
+    Pause(String),
+    Resume,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ManualInput {
     as_of: Option<String>,
+    /// Needed for an `asOf` more than 31 days from today.
+    #[serde(default)]
+    allow_distant_as_of: bool,
     follow_ups: Option<bool>,
     /// `manual` (the default) or `catch-up` (the watchdog's re-runs).
     trigger: Option<String>,
     correlation_id: Option<String>,
+    pause: Option<String>,
+    resume: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -44,17 +77,17 @@ struct Envelope {
 }
 
 /// Parses a function's input for `job`. `today` is the as-of date when none is given.
-pub fn parse(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
+pub fn parse(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
     let Value::Object(fields) = &input else {
         return Err(Error::InvalidInput(format!(
             "the event must be a JSON object such as {{}} or {{\"asOf\": \"2024-08-04\"}}, got {input}"
         )));
     };
     if fields.contains_key("detail-type") {
-        return follow_up(job, input);
+        return follow_up(job, input).map(JobInput::Run);
     }
     if fields.get("trigger").and_then(Value::as_str) == Some("schedule") {
-        return schedule(job, input, today);
+        return schedule(job, input, today).map(JobInput::Run);
     }
     manual(job, input, today)
 }
@@ -69,9 +102,27 @@ pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
         .map_err(|e| Error::InvalidInput(format!("{field} '{value}' is not a date in YYYY-MM-DD form ({e})")))
 }
 
-fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
-    let input: ManualInput = serde_json::from_value(input)
-        .map_err(|e| invalid("manual run input (accepted fields: asOf \"YYYY-MM-DD\", followUps true|false)", e))?;
+fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
+    let input: ManualInput = serde_json::from_value(input).map_err(|e| {
+        invalid(
+            "manual run input (accepted fields: asOf \"YYYY-MM-DD\", allowDistantAsOf, followUps true|false; or pause \"reason\", or resume true)",
+            e,
+        )
+    })?;
+    let run_fields = input.as_of.is_some() || input.follow_ups.is_some() || input.trigger.is_some();
+    match (input.pause, input.resume) {
+        (Some(_), Some(_)) => return Err(Error::InvalidInput("pause and resume cannot be given together".into())),
+        (Some(_), _) | (_, Some(true)) if run_fields => {
+            return Err(Error::InvalidInput("pause and resume take no other fields (asOf, followUps, trigger)".into()))
+        }
+        (Some(reason), None) if reason.trim().is_empty() => {
+            return Err(Error::InvalidInput("pause needs a reason, e.g. {\"pause\": \"TCS outage\"}".into()))
+        }
+        (Some(reason), None) => return Ok(JobInput::Pause(reason.trim().to_string())),
+        (None, Some(true)) => return Ok(JobInput::Resume),
+        (None, Some(false)) => return Err(Error::InvalidInput("resume: false asks for nothing; leave it out".into())),
+        (None, None) => {}
+    }
     let trigger = match input.trigger.as_deref() {
         None | Some("manual") => Trigger::Manual,
         Some("catch-up") => Trigger::CatchUp,
@@ -81,14 +132,18 @@ fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
             )))
         }
     };
-    Ok(RunRequest {
+    let as_of = input.as_of.as_deref().map(|d| parse_date("asOf", d)).transpose()?.unwrap_or(today);
+    check_distance("asOf", as_of, today, input.allow_distant_as_of, "\"allowDistantAsOf\": true")?;
+    Ok(JobInput::Run(RunRequest {
         job,
         trigger,
-        as_of: input.as_of.as_deref().map(|d| parse_date("asOf", d)).transpose()?.unwrap_or(today),
+        as_of,
         follow_ups: input.follow_ups.unwrap_or(true),
         delivery_key: None,
+        after: None,
         correlation_id: input.correlation_id,
-    })
+        deadline: None,
+    }))
 }
 
 fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
@@ -115,7 +170,9 @@ fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> 
         follow_ups: input.follow_ups.unwrap_or(true),
         // Scheduler retries deliver the same scheduled time: that makes the delivery's identity.
         delivery_key: scheduled.map(|t| format!("schedule:{}", t.to_rfc3339())),
+        after: None,
         correlation_id: None,
+        deadline: None,
     })
 }
 
@@ -137,13 +194,18 @@ fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
             detail.run_id, detail.job
         )));
     }
+    // What the event claims (its job, run and date) is checked against the ledger by the
+    // runner before anything runs: anything that can put an event on the bus could forge it.
+    let after = After { job: detail.job, run_id: detail.run_id };
     Ok(RunRequest {
         job,
         trigger: Trigger::FollowUp,
         as_of: detail.as_of,
         follow_ups: true,
-        delivery_key: Some(format!("after:{}", detail.run_id)),
+        delivery_key: Some(after.delivery_key()),
+        after: Some(after),
         correlation_id: detail.correlation_id.or(envelope.id),
+        deadline: None,
     })
 }
 
@@ -154,13 +216,17 @@ pub fn parse_watchdog(input: Value, today: NaiveDate) -> Result<NaiveDate> {
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct WatchdogInput {
         as_of: Option<String>,
+        #[serde(default)]
+        allow_distant_as_of: bool,
         trigger: Option<String>,
         scheduled_time: Option<String>,
     }
-    let input: WatchdogInput =
-        serde_json::from_value(input).map_err(|e| invalid("watchdog input (accepted: asOf \"YYYY-MM-DD\")", e))?;
+    let input: WatchdogInput = serde_json::from_value(input)
+        .map_err(|e| invalid("watchdog input (accepted: asOf \"YYYY-MM-DD\", allowDistantAsOf)", e))?;
     if let Some(date) = input.as_of {
-        return parse_date("asOf", &date);
+        let as_of = parse_date("asOf", &date)?;
+        check_distance("asOf", as_of, today, input.allow_distant_as_of, "\"allowDistantAsOf\": true")?;
+        return Ok(as_of);
     }
     let scheduled = input.scheduled_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
     let _ = input.trigger;
@@ -182,9 +248,16 @@ mod tests {
         parse(JOB, input, today()).unwrap_err().to_string()
     }
 
+    fn run_of(input: Value) -> RunRequest {
+        match parse(JOB, input, today()).unwrap() {
+            JobInput::Run(request) => request,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
     #[test]
     fn empty_console_event_is_a_manual_run_for_today_with_follow_ups() {
-        let request = parse(JOB, json!({}), today()).unwrap();
+        let request = run_of(json!({}));
         assert_eq!(request.trigger, Trigger::Manual);
         assert_eq!(request.as_of, today());
         assert!(request.follow_ups);
@@ -193,15 +266,46 @@ mod tests {
 
     #[test]
     fn console_event_can_set_as_of_and_suppress_follow_ups() {
-        let request = parse(JOB, json!({"asOf": "2023-01-31", "followUps": false}), today()).unwrap();
-        assert_eq!(request.as_of, NaiveDate::from_ymd_opt(2023, 1, 31).unwrap());
+        let request = run_of(json!({"asOf": "2024-07-31", "followUps": false}));
+        assert_eq!(request.as_of, NaiveDate::from_ymd_opt(2024, 7, 31).unwrap());
         assert!(!request.follow_ups);
     }
 
     #[test]
+    fn a_date_more_than_31_days_away_is_refused_unless_the_input_says_so() {
+        for date in ["2024-07-03", "2024-09-05", "2042-08-04"] {
+            let error = error_of(json!({"asOf": date}));
+            assert!(
+                error.contains(&format!("asOf {date} is")) && error.contains("\"allowDistantAsOf\": true"),
+                "{error}"
+            );
+        }
+        assert_eq!(run_of(json!({"asOf": "2024-07-04"})).as_of.to_string(), "2024-07-04", "31 days is near enough");
+        let request = run_of(json!({"asOf": "2023-01-31", "allowDistantAsOf": true}));
+        assert_eq!(request.as_of.to_string(), "2023-01-31");
+    }
+
+    #[test]
+    fn pause_and_resume_are_console_inputs_of_their_own() {
+        assert_eq!(
+            parse(JOB, json!({"pause": " TCS outage "}), today()).unwrap(),
+            JobInput::Pause("TCS outage".into())
+        );
+        assert_eq!(parse(JOB, json!({"resume": true}), today()).unwrap(), JobInput::Resume);
+        for (input, expected) in [
+            (json!({"pause": ""}), "pause needs a reason"),
+            (json!({"pause": "x", "resume": true}), "cannot be given together"),
+            (json!({"pause": "x", "asOf": "2024-08-04"}), "take no other fields"),
+            (json!({"resume": false}), "asks for nothing"),
+        ] {
+            let error = error_of(input.clone());
+            assert!(error.contains(expected), "{input}: {error}");
+        }
+    }
+
+    #[test]
     fn schedule_event_takes_its_date_and_identity_from_the_scheduled_time() {
-        let request =
-            parse(JOB, json!({"trigger": "schedule", "scheduledTime": "2024-08-03T00:05:00Z"}), today()).unwrap();
+        let request = run_of(json!({"trigger": "schedule", "scheduledTime": "2024-08-03T00:05:00Z"}));
         assert_eq!(request.trigger, Trigger::Schedule);
         assert_eq!(request.as_of, NaiveDate::from_ymd_opt(2024, 8, 3).unwrap());
         assert_eq!(request.delivery_key.as_deref(), Some("schedule:2024-08-03T00:05:00+00:00"));
@@ -210,9 +314,7 @@ mod tests {
 
     #[test]
     fn unsubstituted_scheduled_time_runs_as_an_unscheduled_run() {
-        let request =
-            parse(JOB, json!({"trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}), today())
-                .unwrap();
+        let request = run_of(json!({"trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}));
         assert_eq!(request.trigger, Trigger::Schedule);
         assert_eq!(request.as_of, today());
         assert_eq!(request.delivery_key, None);
@@ -231,8 +333,15 @@ mod tests {
                 "durationMs": 60000, "rows": 10, "correlationId": "night-1"
             }
         });
-        let request = parse(JOB, envelope, today()).unwrap();
+        let request = run_of(envelope);
         assert_eq!(request.trigger, Trigger::FollowUp);
+        assert_eq!(
+            request.after,
+            Some(After {
+                job: JobName::PersonOwnerRebuild,
+                run_id: "6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f".parse().unwrap()
+            })
+        );
         assert_eq!(request.as_of, today());
         assert_eq!(request.delivery_key.as_deref(), Some("after:6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f"));
         assert_eq!(request.correlation_id.as_deref(), Some("night-1"));

@@ -8,13 +8,16 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::db::Database;
+use crate::deadline::Deadline;
 use crate::emf::MetricsSink;
 use crate::error::Error;
 use crate::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
 use crate::esr::export::Exporter;
 use crate::esr::intake::{self, IntakeMessage};
 use crate::esr::Command;
+use crate::invocation::JobInput;
 use crate::jobs::JobName;
+use crate::ledger::{self, Pause};
 use crate::runner::{RunSummary, Runner};
 use crate::sqs_batch;
 use crate::status::SystemStatus;
@@ -31,15 +34,68 @@ pub async fn serve_job(job: JobName) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&runner, job, event))).await
 }
 
-/// Handles one event: parses it (console, schedule or follow-up shape) and runs the job.
-pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) -> Result<RunSummary, Error> {
+/// What a job function answers: a run's summary, or the job's pause state.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum JobAnswer {
+    Run(RunSummary),
+    Pause(PauseState),
+}
+
+impl JobAnswer {
+    pub fn run(self) -> Option<RunSummary> {
+        match self {
+            JobAnswer::Run(summary) => Some(summary),
+            JobAnswer::Pause(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseState {
+    pub job: JobName,
+    pub paused: bool,
+    /// The pause now in force, or the one just ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+/// Handles one event: parses it (console, schedule, follow-up, pause or resume) and acts.
+pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) -> Result<JobAnswer, Error> {
     let (payload, context) = event.into_parts();
-    let mut request = crate::invocation::parse(job, payload, Utc::now().date_naive()).inspect_err(|e| {
+    let input = crate::invocation::parse(job, payload, Utc::now().date_naive()).inspect_err(|e| {
         tracing::error!(job = %job, request_id = %context.request_id, error = %e, "rejected the event");
     })?;
+    let mut request = match input {
+        JobInput::Run(request) => request,
+        JobInput::Pause(reason) => {
+            let session = runner.database().connect("tis-sync:pause").await?;
+            let pause = ledger::pause(&session.client, job, &reason).await?;
+            tracing::warn!(job = %job, reason = %pause.reason, "paused: schedules, follow-up events and the watchdog will not start it");
+            return Ok(JobAnswer::Pause(PauseState { job, paused: true, pause: Some(pause) }));
+        }
+        JobInput::Resume => {
+            let session = runner.database().connect("tis-sync:pause").await?;
+            let ended = ledger::resume(&session.client, job).await?;
+            tracing::warn!(job = %job, "resumed");
+            return Ok(JobAnswer::Pause(PauseState { job, paused: false, pause: ended }));
+        }
+    };
     // A chain's first run is correlated by the invocation that started it.
     request.correlation_id.get_or_insert_with(|| context.request_id.clone());
-    runner.run(request).await
+    // Lambda's deadline is always ahead of the invocation it comes with. One already past on
+    // arrival is not a deadline (a context built by hand has 0; `cargo lambda watch` sends a
+    // constant): say so and run without one, as an unparseable scheduled time is treated.
+    if context.deadline() > std::time::SystemTime::now() {
+        request.deadline = Some(Deadline::before(context.deadline()));
+    } else {
+        tracing::warn!(
+            deadline_ms = context.deadline,
+            "the invocation's deadline had passed when it arrived: running without one"
+        );
+    }
+    runner.run(request).await.map(JobAnswer::Run)
 }
 
 /// esr-export: consumes the command queue.
@@ -55,7 +111,7 @@ pub async fn handle_export_commands(
 ) -> Result<SqsBatchResponse, Error> {
     sqs_batch::process(event.payload, |message| async move {
         let body = message.body.as_deref().unwrap_or_default();
-        let command = Command::parse(body, Utc::now().date_naive())?;
+        let command = Command::parse(body, Utc::now().date_naive())?.delivered_as(message.message_id.as_deref());
         exporter.export(&command).await.map(|_| ())
     })
     .await

@@ -2,8 +2,9 @@
 //!
 //! The lock is a session-level advisory lock keyed by the job name, held by the run's control
 //! connection: it cannot outlive the run, because it goes when the connection goes. A ledger row
-//! still `running` while nobody holds the lock belongs to a run whose process died; the next run
-//! marks it failed, and `status` reports it as not running.
+//! still `running` while nobody holds the lock belongs to a run whose process died (Lambda's
+//! timeout, a panic, out of memory); the next run closes it as `abandoned`, `status` reports it
+//! as abandoned, and a redelivery of its payload runs again instead of counting it as taken.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Deferred,
+    /// Left `running` by a process that died; closed by the next run of the job.
+    Abandoned,
 }
 
 impl RunStatus {
@@ -34,16 +37,15 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Deferred => "deferred",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 
-    fn parse(s: &str) -> RunStatus {
-        match s {
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "deferred" => RunStatus::Deferred,
-            _ => RunStatus::Failed,
-        }
+    fn parse(s: &str) -> Result<RunStatus> {
+        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Deferred, RunStatus::Abandoned]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| Error::Conflict(format!("the run ledger holds an unknown status '{s}'")))
     }
 }
 
@@ -82,7 +84,7 @@ impl RunRecord {
             follow_ups: row.get("follow_ups"),
             delivery_key: row.get("delivery_key"),
             correlation_id: row.get("correlation_id"),
-            status: RunStatus::parse(row.get("status")),
+            status: RunStatus::parse(row.get("status"))?,
             started_at: row.get("started_at"),
             finished_at: row.get("finished_at"),
             rows: row.get("rows"),
@@ -157,7 +159,8 @@ const HELD_SQL: &str = "EXISTS (
 const COLUMNS: &str = "run_id, job, trigger, as_of, follow_ups, delivery_key, correlation_id, status,
     started_at, finished_at, rows, attempts, error, detail, published_at";
 
-/// The run that already took this delivery, if it is running or succeeded.
+/// The run that already took this delivery, if it is running or succeeded. A `running` one may
+/// belong to a dead process: the caller tells by the job's lock.
 pub async fn delivered(client: &Client, job: JobName, delivery_key: &str) -> Result<Option<RunRecord>> {
     let row = client
         .query_opt(
@@ -188,19 +191,99 @@ pub async fn running(client: &Client, job: JobName) -> Result<Option<RunRecord>>
     row.as_ref().map(RunRecord::from_row).transpose()
 }
 
-/// Marks failed the runs left `running` by a process that died. Call only while holding the
-/// job's lock: then no live run of the job exists.
-pub async fn fail_abandoned(client: &Client, job: JobName) -> Result<u64> {
-    client
-        .execute(
-            "UPDATE sync.job_run
-             SET status = 'failed', finished_at = now(),
-                 error = 'abandoned: the process running it ended before it finished'
-             WHERE job = $1 AND status = 'running'",
+/// Why a run left `running` by a dead process was closed.
+pub const ABANDONED: &str =
+    "abandoned: the process running it ended before it finished (Lambda's timeout, a crash or out of memory)";
+
+/// Closes as abandoned the runs left `running` by a process that died. Call only while holding
+/// the job's lock: then no live run of the job exists.
+pub async fn close_abandoned(client: &Client, job: JobName) -> Result<Vec<Uuid>> {
+    let rows = client
+        .query(
+            "UPDATE sync.job_run SET status = 'abandoned', finished_at = now(), error = $2
+             WHERE job = $1 AND status = 'running'
+             RETURNING run_id",
+            &[&job.as_str(), &ABANDONED],
+        )
+        .await
+        .map_err(db("closing abandoned runs in the run ledger"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// One run, by id.
+pub async fn run(client: &Client, run_id: Uuid) -> Result<Option<RunRecord>> {
+    let row = client
+        .query_opt(&format!("SELECT {COLUMNS} FROM sync.job_run WHERE run_id = $1"), &[&run_id])
+        .await
+        .map_err(db("reading the run ledger"))?;
+    row.as_ref().map(RunRecord::from_row).transpose()
+}
+
+/// The run whose output is live now: the job's latest success to finish.
+pub async fn live(client: &Client, job: JobName) -> Result<Option<RunRecord>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM sync.job_run WHERE job = $1 AND status = 'succeeded'
+                 ORDER BY finished_at DESC LIMIT 1"
+            ),
             &[&job.as_str()],
         )
         .await
-        .map_err(db("marking abandoned runs in the run ledger"))
+        .map_err(db("reading the run ledger"))?;
+    row.as_ref().map(RunRecord::from_row).transpose()
+}
+
+/// A paused job: its schedule, its predecessors' success and the watchdog do not start it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pause {
+    pub job: JobName,
+    pub reason: String,
+    pub paused_at: DateTime<Utc>,
+}
+
+impl Pause {
+    fn from_row(row: &Row) -> Result<Pause> {
+        let job: String = row.get("job");
+        Ok(Pause { job: job.parse()?, reason: row.get("reason"), paused_at: row.get("paused_at") })
+    }
+}
+
+/// Pauses the job (again: the reason is replaced, the time kept).
+pub async fn pause(client: &Client, job: JobName, reason: &str) -> Result<Pause> {
+    let row = client
+        .query_one(
+            "INSERT INTO sync.job_pause (job, reason) VALUES ($1, $2)
+             ON CONFLICT (job) DO UPDATE SET reason = EXCLUDED.reason
+             RETURNING job, reason, paused_at",
+            &[&job.as_str(), &reason],
+        )
+        .await
+        .map_err(db("pausing the job"))?;
+    Pause::from_row(&row)
+}
+
+/// Resumes the job; answers the pause it ended, if it was paused.
+pub async fn resume(client: &Client, job: JobName) -> Result<Option<Pause>> {
+    let row = client
+        .query_opt("DELETE FROM sync.job_pause WHERE job = $1 RETURNING job, reason, paused_at", &[&job.as_str()])
+        .await
+        .map_err(db("resuming the job"))?;
+    row.as_ref().map(Pause::from_row).transpose()
+}
+
+/// Every paused job.
+pub async fn pauses(client: &Client) -> Result<Vec<Pause>> {
+    let rows = client
+        .query("SELECT job, reason, paused_at FROM sync.job_pause ORDER BY job", &[])
+        .await
+        .map_err(db("reading the paused jobs"))?;
+    rows.iter().map(Pause::from_row).collect()
+}
+
+pub async fn paused(client: &Client, job: JobName) -> Result<Option<Pause>> {
+    Ok(pauses(client).await?.into_iter().find(|p| p.job == job))
 }
 
 pub struct NewRun<'a> {
@@ -288,18 +371,25 @@ pub async fn mark_published(client: &Client, run_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Per job: its newest run, its newest successful run, and whether a run holds its lock now.
+/// Per job: its newest run, its newest successful run, whether a run holds its lock now, the
+/// as-of date of the output live now, and its pause.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
     pub job: JobName,
     pub running_now: bool,
+    /// A `running` row whose process died shows as `abandoned` here, before the next run
+    /// closes it.
     pub last_run: Option<RunRecord>,
     pub last_success: Option<RunRecord>,
+    /// The as-of date of the latest success to finish: what readers see now.
+    pub live_as_of: Option<NaiveDate>,
+    pub paused: Option<Pause>,
 }
 
 pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
     let mut statuses = Vec::new();
+    let pauses = pauses(client).await?;
     for job in JobName::ALL {
         let last = |filter: &'static str| {
             format!("SELECT {COLUMNS} FROM sync.job_run WHERE job = $1 {filter} ORDER BY started_at DESC LIMIT 1")
@@ -309,11 +399,19 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
             .query_opt(&last("AND status = 'succeeded'"), &[&job.as_str()])
             .await
             .map_err(db("reading the run ledger"))?;
+        let running_now = is_locked(client, job).await?;
+        let mut last_run = last_run.as_ref().map(RunRecord::from_row).transpose()?;
+        if let Some(run) = last_run.as_mut().filter(|run| run.status == RunStatus::Running && !running_now) {
+            run.status = RunStatus::Abandoned;
+            run.error = Some(format!("{ABANDONED}; closed by the next run"));
+        }
         statuses.push(JobStatus {
             job,
-            running_now: is_locked(client, job).await?,
-            last_run: last_run.as_ref().map(RunRecord::from_row).transpose()?,
+            running_now,
+            last_run,
             last_success: last_success.as_ref().map(RunRecord::from_row).transpose()?,
+            live_as_of: live(client, job).await?.map(|run| run.as_of),
+            paused: pauses.iter().find(|p| p.job == job).cloned(),
         });
     }
     Ok(statuses)

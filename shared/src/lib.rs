@@ -11,6 +11,7 @@
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod deadline;
 pub mod emf;
 pub mod error;
 pub mod esr;

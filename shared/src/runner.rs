@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,6 +17,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::db::{retry_transient, Database, RetryPolicy, Session};
+use crate::deadline::Deadline;
 use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
 use crate::events::{DetailType, EventPublisher};
@@ -67,6 +69,20 @@ impl FromStr for Trigger {
     }
 }
 
+/// The predecessor run a follow-up says it follows (from its `Job Succeeded` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct After {
+    pub job: JobName,
+    pub run_id: Uuid,
+}
+
+impl After {
+    /// A follow-up's delivery is identified by the run it follows.
+    pub fn delivery_key(&self) -> String {
+        format!("after:{}", self.run_id)
+    }
+}
+
 /// One request to run a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRequest {
@@ -77,7 +93,11 @@ pub struct RunRequest {
     /// Identifies what delivered the request (a schedule's scheduled time, a predecessor's run),
     /// so a repeated delivery is not run twice. `None` for manual runs.
     pub delivery_key: Option<String>,
+    /// For a follow-up: the run it follows, checked against the ledger before anything runs.
+    pub after: Option<After>,
     pub correlation_id: Option<String>,
+    /// When the run must have stopped by (the invocation's); `None`: no limit (the CLI).
+    pub deadline: Option<Deadline>,
 }
 
 impl RunRequest {
@@ -89,7 +109,9 @@ impl RunRequest {
             as_of: Utc::now().date_naive(),
             follow_ups: true,
             delivery_key: None,
+            after: None,
             correlation_id: None,
+            deadline: None,
         }
     }
 }
@@ -99,6 +121,8 @@ impl RunRequest {
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Succeeded,
+    /// Not run now: a follow-up waiting for a predecessor, or a paused job (the reason is in
+    /// the warnings and the ledger).
     Deferred,
     /// A repeated delivery, or a follow-up whose output is already up to date: the run that
     /// already did the work is reported, nothing ran again.
@@ -198,6 +222,58 @@ async fn fan_in(control: &Session, job: JobName, as_of: NaiveDate) -> Result<Fan
     Ok(FanIn::Ready)
 }
 
+/// Checks a follow-up's claim against the ledger: the run it names must be a succeeded run of a
+/// real predecessor, for the same as-of date, that asked for follow-ups. Anything else (a forged
+/// or stray `Job Succeeded`) is refused, naming what did not match, and nothing runs.
+async fn verify_follow_up(control: &Session, request: &RunRequest, after: After) -> Result<()> {
+    let job = request.job;
+    let mismatch = if !graph::predecessors(job).contains(&after.job) {
+        Some(format!("{} is not a predecessor of {job} in the job graph", after.job))
+    } else {
+        match ledger::run(&control.client, after.run_id).await? {
+            None => Some(format!("the run ledger has no run {}", after.run_id)),
+            Some(run) if run.job != after.job => {
+                Some(format!("run {} is a run of {}, not of {}", after.run_id, run.job, after.job))
+            }
+            Some(run) if run.status != RunStatus::Succeeded => {
+                Some(format!("run {} of {} is {}, not succeeded", after.run_id, after.job, run.status.as_str()))
+            }
+            Some(run) if run.as_of != request.as_of => Some(format!(
+                "run {} of {} was as of {}, the event says {}",
+                after.run_id, after.job, run.as_of, request.as_of
+            )),
+            Some(run) if !run.follow_ups => {
+                Some(format!("run {} of {} asked for no follow-ups", after.run_id, after.job))
+            }
+            Some(_) => None,
+        }
+    };
+    match mismatch {
+        None => Ok(()),
+        Some(mismatch) => {
+            tracing::error!(job = %job, claimed_job = %after.job, claimed_run_id = %after.run_id, as_of = %request.as_of, "follow-up event rejected: {mismatch}");
+            Err(Error::InvalidInput(format!("follow-up event rejected, nothing ran: {mismatch}")))
+        }
+    }
+}
+
+fn deadline_error(job: JobName) -> Error {
+    Error::Deadline { job: job.to_string(), during: "its work".into() }
+}
+
+/// Whether Postgres cancelled the statement (57014: `statement_timeout`).
+fn cancelled_by_timeout(error: &Error) -> bool {
+    matches!(error, Error::Database { source, .. } if source.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
+}
+
+/// Resolves at `at`, or never.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 pub struct Runner {
     db: Database,
     events: EventPublisher,
@@ -251,13 +327,33 @@ impl Runner {
             retry_transient(self.retry, "connecting the control connection", |_| self.db.connect(&control_name)).await;
         let mut control = control?;
 
+        let mut warnings = Vec::new();
+        if let Some(pause) = ledger::paused(&control.client, job).await? {
+            let since = format!("paused since {} ({})", pause.paused_at.format("%Y-%m-%d %H:%M UTC"), pause.reason);
+            if request.trigger != Trigger::Manual {
+                return self
+                    .defer(&control, &request, format!("{since}: not started by its {}", request.trigger))
+                    .await;
+            }
+            warnings.push(format!("{job} is {since}; it ran because it was started by hand"));
+        }
+
         if let Some(key) = &request.delivery_key {
             if let Some(prior) = ledger::delivered(&control.client, job, key).await? {
-                return self.repeated_delivery(&control, prior).await;
+                // A `running` row nobody holds the lock for is a run whose process died
+                // (Lambda's timeout, a crash): its delivery was never done, so it runs again.
+                let dead = prior.status == RunStatus::Running && !ledger::is_locked(&control.client, job).await?;
+                if !dead {
+                    return self.repeated_delivery(&control, prior).await;
+                }
+                tracing::warn!(job = %job, run_id = %prior.run_id, delivery = %key, "the run that took this delivery died before it finished: running it again");
             }
         }
 
-        let mut warnings = Vec::new();
+        if let Some(after) = request.after {
+            verify_follow_up(&control, &request, after).await?;
+        }
+
         match fan_in(&control, job, request.as_of).await? {
             FanIn::Ready => {}
             FanIn::UpToDate(done) if request.trigger == Trigger::FollowUp => {
@@ -270,24 +366,28 @@ impl Runner {
             }
             FanIn::UpToDate(_) => {}
             FanIn::Waiting(waiting) if request.trigger == Trigger::FollowUp => {
-                return self.defer(&control, &request, waiting).await;
+                let reason = format!("waiting for {}", waiting.join("; "));
+                return self.defer(&control, &request, reason).await;
             }
             FanIn::Waiting(waiting) => {
                 for reason in waiting {
                     warnings.push(format!("started by hand although {reason}"));
                 }
-                for warning in &warnings {
-                    tracing::warn!(job = %job, "{warning}");
-                }
             }
+        }
+        let today = Utc::now().date_naive();
+        if request.as_of != today {
+            warnings.push(format!("as of {}, not today ({today})", request.as_of));
+        }
+        for warning in &warnings {
+            tracing::warn!(job = %job, "{warning}");
         }
 
         if !ledger::try_lock(&control.client, job).await? {
             return Err(self.already_running(&control, job).await);
         }
-        let abandoned = ledger::fail_abandoned(&control.client, job).await?;
-        if abandoned > 0 {
-            tracing::warn!(job = %job, abandoned, "marked runs left running by a dead process as failed");
+        for run_id in ledger::close_abandoned(&control.client, job).await? {
+            tracing::warn!(job = %job, run_id = %run_id, "closed a run left running by a process that died: {}", ledger::ABANDONED);
         }
 
         let run_id = Uuid::new_v4();
@@ -309,7 +409,7 @@ impl Runner {
             let prior = ledger::delivered(&control.client, job, key).await?;
             return match prior {
                 Some(prior) => self.repeated_delivery(&control, prior).await,
-                None => Err(Error::InvalidInput(format!("delivery {key} of {job} vanished from the ledger"))),
+                None => Err(Error::Conflict(format!("delivery {key} of {job} vanished from the ledger"))),
             };
         };
 
@@ -324,10 +424,15 @@ impl Runner {
         async move {
             tracing::info!("run started");
             let clock = Instant::now();
-            let (outcome, attempts) = tokio::select! {
-                result = self.attempts(job, request.as_of, run_id) => result,
-                _ = control.closed() => (Err(Error::LockLost { job: job.to_string() }), 0),
+            let attempts_made = AtomicU32::new(0);
+            let deadline = request.deadline;
+            let outcome = tokio::select! {
+                result = self.attempts(job, request.as_of, run_id, deadline, &attempts_made) => result,
+                _ = control.closed() => Err(Error::LockLost { job: job.to_string() }),
+                // The work is dropped here: its connection closes and Postgres rolls it back.
+                _ = until(deadline.map(|d| d.stop)) => Err(deadline_error(job)),
             };
+            let attempts = attempts_made.load(Ordering::Relaxed);
             let mut summary = self.finish(control, record, outcome, attempts, clock.elapsed()).await?;
             summary.warnings.extend(warnings);
             Ok(summary)
@@ -336,18 +441,48 @@ impl Runner {
         .await
     }
 
-    /// Runs the job until it succeeds or fails for good, each attempt on a fresh work connection.
-    async fn attempts(&self, job: JobName, as_of: NaiveDate, run_id: Uuid) -> (Result<jobs::JobOutput>, u32) {
-        let context = jobs::JobContext { as_of, run_id, search: self.search.as_ref() };
+    /// Runs the job until it succeeds or fails for good, each attempt on a fresh work connection
+    /// whose statements end by the deadline.
+    async fn attempts(
+        &self,
+        job: JobName,
+        as_of: NaiveDate,
+        run_id: Uuid,
+        deadline: Option<Deadline>,
+        attempts_made: &AtomicU32,
+    ) -> Result<jobs::JobOutput> {
+        let context = jobs::JobContext { as_of, run_id, search: self.search.as_ref(), deadline };
         let context = &context;
-        retry_transient(self.retry, job.as_str(), |attempt| async move {
+        let (outcome, _) = retry_transient(self.retry, job.as_str(), |attempt| async move {
+            attempts_made.store(attempt, Ordering::Relaxed);
+            if deadline.is_some_and(|d| d.work_expired()) {
+                return Err(deadline_error(job));
+            }
             let mut work = self.db.connect(&format!("tis-sync:{job}:work")).await?;
             if attempt > 1 {
                 tracing::info!(attempt, "retrying the run");
             }
-            jobs::execute(job, &mut work.client, context).await
+            if let Some(deadline) = deadline {
+                // An integer of milliseconds, computed here: never input.
+                let timeout = format!("SET statement_timeout = {}", deadline.work_time_left().as_millis());
+                work.client
+                    .batch_execute(&timeout)
+                    .await
+                    .map_err(|e| Error::database("setting statement_timeout", e))?;
+            }
+            jobs::execute(job, &mut work.client, context).await.map_err(|error| match deadline {
+                // Ours is the only statement_timeout set: a statement it cancelled near the stop
+                // is the deadline (an operator's pg_cancel_backend has the same SQLSTATE).
+                Some(deadline)
+                    if cancelled_by_timeout(&error) && deadline.work_time_left() < Duration::from_millis(500) =>
+                {
+                    deadline_error(job)
+                }
+                _ => error,
+            })
         })
-        .await
+        .await;
+        outcome
     }
 
     async fn finish(
@@ -457,10 +592,10 @@ impl Runner {
         Ok(summary)
     }
 
-    /// Records a follow-up that cannot run yet and announces it with `Job Deferred`; the
-    /// waited-for predecessor's own success will trigger it again.
-    async fn defer(&self, control: &Session, request: &RunRequest, waiting: Vec<String>) -> Result<RunSummary> {
-        let reason = format!("deferred: waiting for {}", waiting.join("; "));
+    /// Records a run that does not happen now and announces it with `Job Deferred`: a follow-up
+    /// waiting for a predecessor (whose own success will trigger it again), or a paused job.
+    async fn defer(&self, control: &Session, request: &RunRequest, why: String) -> Result<RunSummary> {
+        let reason = format!("deferred: {why}");
         tracing::info!(job = %request.job, as_of = %request.as_of, "{reason}");
         let run = NewRun {
             run_id: Uuid::new_v4(),
@@ -510,7 +645,9 @@ impl Runner {
                     as_of,
                     follow_ups,
                     delivery_key: None,
+                    after: None,
                     correlation_id: Some(correlation_id.clone()),
+                    deadline: None,
                 }
             } else {
                 let missing: Vec<String> = predecessors
@@ -522,14 +659,20 @@ impl Runner {
                     report.skipped.push((job, format!("not run: {} did not succeed", missing.join(", "))));
                     continue;
                 }
-                let after = succeeded.iter().rev().find(|(s, _)| predecessors.contains(s)).map(|(_, id)| *id);
+                let after = succeeded
+                    .iter()
+                    .rev()
+                    .find(|(s, _)| predecessors.contains(s))
+                    .map(|&(job, run_id)| After { job, run_id });
                 RunRequest {
                     job,
                     trigger: Trigger::FollowUp,
                     as_of,
                     follow_ups: true,
-                    delivery_key: after.map(|id| format!("after:{id}")),
+                    delivery_key: after.map(|a| a.delivery_key()),
+                    after,
                     correlation_id: Some(correlation_id.clone()),
+                    deadline: None,
                 }
             };
             match self.run(request).await {

@@ -2,14 +2,17 @@
 //! again, before users notice (jobs.md "Missed and failed runs"; the incident was found by users
 //! days late).
 //!
-//! Jobs: every job of the graph with no successful run for the as-of date is missed, unless it
-//! is running now. Each missed job is announced with `Job Missed`; the missed jobs that nothing
-//! else missed leads to are started again (trigger `catch-up`, follow-ups on), and their
-//! follow-ups take care of the rest.
+//! Jobs: a job of the graph is missed when the output live now (its latest success) is not as
+//! of the as-of date or later (no run, a failed one, or a stray run for a past date replaced
+//! it), unless it is running now. Each missed job is announced with `Job Missed`; the missed
+//! jobs that nothing else missed leads to are started again (trigger `catch-up`, follow-ups
+//! on), and their follow-ups take care of the rest. A paused job, and what follows it, is left
+//! alone and reported as such.
 //!
 //! ESR: the records still TO_EXPORT that the last file of their deanery and kind should have
 //! taken (start date inside its window, created before it, not held back by the 40-per-position
-//! cap), and the active deaneries with no file for the latest scheduled run.
+//! cap), the active deaneries with no file for the latest scheduled run, and files recorded but
+//! not uploaded ten minutes after they were made.
 
 use std::future::Future;
 
@@ -50,7 +53,9 @@ impl InvokeFunction {
 impl CatchUp for InvokeFunction {
     async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
         let name = format!("{}{job}", self.prefix);
-        let payload = json!({"trigger": "catch-up", "asOf": as_of, "followUps": true}).to_string();
+        // The watchdog checked its own date: a distant one was allowed by its input already.
+        let payload =
+            json!({"trigger": "catch-up", "asOf": as_of, "allowDistantAsOf": true, "followUps": true}).to_string();
         self.client
             .invoke()
             .function_name(&name)
@@ -86,7 +91,7 @@ impl CatchUp for RunHere<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct JobCheck {
     pub job: JobName,
-    /// ok | running | missed
+    /// ok | running | missed | paused | held (follows a paused job)
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -112,6 +117,19 @@ pub struct MissingFile {
     pub run_date: NaiveDate,
 }
 
+/// A file whose row and records' EXPORTED status committed, but whose upload never happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotUploadedFile {
+    pub file_name: String,
+    pub deanery: String,
+    pub kind: Kind,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A file recorded this long ago and still not uploaded is a finding (an upload takes seconds).
+pub const UPLOAD_GRACE_MINUTES: i64 = 10;
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WatchdogReport {
@@ -119,6 +137,7 @@ pub struct WatchdogReport {
     pub jobs: Vec<JobCheck>,
     pub esr_overdue: Vec<OverdueRecords>,
     pub esr_missing_files: Vec<MissingFile>,
+    pub esr_not_uploaded: Vec<NotUploadedFile>,
     /// One line for the log and the console.
     pub summary: String,
 }
@@ -151,24 +170,52 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         let client = &session.client;
 
         let mut checks = Vec::new();
-        let mut missed: Vec<(JobName, Option<RunRecord>)> = Vec::new();
+        let mut missed: Vec<(JobName, Option<RunRecord>, Option<RunRecord>)> = Vec::new();
         let mut running = Vec::new();
+        let pauses = ledger::pauses(client).await?;
+        // GRAPH is in dependency order, so a job's predecessors are classified before it.
+        let mut held: Vec<JobName> = Vec::new();
         for node in GRAPH {
             let job = node.job;
-            if ledger::succeeded_for(client, job, as_of).await?.is_some() {
-                checks.push(JobCheck { job, state: "ok", reason: None, action: None });
-            } else if ledger::is_locked(client, job).await? {
-                running.push(job);
-                checks.push(JobCheck { job, state: "running", reason: None, action: Some("left alone".into()) });
-            } else {
-                missed.push((job, ledger::latest_for(client, job, as_of).await?));
+            if let Some(pause) = pauses.iter().find(|p| p.job == job) {
+                held.push(job);
+                let reason =
+                    format!("paused since {} ({})", pause.paused_at.format("%Y-%m-%d %H:%M UTC"), pause.reason);
+                checks.push(JobCheck { job, state: "paused", reason: Some(reason), action: Some("left alone".into()) });
+                continue;
+            }
+            if let Some(p) = graph::predecessors(job).into_iter().find(|p| held.contains(p)) {
+                held.push(job);
+                let reason = format!("follows {p}, which is paused");
+                checks.push(JobCheck { job, state: "held", reason: Some(reason), action: Some("left alone".into()) });
+                continue;
+            }
+            let live = ledger::live(client, job).await?;
+            match &live {
+                Some(run) if run.as_of >= as_of => {
+                    let reason = (run.as_of > as_of).then(|| format!("newer output, as of {}, is live", run.as_of));
+                    checks.push(JobCheck { job, state: "ok", reason, action: None });
+                }
+                _ if ledger::is_locked(client, job).await? => {
+                    running.push(job);
+                    checks.push(JobCheck { job, state: "running", reason: None, action: Some("left alone".into()) });
+                }
+                _ => missed.push((job, ledger::latest_for(client, job, as_of).await?, live)),
             }
         }
-        let missed_jobs: Vec<JobName> = missed.iter().map(|(j, _)| *j).collect();
-        for (job, last) in &missed {
-            let reason = match last {
-                None => format!("no run for {as_of}"),
-                Some(run) => match (run.status, &run.error) {
+        let missed_jobs: Vec<JobName> = missed.iter().map(|(j, _, _)| *j).collect();
+        for (job, last, live) in &missed {
+            let reason = match (last, live) {
+                // It did succeed for the date, but a later run for an earlier date replaced it.
+                (Some(run), Some(live)) if run.status == RunStatus::Succeeded => format!(
+                    "its live output is as of {} (run {}), not {as_of}: a later run for another date replaced it",
+                    live.as_of, live.run_id
+                ),
+                (None, Some(live)) => {
+                    format!("no run for {as_of}; its live output is as of {} (run {})", live.as_of, live.run_id)
+                }
+                (None, None) => format!("no run for {as_of}"),
+                (Some(run), _) => match (run.status, &run.error) {
                     (RunStatus::Failed, Some(error)) => format!("its last run for {as_of} failed: {error}"),
                     (status, error) => {
                         format!("its last run for {as_of} is {} {}", status.as_str(), error.as_deref().unwrap_or(""))
@@ -195,7 +242,7 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 follow_ups: true,
                 error: &reason,
                 started_again: waits_for.is_none(),
-                last_run_id: last.as_ref().map(|r| r.run_id),
+                last_run_id: last.as_ref().or(live.as_ref()).map(|r| r.run_id),
             };
             if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
                 tracing::error!(job = %job, error = %e, "could not announce a missed job");
@@ -211,6 +258,10 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
             esr_overdue.extend(overdue_records(client, kind).await?);
             esr_missing_files.extend(missing_files(client, kind, latest_scheduled_run(kind, now)).await?);
         }
+        let esr_not_uploaded = not_uploaded_files(client, now).await?;
+        for f in &esr_not_uploaded {
+            tracing::error!(file = %f.file_name, deanery = %f.deanery, kind = %f.kind, created_at = %f.created_at, "ESR file recorded but never uploaded: re-send its command");
+        }
         let overdue_total: i64 = esr_overdue.iter().map(|o| o.records).sum();
         for o in &esr_overdue {
             tracing::error!(deanery = %o.deanery, kind = %o.kind, records = o.records, last_file = %o.last_file, "ESR records overdue");
@@ -219,10 +270,11 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
             tracing::error!(deanery = %m.deanery, kind = %m.kind, run_date = %m.run_date, "no ESR file for the scheduled run");
         }
         if let Some(sink) = self.metrics {
-            sink.watchdog(missed.len(), overdue_total.max(0) as u64, esr_missing_files.len());
+            sink.watchdog(missed.len(), overdue_total.max(0) as u64, esr_missing_files.len(), esr_not_uploaded.len());
         }
+        let paused = checks.iter().filter(|c| c.state == "paused").count();
         let summary = format!(
-            "{as_of}: {} job(s) missed{}, {} running; ESR: {overdue_total} record(s) overdue, {} file(s) missing",
+            "{as_of}: {} job(s) missed{}, {} running, {paused} paused; ESR: {overdue_total} record(s) overdue, {} file(s) missing, {} not uploaded",
             missed.len(),
             if missed.is_empty() {
                 String::new()
@@ -230,10 +282,11 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 format!(" ({})", missed_jobs.iter().map(|j| j.as_str()).collect::<Vec<_>>().join(", "))
             },
             running.len(),
-            esr_missing_files.len()
+            esr_missing_files.len(),
+            esr_not_uploaded.len()
         );
         tracing::info!("{summary}");
-        Ok(WatchdogReport { as_of, jobs: checks, esr_overdue, esr_missing_files, summary })
+        Ok(WatchdogReport { as_of, jobs: checks, esr_overdue, esr_missing_files, esr_not_uploaded, summary })
     }
 }
 
@@ -285,6 +338,29 @@ async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecor
             last_file: r.get(3),
         })
         .collect())
+}
+
+async fn not_uploaded_files(client: &Client, now: DateTime<Utc>) -> Result<Vec<NotUploadedFile>> {
+    let rows = client
+        .query(
+            "SELECT file_name, deanery, kind, created_at FROM esr.export_file
+             WHERE uploaded_at IS NULL AND created_at < $1::timestamptz - make_interval(mins => $2::int)
+             ORDER BY created_at",
+            &[&now, &(UPLOAD_GRACE_MINUTES as i32)],
+        )
+        .await
+        .map_err(|e| Error::database("looking for ESR files never uploaded", e))?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.get("kind");
+            Ok(NotUploadedFile {
+                file_name: r.get("file_name"),
+                deanery: r.get("deanery"),
+                kind: kind.parse()?,
+                created_at: r.get("created_at"),
+            })
+        })
+        .collect()
 }
 
 async fn missing_files(client: &Client, kind: Kind, run_date: NaiveDate) -> Result<Vec<MissingFile>> {

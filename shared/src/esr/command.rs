@@ -1,5 +1,10 @@
-//! An export command: `{ "deanery": "LDN", "date": "2021-08-04", "kind": "app", "force": false }`.
-//! `date` defaults to today (UTC) and `kind` to `app`.
+//! An export command: `{ "deanery": "LDN", "date": "2021-08-04", "kind": "app", "force": false,
+//! "commandId": "…" }`. `date` defaults to today (UTC) and `kind` to `app`.
+//!
+//! Every command has an identity, stored with the file it makes, so a redelivered command
+//! finishes its own file and never makes another: the `commandId` dispatch assigns (it travels
+//! in the body, so it survives a dead-letter redrive), else the SQS message id. A forced command
+//! must carry a `commandId`: it is the only thing telling its redrive from a new request.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -13,16 +18,19 @@ pub struct Command {
     pub date: NaiveDate,
     pub kind: Kind,
     pub force: bool,
+    #[serde(rename = "commandId", skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Wire {
     deanery: String,
     date: Option<String>,
     kind: Option<String>,
     #[serde(default)]
     force: bool,
+    command_id: Option<String>,
 }
 
 impl Command {
@@ -40,12 +48,28 @@ impl Command {
         if deanery.is_empty() {
             return Err(Error::InvalidInput("export command has an empty deanery".into()));
         }
+        let command_id = wire.command_id.map(|id| id.trim().to_string()).filter(|id| !id.is_empty());
+        if wire.force && command_id.is_none() {
+            return Err(Error::InvalidInput(
+                "a forced export command needs a commandId, so that its redelivery or redrive finishes its file instead of making another: send it through esr-export-dispatch".into(),
+            ));
+        }
         Ok(Command {
             deanery,
             date,
             kind: wire.kind.as_deref().map(str::parse).transpose()?.unwrap_or(Kind::App),
             force: wire.force,
+            command_id,
         })
+    }
+
+    /// This command as delivered in the SQS message `message_id`: its identity is its
+    /// `commandId`, or else the message id.
+    pub fn delivered_as(mut self, message_id: Option<&str>) -> Command {
+        if self.command_id.is_none() {
+            self.command_id = message_id.map(|id| format!("sqs:{id}"));
+        }
+        self
     }
 
     pub fn to_json(&self) -> String {
@@ -71,16 +95,19 @@ mod tests {
 
     #[test]
     fn a_full_command_round_trips() {
-        let command =
-            Command::parse(r#"{"deanery":"LDN","date":"2021-08-02","kind":"notification","force":true}"#, today())
-                .unwrap();
+        let command = Command::parse(
+            r#"{"deanery":"LDN","date":"2021-08-02","kind":"notification","force":true,"commandId":"c-1"}"#,
+            today(),
+        )
+        .unwrap();
         assert_eq!(
             command,
             Command {
                 deanery: "LDN".into(),
                 date: NaiveDate::from_ymd_opt(2021, 8, 2).unwrap(),
                 kind: Kind::Notification,
-                force: true
+                force: true,
+                command_id: Some("c-1".into()),
             }
         );
         assert_eq!(Command::parse(&command.to_json(), today()).unwrap(), command);
@@ -96,6 +123,15 @@ mod tests {
     }
 
     #[test]
+    fn a_command_without_an_id_is_identified_by_its_message() {
+        let command = Command::parse(r#"{"deanery":"LDN"}"#, today()).unwrap().delivered_as(Some("m-1"));
+        assert_eq!(command.command_id.as_deref(), Some("sqs:m-1"));
+        let command =
+            Command::parse(r#"{"deanery":"LDN","commandId":"c-9"}"#, today()).unwrap().delivered_as(Some("m-1"));
+        assert_eq!(command.command_id.as_deref(), Some("c-9"), "the id dispatch assigned wins");
+    }
+
+    #[test]
     fn malformed_commands_say_what_is_wrong() {
         for (body, expected) in [
             ("not json", "export command 'not json'"),
@@ -104,6 +140,7 @@ mod tests {
             (r#"{"deanery":"LDN","kind":"dnc"}"#, "kind 'dnc' is not app or notification"),
             (r#"{"deanery":"LDN","force":"yes"}"#, "invalid type"),
             (r#"{"deanery":""}"#, "empty deanery"),
+            (r#"{"deanery":"LDN","force":true}"#, "a forced export command needs a commandId"),
         ] {
             let error = Command::parse(body, today()).unwrap_err().to_string();
             assert!(error.contains(expected), "{body}: {error}");

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 
 /// What to dispatch. Function input: the schedule's
 /// `{"trigger": "schedule", "kind": "app", "scheduledTime": "…"}` or an operator's
-/// `{"deaneries": ["LDN"], "date": "2021-08-04", "kind": "app", "force": false}` (all optional).
+/// `{"deaneries": ["LDN"], "date": "2021-08-04", "kind": "app", "force": false}` (all optional;
+/// a date more than 31 days from today also needs `"allowDistantDate": true`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchRequest {
     /// `None`: every active deanery.
@@ -33,13 +34,15 @@ struct Wire {
     kind: Option<String>,
     #[serde(default)]
     force: bool,
+    #[serde(default)]
+    allow_distant_date: bool,
 }
 
 impl DispatchRequest {
     pub fn parse(input: Value, today: NaiveDate) -> Result<Self> {
         let wire: Wire = serde_json::from_value(input).map_err(|e| {
             Error::InvalidInput(format!(
-                "dispatch input (accepted fields: deaneries [codes], date \"YYYY-MM-DD\", kind app|notification, force): {e}"
+                "dispatch input (accepted fields: deaneries [codes], date \"YYYY-MM-DD\", allowDistantDate, kind app|notification, force): {e}"
             ))
         })?;
         if let Some(trigger) = wire.trigger.as_deref().filter(|t| *t != "schedule" && *t != "manual") {
@@ -53,8 +56,17 @@ impl DispatchRequest {
             }
         });
         let date = match wire.date.as_deref() {
-            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|e| Error::InvalidInput(format!("date '{text}' is not YYYY-MM-DD ({e})")))?,
+            Some(text) => {
+                let date = crate::invocation::parse_date("date", text)?;
+                crate::invocation::check_distance(
+                    "date",
+                    date,
+                    today,
+                    wire.allow_distant_date,
+                    "\"allowDistantDate\": true",
+                )?;
+                date
+            }
             None => scheduled_date.unwrap_or(today),
         };
         let deaneries = wire.deaneries.map(|codes| codes.iter().map(|c| c.trim().to_uppercase()).collect::<Vec<_>>());
@@ -100,9 +112,16 @@ impl Dispatcher {
             }
             None => active_deaneries(&session.client).await?,
         };
+        // Each command's identity: its redelivery or redrive finishes the file it made.
         let commands: Vec<Command> = deaneries
             .into_iter()
-            .map(|deanery| Command { deanery, date: request.date, kind: request.kind, force: request.force })
+            .map(|deanery| Command {
+                deanery,
+                date: request.date,
+                kind: request.kind,
+                force: request.force,
+                command_id: Some(uuid::Uuid::new_v4().to_string()),
+            })
             .collect();
         for chunk in commands.chunks(10) {
             self.send_batch(chunk).await?;
@@ -172,6 +191,9 @@ mod tests {
     fn an_operator_names_deaneries_and_a_date() {
         let request =
             DispatchRequest::parse(json!({"deaneries": ["ldn", "MER"], "date": "2021-08-02"}), today()).unwrap();
+        assert!(DispatchRequest::parse(json!({"date": "2021-06-02"}), today()).is_err(), "two months back");
+        let far = DispatchRequest::parse(json!({"date": "2021-06-02", "allowDistantDate": true}), today()).unwrap();
+        assert_eq!(far.date, NaiveDate::from_ymd_opt(2021, 6, 2).unwrap());
         assert_eq!(request.deaneries, Some(vec!["LDN".to_string(), "MER".to_string()]));
         assert_eq!(request.kind, Kind::App);
         assert_eq!(request.date, NaiveDate::from_ymd_opt(2021, 8, 2).unwrap());
@@ -181,7 +203,8 @@ mod tests {
     fn bad_input_is_named() {
         for (input, expected) in [
             (json!({"deaneries": "LDN"}), "invalid type"),
-            (json!({"date": "04/08/2021"}), "date '04/08/2021' is not YYYY-MM-DD"),
+            (json!({"date": "04/08/2021"}), "date '04/08/2021' is not a date in YYYY-MM-DD form"),
+            (json!({"date": "2042-08-04"}), "\"allowDistantDate\": true"),
             (json!({"kind": "apps"}), "kind 'apps'"),
             (json!({"deanery": "LDN"}), "unknown field `deanery`"),
             (json!({"deaneries": []}), "deaneries is empty"),

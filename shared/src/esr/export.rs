@@ -1,7 +1,8 @@
 //! Handling one export command, exactly once (esr-export.md "An export command"):
 //!
-//! 1. In one transaction, under a lock per (deanery, kind): if the day's file exists (and the
-//!    command is not forced) take it; otherwise take the next number of the kind's shared
+//! 1. In one transaction, under a lock per (deanery, kind): if this command (by its identity)
+//!    made a file already, take it; if the day's file exists and the command is not forced,
+//!    take that; otherwise take the next number of the kind's shared
 //!    sequence, select the qualifying records (TO_EXPORT, start date from run date + 2 days to
 //!    before run date + 13 weeks, at most 40 per position, by start date then id), write the file
 //!    and mark its records EXPORTED. Transient database errors retry the whole transaction.
@@ -11,7 +12,8 @@
 //!
 //! Concurrent commands for different deaneries never touch the same rows and draw numbers from a
 //! sequence, so the 13 commands of 13:00 cannot conflict (the 2021 incident). A failure after
-//! the commit leaves the file recorded; the command's retry finds it and finishes the upload.
+//! the commit leaves the file recorded; the command's retry (forced or not: the file carries the
+//! command's identity) finds it and finishes the upload, and never makes a second file.
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -142,6 +144,12 @@ impl Exporter {
     }
 
     async fn export_once(&self, command: &Command) -> Result<ExportedFile> {
+        if command.force && command.command_id.is_none() {
+            return Err(Error::InvalidInput(format!(
+                "forced export of {} {} for {} has no command id: it could not tell its own retry from a new request",
+                command.deanery, command.kind, command.date
+            )));
+        }
         let (file, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
         let file = file?;
         let span = tracing::info_span!("esr_export", deanery = %command.deanery, kind = %command.kind, date = %command.date, file = %file.file_name);
@@ -198,11 +206,9 @@ impl Exporter {
         )
         .await
         .map_err(db)?;
-        if !command.force {
-            if let Some(existing) = existing_file(&tx, command).await.map_err(db)? {
-                tx.commit().await.map_err(db)?;
-                return Ok(existing);
-            }
+        if let Some(existing) = existing_file(&tx, command).await.map_err(db)? {
+            tx.commit().await.map_err(db)?;
+            return Ok(existing);
         }
         let sequence: i64 =
             tx.query_one(&format!("SELECT nextval('{}')", command.kind.file_sequence()), &[]).await.map_err(db)?.get(0);
@@ -226,8 +232,9 @@ impl Exporter {
         let id: i64 = tx
             .query_one(
                 "INSERT INTO esr.export_file
-                   (deanery, kind, run_date, sequence, file_name, content, record_ids, placement_ids, forced, s3_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   (deanery, kind, run_date, sequence, file_name, content, record_ids, placement_ids, forced, s3_key,
+                    command_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  RETURNING id",
                 &[
                     &command.deanery,
@@ -240,6 +247,7 @@ impl Exporter {
                     &placement_ids,
                     &command.force,
                     &s3_key,
+                    &command.command_id,
                 ],
             )
             .await
@@ -280,6 +288,8 @@ impl Exporter {
     }
 }
 
+/// The file this command made already (found by its identity), else, unless the command is
+/// forced, the day's file.
 async fn existing_file(
     tx: &Transaction<'_>,
     command: &Command,
@@ -287,8 +297,12 @@ async fn existing_file(
     let row = tx
         .query_opt(
             "SELECT id, sequence, file_name, content, placement_ids, s3_key, uploaded_at, event_published_at
-             FROM esr.export_file WHERE deanery = $1 AND kind = $2 AND run_date = $3 AND NOT forced",
-            &[&command.deanery, &command.kind.as_str(), &command.date],
+             FROM esr.export_file
+             WHERE command_id = $4
+                OR (NOT $5 AND deanery = $1 AND kind = $2 AND run_date = $3 AND NOT forced)
+             ORDER BY command_id = $4 DESC NULLS LAST
+             LIMIT 1",
+            &[&command.deanery, &command.kind.as_str(), &command.date, &command.command_id, &command.force],
         )
         .await?;
     Ok(row.map(|row| {

@@ -1,12 +1,14 @@
 //! Records generated upstream arrive as messages: a new record is inserted, one not yet
 //! exported is updated, an update to an exported one is ignored (later changes travel to ESR as
-//! notifications).
+//! notifications), and a message older than the one the record was last taken from is ignored.
 //!
 //! Message: `{"kind": "app", "record": {"id", "placementId", "deanery", "positionId",
-//! "positionNumber", "startDate", "status", "applicant", "generationError"}}`; notifications carry
-//! `notificationType` and `notification` instead of `applicant`.
+//! "positionNumber", "startDate", "status", "applicant", "generationError", "changedAt"}}`;
+//! notifications carry `notificationType` and `notification` instead of `applicant`.
+//! `changedAt` (RFC 3339) is when upstream changed the record: a standard queue, concurrent
+//! batches and a dead-letter redrive days later deliver out of order, so it orders them.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_postgres::Client;
@@ -36,6 +38,8 @@ pub struct IntakeRecord {
     pub notification_type: Option<i32>,
     pub notification: Option<Value>,
     pub generation_error: Option<String>,
+    /// When upstream made this version of the record.
+    pub changed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +49,9 @@ pub enum IntakeOutcome {
     Updated,
     /// The record was exported already: the update is not applied.
     Ignored,
+    /// The record holds a version changed at the same time or later: this message is a
+    /// duplicate or arrived out of order, and is not applied.
+    Outdated,
 }
 
 impl IntakeMessage {
@@ -71,14 +78,16 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
             client
                 .query_opt(
                     "INSERT INTO esr.generated_app_record AS r
-                       (id, placement_id, deanery, position_id, position_number, start_date, status, applicant, generation_error)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                       (id, placement_id, deanery, position_id, position_number, start_date, status, applicant,
+                        generation_error, changed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (id) DO UPDATE SET
                        placement_id = EXCLUDED.placement_id, deanery = EXCLUDED.deanery,
                        position_id = EXCLUDED.position_id, position_number = EXCLUDED.position_number,
                        start_date = EXCLUDED.start_date, status = EXCLUDED.status, applicant = EXCLUDED.applicant,
-                       generation_error = EXCLUDED.generation_error, updated_at = now()
-                     WHERE r.status <> 'EXPORTED'
+                       generation_error = EXCLUDED.generation_error, changed_at = EXCLUDED.changed_at,
+                       updated_at = now()
+                     WHERE r.status <> 'EXPORTED' AND (r.changed_at IS NULL OR r.changed_at < EXCLUDED.changed_at)
                      RETURNING (xmax = 0) AS inserted",
                     &[
                         &record.id,
@@ -90,6 +99,7 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                         &status,
                         &applicant,
                         &record.generation_error,
+                        &record.changed_at,
                     ],
                 )
                 .await
@@ -104,15 +114,16 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                 .query_opt(
                     "INSERT INTO esr.notification_record AS r
                        (id, placement_id, deanery, notification_type, position_id, position_number, start_date, status,
-                        notification, generation_error)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                        notification, generation_error, changed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (id) DO UPDATE SET
                        placement_id = EXCLUDED.placement_id, deanery = EXCLUDED.deanery,
                        notification_type = EXCLUDED.notification_type, position_id = EXCLUDED.position_id,
                        position_number = EXCLUDED.position_number, start_date = EXCLUDED.start_date,
                        status = EXCLUDED.status, notification = EXCLUDED.notification,
-                       generation_error = EXCLUDED.generation_error, updated_at = now()
-                     WHERE r.status <> 'EXPORTED'
+                       generation_error = EXCLUDED.generation_error, changed_at = EXCLUDED.changed_at,
+                       updated_at = now()
+                     WHERE r.status <> 'EXPORTED' AND (r.changed_at IS NULL OR r.changed_at < EXCLUDED.changed_at)
                      RETURNING (xmax = 0) AS inserted",
                     &[
                         &record.id,
@@ -125,15 +136,40 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                         &status,
                         &notification,
                         &record.generation_error,
+                        &record.changed_at,
                     ],
                 )
                 .await
                 .map_err(db)?
         }
     };
-    Ok(match row {
-        Some(row) if row.get::<_, bool>("inserted") => IntakeOutcome::Inserted,
-        Some(_) => IntakeOutcome::Updated,
-        None => IntakeOutcome::Ignored,
-    })
+    match row {
+        Some(row) if row.get::<_, bool>("inserted") => Ok(IntakeOutcome::Inserted),
+        Some(_) => Ok(IntakeOutcome::Updated),
+        None => {
+            // Not applied: say which stored version it lost to (ids and times, no field values).
+            let stored = client
+                .query_one(
+                    &format!("SELECT status, changed_at FROM {} WHERE id = $1", message.kind.records_table()),
+                    &[&record.id],
+                )
+                .await
+                .map_err(db)?;
+            let stored_status: String = stored.get("status");
+            let stored_changed_at: Option<DateTime<Utc>> = stored.get("changed_at");
+            if stored_status == "EXPORTED" {
+                tracing::info!(kind = %message.kind, record_id = record.id, changed_at = %record.changed_at, "record already exported: update not applied");
+                return Ok(IntakeOutcome::Ignored);
+            }
+            tracing::warn!(
+                kind = %message.kind,
+                record_id = record.id,
+                message_changed_at = %record.changed_at,
+                stored_changed_at = ?stored_changed_at,
+                stored_status = %stored_status,
+                "out-of-order or repeated message: the record holds a version changed at the same time or later; not applied"
+            );
+            Ok(IntakeOutcome::Outdated)
+        }
+    }
 }

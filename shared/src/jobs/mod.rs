@@ -100,6 +100,8 @@ pub struct JobContext<'a> {
     pub run_id: uuid::Uuid,
     /// The search index, when configured (`OPENSEARCH_URL`); only the index job needs it.
     pub search: Option<&'a PersonSearch>,
+    /// When the job's work must end (the index job stops and deletes its new index by then).
+    pub deadline: Option<crate::deadline::Deadline>,
 }
 
 /// Runs one attempt of `job` on the work connection. Each job replaces its output atomically
@@ -118,7 +120,8 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
                 Error::Config("person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)".into())
             })?;
             let label = context.run_id.simple().to_string();
-            person_elasticsearch_sync::run(client, as_of, &search.index, &search.target, &label[..8]).await
+            let work_stop = context.deadline.map(|d| d.work_stop);
+            person_elasticsearch_sync::run(client, as_of, &search.index, &search.target, &label[..8], work_stop).await
         }
     }
 }

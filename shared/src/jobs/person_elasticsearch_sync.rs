@@ -6,7 +6,8 @@
 //! requests bounded by bytes with every item's result checked, refreshes it, checks that it
 //! holds exactly one document per person, and only then moves the alias in one atomic
 //! `_aliases` request. The previous index is kept for rollback; older ones are deleted. Any
-//! failure deletes the new index and leaves the alias where it was.
+//! failure, or reaching the invocation's deadline, deletes the new index and leaves the alias
+//! where it was; indexes left by runs whose process died are deleted by the next run.
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -65,6 +66,7 @@ pub async fn run<I: SearchIndex + Sync>(
     index: &I,
     target: &IndexTarget,
     run_label: &str,
+    work_stop: Option<tokio::time::Instant>,
 ) -> Result<JobOutput> {
     let db = |e| Error::database("reading persons for the search index", e);
     // One snapshot for the count and the documents, so "one document per person" is checkable.
@@ -79,7 +81,7 @@ pub async fn run<I: SearchIndex + Sync>(
     let statement = tx.prepare(DOCUMENTS).await.map_err(db)?;
     let portal = tx.bind(&statement, &[&as_of]).await.map_err(db)?;
     let mut source = PersonRows { tx: &tx, portal };
-    let output = rebuild(index, target, run_label, &mut source, persons as u64).await?;
+    let output = rebuild(index, target, run_label, &mut source, persons as u64, work_stop).await?;
     tx.commit().await.map_err(db)?;
     Ok(output)
 }
@@ -107,11 +109,18 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     run_label: &str,
     source: &mut S,
     expected_documents: u64,
+    work_stop: Option<tokio::time::Instant>,
 ) -> Result<JobOutput> {
     let alias = target.alias.as_str();
     let previous = index.alias_targets(alias).await?;
     // A legacy setup has a concrete index named like the alias: the swap removes it.
     let legacy = previous.is_empty() && index.index_exists(alias).await?;
+    let existing = index.indices_with_prefix(&target.concrete_prefix()).await?;
+    let orphans = orphans(&existing, &previous);
+    for orphan in &orphans {
+        tracing::warn!(index = %orphan, "deleting an index left by a run that never moved the alias to it");
+        index.delete_index(orphan).await?;
+    }
     let name = target.new_index_name(run_label);
     index.create_index(&name, &index_definition()).await?;
     tracing::info!(index = %name, alias, "building a new index");
@@ -129,18 +138,21 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
                 ),
             });
         }
-        let mut actions: Vec<Value> = previous
-            .iter()
-            .map(|old| json!({"remove": {"index": old, "alias": alias}}))
-            .collect();
+        let mut actions: Vec<Value> =
+            previous.iter().map(|old| json!({"remove": {"index": old, "alias": alias}})).collect();
         if legacy {
             actions.push(json!({"remove_index": {"index": alias}}));
         }
         actions.push(json!({"add": {"index": name, "alias": alias}}));
         index.update_aliases(&json!({ "actions": actions })).await?;
         Ok(counted)
-    }
-    .await;
+    };
+    let built = match work_stop {
+        Some(stop) => tokio::time::timeout_at(stop, built).await.unwrap_or_else(|_| {
+            Err(Error::Deadline { job: "person-elasticsearch-sync".into(), during: format!("building {name}") })
+        }),
+        None => built.await,
+    };
 
     let documents = match built {
         Ok(documents) => documents,
@@ -163,8 +175,24 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     }
     Ok(JobOutput {
         rows: documents,
-        detail: json!({ "index": name, "previous": previous, "deleted": deleted, "legacyIndexRemoved": legacy }),
+        detail: json!({
+            "index": name, "previous": previous, "deleted": deleted, "orphansDeleted": orphans,
+            "legacyIndexRemoved": legacy
+        }),
     })
+}
+
+/// The concrete indexes no reader can reach and no rollback needs: every one but the alias's
+/// and the newest one older than it (the rollback index). Indexes newer than the alias's were
+/// built by runs that never moved the alias (they failed or their process died). Names sort by
+/// age (`<alias>-<UTC timestamp>-<run>`).
+pub fn orphans(existing: &[String], live: &[String]) -> Vec<String> {
+    let Some(oldest_live) = live.iter().min() else {
+        // No alias yet: nothing is live, everything built before is a leftover.
+        return existing.to_vec();
+    };
+    let rollback = existing.iter().filter(|i| *i < oldest_live && !live.contains(i)).max();
+    existing.iter().filter(|i| !live.contains(i) && Some(*i) != rollback).cloned().collect()
 }
 
 /// Streams documents into `name` in bulk requests of at most `max_bytes`, one request in flight
@@ -307,17 +335,21 @@ mod tests {
         }
     }
 
-    struct Documents(Vec<(i64, String)>);
+    struct Documents(Vec<(i64, String)>, std::time::Duration);
 
     impl DocumentSource for Documents {
         async fn next_batch(&mut self) -> Result<Vec<(i64, String)>> {
+            tokio::time::sleep(self.1).await;
             let n = self.0.len().min(3);
             Ok(self.0.drain(..n).collect())
         }
     }
 
     fn documents(n: i64, bytes: usize) -> Documents {
-        Documents((1..=n).map(|id| (id, format!("{{\"personId\":{id},\"pad\":\"{}\"}}", "x".repeat(bytes)))).collect())
+        Documents(
+            (1..=n).map(|id| (id, format!("{{\"personId\":{id},\"pad\":\"{}\"}}", "x".repeat(bytes)))).collect(),
+            std::time::Duration::ZERO,
+        )
     }
 
     fn target(max_request_bytes: usize) -> IndexTarget {
@@ -327,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn refresh_comes_after_the_last_bulk_and_before_the_count_and_the_alias_move() {
         let index = RecordingIndex { aliased: vec!["persons-20240101000000-prev".into()], ..Default::default() };
-        let output = rebuild(&index, &target(1000), "run1", &mut documents(10, 200), 10).await.unwrap();
+        let output = rebuild(&index, &target(1000), "run1", &mut documents(10, 200), 10, None).await.unwrap();
         assert_eq!(output.rows, 10);
         let calls = index.calls();
         let position = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
@@ -353,7 +385,7 @@ mod tests {
     async fn bulk_requests_stay_under_the_byte_bound_with_large_documents() {
         let index = RecordingIndex::default();
         let bound = 64 * 1024;
-        rebuild(&index, &target(bound), "run1", &mut documents(200, 9_000), 200).await.unwrap();
+        rebuild(&index, &target(bound), "run1", &mut documents(200, 9_000), 200, None).await.unwrap();
         let sizes = index.bulk_sizes.lock().unwrap().clone();
         assert!(sizes.len() > 20, "{} requests", sizes.len());
         assert!(sizes.iter().all(|s| *s <= bound), "{sizes:?}");
@@ -363,7 +395,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_item_fails_the_run_deletes_the_new_index_and_leaves_the_alias() {
         let index = RecordingIndex { reject: vec!["7".into()], ..Default::default() };
-        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 100), 10).await.unwrap_err();
+        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 100), 10, None).await.unwrap_err();
         assert!(error.to_string().contains("person 7"), "{error}");
         let calls = index.calls();
         assert!(!calls.iter().any(|c| c.starts_with("aliases")), "{calls:?}");
@@ -373,8 +405,43 @@ mod tests {
     #[tokio::test]
     async fn a_count_short_of_the_persons_leaves_the_alias() {
         let index = RecordingIndex::default();
-        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 10), 11).await.unwrap_err();
+        let error = rebuild(&index, &target(1000), "run1", &mut documents(10, 10), 11, None).await.unwrap_err();
         assert!(error.to_string().contains("there are 11 persons"), "{error}");
         assert!(!index.calls().iter().any(|c| c.starts_with("aliases")));
+    }
+
+    #[tokio::test]
+    async fn reaching_the_deadline_deletes_the_new_index_and_leaves_the_alias() {
+        let index = RecordingIndex { aliased: vec!["persons-20240101000000-prev".into()], ..Default::default() };
+        let mut slow = documents(100, 10);
+        slow.1 = std::time::Duration::from_millis(20);
+        let stop = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+        let error = rebuild(&index, &target(1000), "run1", &mut slow, 100, Some(stop)).await.unwrap_err();
+        assert!(matches!(error, Error::Deadline { .. }), "{error}");
+        let calls = index.calls();
+        assert!(!calls.iter().any(|c| c.starts_with("aliases")), "{calls:?}");
+        let created = calls[0].strip_prefix("create ").unwrap();
+        assert_eq!(calls.last().unwrap(), &format!("delete {created}"), "{calls:?}");
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn orphans_are_every_index_but_the_live_one_and_the_rollback_one() {
+        let existing =
+            names(&["p-20240101-a", "p-20240102-b", "p-20240103-live", "p-20240104-dead", "p-20240105-dead"]);
+        assert_eq!(
+            orphans(&existing, &names(&["p-20240103-live"])),
+            names(&["p-20240101-a", "p-20240104-dead", "p-20240105-dead"])
+        );
+        // Rolled back to an older index: the newer one is what was rolled back from.
+        assert_eq!(
+            orphans(&existing, &names(&["p-20240102-b"])),
+            names(&["p-20240103-live", "p-20240104-dead", "p-20240105-dead"])
+        );
+        assert_eq!(orphans(&names(&["p-1-live"]), &names(&["p-1-live"])), Vec::<String>::new());
+        assert_eq!(orphans(&names(&["p-1-x"]), &[]), names(&["p-1-x"]));
     }
 }

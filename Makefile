@@ -50,7 +50,7 @@ bench:
 
 ci:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 	$(MAKE) lint-template
 	$(MAKE) test
 	$(MAKE) package

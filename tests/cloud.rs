@@ -29,15 +29,7 @@ struct Cloud {
 
 impl Cloud {
     async fn connect() -> Cloud {
-        let path = std::env::var("TIS_SYNC_CLOUD_ENV")
-            .expect("TIS_SYNC_CLOUD_ENV must name the local cloud's env file: run the tests through `make test`, which deploys it");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let env: BTreeMap<String, String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect();
+        let env = integration_tests::cloud_env();
         let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&env["TIS_SYNC_OUTPUTS"]).unwrap()).unwrap();
         let config = aws::config_at(&env["TIS_SYNC_MINISTACK_URL"]).await;
         let db = Database::from_url(&env["DATABASE_URL"]).unwrap().connect("tis-sync-test:cloud").await.unwrap();

@@ -1,6 +1,9 @@
-//! template.yaml and the job graph agree: every job has a function; every schedule, rule and
+//! template.yaml and the job graph agree; the template as deployed (after the SAM transform)
+//! grants every path of the access matrix at every layer and nothing else. Also: every job has a function; every schedule, rule and
 //! pattern matches the graph and nothing else is there; every asynchronously invoked function has
 //! an on-failure destination and runs one at a time. The template itself is parsed, tags and all.
+
+mod access_matrix;
 
 use integration_tests::template::{self, binary, events, functions, tagged, to_json};
 use serde_json::json;
@@ -165,11 +168,8 @@ fn the_exporter_consumes_the_queue_with_partial_batch_responses_and_bounded_conc
     assert_eq!(get_att(&properties["Queue"]), "EsrCommandQueue.Arn");
     assert_eq!(to_json(&properties["FunctionResponseTypes"]), json!(["ReportBatchItemFailures"]));
     assert!(properties["ScalingConfig"]["MaximumConcurrency"].as_u64().unwrap() >= 2);
-    // Writes files, nothing else, under the export prefix only.
-    let statements = &function["Properties"]["Policies"][2]["Statement"];
-    assert_eq!(statements[0]["Action"].as_str(), Some("s3:PutObject"));
-    let (_, resource) = tagged(&statements[0]["Resource"]).unwrap();
-    assert_eq!(resource.as_str(), Some("${EsrExportBucket.Arn}/${EsrExportPrefix}*"));
+    // What its role may do (its own queue, files under the prefix) is the access matrix's.
+    assert_eq!(get_att(&function["Properties"]["Role"]), "EsrExportRole.Arn");
 }
 
 #[test]
@@ -230,7 +230,7 @@ fn the_export_bucket_is_encrypted_private_and_versioned() {
 }
 
 #[test]
-fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_readable_line() {
+fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_chatbot_notification() {
     let rule = &resource("JobProblemsToAlerts")["Properties"];
     assert_eq!(
         to_json(&rule["EventPattern"]),
@@ -240,8 +240,23 @@ fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_readable_line() {
     let (tag, topic) = tagged(&target["Arn"]).unwrap();
     assert_eq!((tag.as_str(), topic.as_str()), ("Ref", Some("AlertsTopic")));
     let message = target["InputTransformer"]["InputTemplate"].as_str().unwrap();
-    for placeholder in ["<kind>", "<job>", "<asOf>", "<error>"] {
+    for placeholder in ["<kind>", "<job>", "<asOf>", "<error>", "<runId>"] {
         assert!(message.contains(placeholder), "{message}");
+    }
+    // AWS Chatbot shows only its own custom-notification schema (and alarms): the message,
+    // placeholders filled as EventBridge fills them, must be that.
+    let filled = message
+        .replace("<kind>", "Job Failed")
+        .replace("<job>", "person-owner-rebuild")
+        .replace("<asOf>", "2026-12-02")
+        .replace("<error>", "deadline: person-owner-rebuild stopped its work")
+        .replace("<runId>", "6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f");
+    let notification: serde_json::Value = serde_json::from_str(&filled).expect("the message is JSON");
+    assert_eq!((notification["version"].as_str(), notification["source"].as_str()), (Some("1.0"), Some("custom")));
+    assert_eq!(notification["content"]["title"], "tis-sync Job Failed: person-owner-rebuild");
+    let description = notification["content"]["description"].as_str().unwrap();
+    for part in ["2026-12-02", "deadline:", "6f1c1a52", "Runbook"] {
+        assert!(description.contains(part), "{description}");
     }
     assert!(tagged(&target["DeadLetterConfig"]["Arn"]).is_some());
 }
@@ -308,8 +323,87 @@ fn the_watchdog_runs_at_seven_and_after_the_esr_dispatches_and_may_start_only_th
     let function = resource("SyncWatchdogFunction");
     let schedules = events(&function, "ScheduleV2");
     assert_eq!(schedules[0].1["Properties"]["ScheduleExpression"].as_str(), Some("cron(0 7,15 * * ? *)"));
-    let statement = &function["Properties"]["Policies"][2]["Statement"][0];
+    let statements = function["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().clone();
+    let statement = statements.iter().find(|s| s["Sid"].as_str() == Some("StartJobsAgain")).unwrap();
     assert_eq!(statement["Action"].as_str(), Some("lambda:InvokeFunction"));
     let targets: Vec<String> = statement["Resource"].as_sequence().unwrap().iter().map(get_att).collect();
     assert_eq!(targets.len(), JobName::ALL.len());
+}
+
+/// The template the local cloud deployed, after the SAM transform (CloudFormation's Processed
+/// stage), as `make test` wrote it.
+fn deployed() -> serde_json::Value {
+    let path = integration_tests::cloud_env()["TIS_SYNC_PROCESSED_TEMPLATE"].clone();
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+#[test]
+fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is() {
+    let problems = access_matrix::problems(&deployed());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// A grant removed, widened or added, at any layer, is caught.
+#[test]
+fn a_mutated_grant_fails_the_access_matrix() {
+    let original = deployed();
+    type Mutation = fn(&mut serde_json::Value);
+    let mutations: [(&str, &str, Mutation); 8] = [
+        ("the alarms' key policy statement removed", "alarms (only) encrypt", |t| {
+            let statements =
+                t["Resources"]["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"].as_array_mut().unwrap();
+            statements.retain(|s| s["Sid"] != "AlarmsPublish");
+        }),
+        ("the topic back on the AWS-managed key", "not a key of the stack's own", |t| {
+            t["Resources"]["AlertsTopic"]["Properties"]["KmsMasterKeyId"] = json!("alias/aws/sns");
+        }),
+        ("a poller's queue widened to every queue", "grants sqs:ReceiveMessage on *", |t| {
+            t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+                ["Resource"] = json!("*");
+        }),
+        ("SAM's SQS execution role attached", "AWSLambdaSQSQueueExecutionRole", |t| {
+            t["Resources"]["EsrIntakeRole"]["Properties"]["ManagedPolicyArns"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"));
+        }),
+        ("a follow-up rule's Lambda permission removed", "no Lambda permission lets rule", |t| {
+            let resources = t["Resources"].as_object_mut().unwrap();
+            resources.remove("PostTrainingBodyTrustFunctionAfterPostEmployingBodyTrustPermission");
+        }),
+        ("PutEvents without its detail-type condition", "may put events beyond", |t| {
+            let policies =
+                t["Resources"]["PersonOwnerRebuildFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+            for policy in policies {
+                for statement in policy["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
+                    if statement["Action"] == "events:PutEvents" {
+                        statement["Condition"]["StringEquals"].as_object_mut().unwrap().remove("events:detail-type");
+                    }
+                }
+            }
+        }),
+        ("the index job may delete any index", "which no path needs", |t| {
+            let policies =
+                t["Resources"]["PersonElasticsearchSyncFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+            policies.push(json!({"PolicyName": "wide", "PolicyDocument": {"Statement": [{
+                "Effect": "Allow", "Action": "es:ESHttpDelete",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}/*"}
+            }]}}));
+        }),
+        ("the schedule role may not dead-letter", "does not grant sqs:SendMessage on DeliveryDeadLetterQueue", |t| {
+            let policies = t["Resources"]["SyncWatchdogFunctionAfterTheNightlyWindowRole"]["Properties"]["Policies"]
+                .as_array_mut()
+                .unwrap();
+            policies.retain(|p| !p["PolicyName"].as_str().unwrap().ends_with("SQSPolicy"));
+        }),
+    ];
+    for (what, expected, mutate) in mutations {
+        let mut template = original.clone();
+        mutate(&mut template);
+        let problems = access_matrix::problems(&template);
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{what}: expected a problem with '{expected}', got {problems:#?}"
+        );
+    }
 }

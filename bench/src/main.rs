@@ -1,4 +1,4 @@
-//! `make bench`: the benchmark of ../shared/spec/performance.md. Not a timed test: it measures,
+//! `make bench`: the benchmark of docs/performance.md. Not a timed test: it measures,
 //! compares with two references measured in the same run, and writes
 //! target/bench/report.{md,json}.
 //!

@@ -9,7 +9,7 @@ export DATABASE_URL=${DATABASE_URL:-postgres://tis_sync:tis_sync@127.0.0.1:${PGP
 mkdir -p "$TIS_SYNC_STATE_DIR"
 "$here/postgres.sh"
 "$here/tools.sh"
-cargo build --profile bench-build --workspace --bins
+cargo build --locked --profile bench-build --workspace --bins
 aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")
 trap 'for p in "$TIS_SYNC_STATE_DIR"/*.pid; do kill "$(cat "$p")" 2>/dev/null || true; rm -f "$p"; done' EXIT

@@ -45,7 +45,7 @@ stop
 mkdir -p "$state"
 "$here/postgres.sh"
 "$here/tools.sh"
-cargo build --quiet --workspace --bins
+cargo build --locked --quiet --workspace --bins
 
 psql "postgres://tis_sync:tis_sync@127.0.0.1:$port/tis_sync?sslmode=disable" -qX \
   -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
@@ -58,7 +58,8 @@ parameters=()
 if [[ $flavour == test ]]; then parameters+=(--parameter "EsrAppFilesSchedule=rate(1 minute)"); fi
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
   --watch "http://127.0.0.1:$watch_port" --database-url "$database_url" \
-  --template "$root/template.yaml" --out "$state/outputs.json" "${parameters[@]}"
+  --template "$root/template.yaml" --out "$state/outputs.json" \
+  --processed "$state/processed-template.json" "${parameters[@]}"
 
 output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
 # What the binaries read: the names template.yaml gives them in AWS, and the same credential
@@ -101,5 +102,6 @@ done
   echo "export TIS_SYNC_WATCH_URL=\"http://127.0.0.1:$watch_port\""
   echo "export TIS_SYNC_STACK=\"$stack\""
   echo "export TIS_SYNC_OUTPUTS=\"$state/outputs.json\""
+  echo "export TIS_SYNC_PROCESSED_TEMPLATE=\"$state/processed-template.json\""
 } > "$state/cloud.env"
 echo "$state/cloud.env"

@@ -1,14 +1,15 @@
 """Deploys template.yaml itself to the local AWS emulator (ministack), as CloudFormation does.
 
 Two local adjustments, made on a temporary copy and never in template.yaml
-(../shared/spec/local-stack.md):
+(docs/local-stack.md):
   - CodeUri becomes an s3:// URI of a placeholder zip in the emulator's S3;
   - each function gets MINISTACK_LAMBDA_PROXY_URL, so the emulator forwards its invocations to
     `cargo lambda watch`, which runs the real binary named in Metadata.BuildProperties.Binary.
 
 Usage: deploy.py --endpoint URL --stack NAME --watch URL --database-url URL --out FILE
-                 [--parameter KEY=VALUE ...]
-Writes the stack's outputs (and the database secret's ARN) as JSON to FILE.
+                 --processed FILE [--parameter KEY=VALUE ...]
+Writes the stack's outputs (and the database secret's ARN) as JSON to --out, and the template as
+deployed (after the SAM transform) to --processed.
 """
 import argparse
 import io
@@ -133,6 +134,7 @@ def main():
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--processed", required=True, help="where to write the processed template (JSON)")
     parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")
     args = parser.parse_args()
 
@@ -153,6 +155,11 @@ def main():
     outputs["DatabaseSecretArn"] = secret_arn
     with open(args.out, "w") as f:
         json.dump(outputs, f, indent=1)
+    # The template as deployed, after the SAM transform: what the access-matrix test reads.
+    processed = client("cloudformation", args.endpoint).get_template(StackName=args.stack, TemplateStage="Processed")
+    body = processed["TemplateBody"]
+    with open(args.processed, "w") as f:
+        f.write(body if isinstance(body, str) else json.dumps(body, indent=1))
 
 
 if __name__ == "__main__":

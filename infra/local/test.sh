@@ -7,13 +7,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 "$here/sweep-test-databases.sh"
-cargo build --workspace --all-targets
+cargo build --locked --workspace --all-targets
 "$here/cloud.sh" up test > /dev/null
 trap '"$here/cloud.sh" down test' EXIT
 mkdir -p target
 status=0
 TIS_SYNC_CLOUD_ENV="$root/.local/test/cloud.env" TIS_SYNC_MINISTACK_URL="$(cat .local/test/ministack.url)" \
-  cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log || status=$?
+  cargo test --locked --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log || status=$?
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
 exit "$status"

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -135,10 +137,9 @@ fn tls_config() -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Ok(path) = std::env::var("PGSSLROOTCERT") {
-        let pem = std::fs::read(&path).map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
-            roots.add(cert).map_err(|e| Error::Config(format!("PGSSLROOTCERT {path}: {e}")))?;
+        let bad = |e: &dyn std::fmt::Display| Error::Config(format!("PGSSLROOTCERT {path}: {e}"));
+        for cert in CertificateDer::pem_file_iter(&path).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
         }
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -451,3 +451,16 @@ impl std::io::Write for LogWriter {
         Ok(())
     }
 }
+
+/// The local cloud's settings (`make test` deploys it and names the file in TIS_SYNC_CLOUD_ENV).
+pub fn cloud_env() -> std::collections::BTreeMap<String, String> {
+    let path = std::env::var("TIS_SYNC_CLOUD_ENV").expect(
+        "TIS_SYNC_CLOUD_ENV must name the local cloud's env file: run the tests through `make test`, which deploys it",
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}

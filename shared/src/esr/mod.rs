@@ -1,4 +1,4 @@
-//! The ESR exporter (../shared/spec/esr-export.md): export commands, one per deanery and kind
+//! The ESR exporter (docs/esr-export.md): export commands, one per deanery and kind
 //! a day, turned into files of the records waiting to be exported, exactly once.
 //!
 //! - `command`: the command and its validation; `dispatch`: sending a day's commands.

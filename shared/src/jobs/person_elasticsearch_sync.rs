@@ -1,5 +1,5 @@
 //! person-elasticsearch-sync: rebuilds the person search index without readers ever seeing an
-//! empty or partial index (../shared/spec/search-index.md).
+//! empty or partial index (docs/search-index.md).
 //!
 //! Readers query an alias. A run builds a new concrete index, streams one document per person
 //! into it from one consistent snapshot of Postgres (a cursor, never OFFSET paging), in bulk

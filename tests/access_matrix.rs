@@ -1,0 +1,479 @@
+//! The access matrix: every path the design needs, in one table, proven granted at every layer
+//! it crosses (the role's policy, the resource policy, the KMS key policy) over the template as
+//! deployed (after the SAM transform), and nothing else granted. The local emulator enforces no
+//! IAM or KMS policy, so this is where a missing or extra grant shows.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+const JOBS: [&str; 6] = [
+    "PersonOwnerRebuildFunction",
+    "PersonPlacementEmployingBodyTrustFunction",
+    "PersonPlacementTrainingBodyTrustFunction",
+    "PostEmployingBodyTrustFunction",
+    "PostTrainingBodyTrustFunction",
+    "PersonElasticsearchSyncFunction",
+];
+const JOB_EVENTS: &[&str] = &["Job Succeeded", "Job Failed", "Job Deferred"];
+const READ_SECRET: &str = "secretsmanager:GetSecretValue";
+const CONSUME: [&str; 4] =
+    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"];
+
+/// One path of the design: who reaches what, and how.
+pub enum Path {
+    /// The function's schedules invoke it (their role) and dead-letter to the delivery DLQ.
+    ScheduleToFunction(&'static str),
+    /// The follow-up rules targeting the function invoke it (Lambda permission) and dead-letter
+    /// to the delivery DLQ (its queue policy).
+    RuleToFunction(&'static str),
+    /// The job-problems rule publishes to the alerts topic (topic policy, key policy).
+    RuleToTopic,
+    /// Every alarm publishes to the alerts topic (topic policy, key policy).
+    AlarmsToTopic,
+    /// The function publishes these detail types, and only these, from `tis.sync`.
+    FunctionToBus(&'static str, &'static [&'static str]),
+    FunctionToQueue(&'static str, &'static [&'static str], &'static str),
+    /// The queue drives the function (event source mapping; the role may consume it).
+    QueueToFunction(&'static str, &'static str),
+    FunctionToBucket(&'static str),
+    FunctionToSecret(&'static str, &'static [&'static str]),
+    /// The function's asynchronous failures go to the failed-invocation queue.
+    FunctionToFailureQueue(&'static str),
+    WatchdogToJobs,
+    IndexToDomain,
+}
+
+/// Every path the design needs.
+pub fn matrix() -> Vec<Path> {
+    use Path::*;
+    let mut paths = vec![
+        RuleToTopic,
+        AlarmsToTopic,
+        ScheduleToFunction("EsrExportDispatchFunction"),
+        ScheduleToFunction("SyncWatchdogFunction"),
+        FunctionToQueue("EsrExportDispatchFunction", &["sqs:SendMessage"], "EsrCommandQueue"),
+        FunctionToQueue("SyncStatusFunction", &["sqs:GetQueueAttributes"], "EsrCommandDeadLetterQueue"),
+        QueueToFunction("EsrCommandQueue", "EsrExportFunction"),
+        QueueToFunction("EsrRecordQueue", "EsrIntakeFunction"),
+        FunctionToBucket("EsrExportFunction"),
+        FunctionToBus("EsrExportFunction", &["ESR File Exported"]),
+        FunctionToBus("SyncWatchdogFunction", &["Job Missed"]),
+        FunctionToFailureQueue("EsrExportDispatchFunction"),
+        FunctionToFailureQueue("SyncWatchdogFunction"),
+        WatchdogToJobs,
+        IndexToDomain,
+    ];
+    for function in ["EsrExportFunction", "EsrIntakeFunction"] {
+        paths.push(FunctionToSecret(function, &[READ_SECRET, "secretsmanager:DescribeSecret"]));
+    }
+    for function in ["EsrExportDispatchFunction", "SyncWatchdogFunction", "SyncStatusFunction"] {
+        paths.push(FunctionToSecret(function, &[READ_SECRET]));
+    }
+    for job in JOBS {
+        paths.extend([
+            FunctionToSecret(job, &[READ_SECRET]),
+            FunctionToBus(job, JOB_EVENTS),
+            FunctionToFailureQueue(job),
+        ]);
+    }
+    for head in
+        ["PersonOwnerRebuildFunction", "PersonPlacementEmployingBodyTrustFunction", "PostEmployingBodyTrustFunction"]
+    {
+        paths.push(ScheduleToFunction(head));
+    }
+    for follower in
+        ["PersonPlacementTrainingBodyTrustFunction", "PostTrainingBodyTrustFunction", "PersonElasticsearchSyncFunction"]
+    {
+        paths.push(RuleToFunction(follower));
+    }
+    paths
+}
+
+/// The resource a policy or property names: a logical id for `Ref`/`GetAtt` (and a `Sub` of
+/// one), else the `Sub` template or the literal.
+pub fn target(value: &Value) -> String {
+    if let Some(id) = value.get("Ref").and_then(Value::as_str) {
+        return id.to_string();
+    }
+    if let Some(id) = value.get("Fn::GetAtt").and_then(|g| g[0].as_str()) {
+        return id.to_string();
+    }
+    match value.get("Fn::Sub") {
+        Some(Value::String(template)) => template.clone(),
+        Some(Value::Array(parts)) => {
+            let mut text = parts[0].as_str().unwrap_or_default().to_string();
+            if let Some(vars) = parts[1].as_object() {
+                for (name, value) in vars {
+                    text = text.replace(&format!("${{{name}}}"), &target(value));
+                }
+            }
+            text
+        }
+        _ => value.as_str().map(String::from).unwrap_or_else(|| value.to_string()),
+    }
+}
+
+fn list(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => vec![],
+        other => vec![other.clone()],
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    list(value).iter().filter_map(|v| v.as_str().map(String::from)).collect()
+}
+
+/// The deployed template and the checks over it; each check adds what it found wrong.
+pub struct Deployed<'a> {
+    resources: &'a serde_json::Map<String, Value>,
+    problems: Vec<String>,
+    /// What each role was expected to grant, filled by the paths.
+    expected: Vec<(String, String, String)>,
+}
+
+impl<'a> Deployed<'a> {
+    fn resource(&mut self, id: &str) -> Value {
+        match self.resources.get(id) {
+            Some(r) => r.clone(),
+            None => {
+                self.problems.push(format!("no resource {id}"));
+                Value::Null
+            }
+        }
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(String, Value)> {
+        self.resources.iter().filter(|(_, r)| r["Type"] == kind).map(|(k, r)| (k.clone(), r.clone())).collect()
+    }
+
+    fn role_of(&mut self, function: &str) -> String {
+        target(&self.resource(function)["Properties"]["Role"])
+    }
+
+    /// Allow statements of a role's inline policies.
+    fn statements(&self, role: &str) -> Vec<Value> {
+        let Some(role) = self.resources.get(role) else { return vec![] };
+        list(&role["Properties"]["Policies"])
+            .iter()
+            .flat_map(|p| list(&p["PolicyDocument"]["Statement"]))
+            .filter(|s| s["Effect"] == "Allow")
+            .collect()
+    }
+
+    /// (action, target) pairs the role's inline policies grant.
+    fn grants(&self, role: &str) -> BTreeSet<(String, String)> {
+        let mut grants = BTreeSet::new();
+        for statement in self.statements(role) {
+            for action in strings(&statement["Action"]) {
+                for resource in list(&statement["Resource"]) {
+                    grants.insert((action.clone(), target(&resource)));
+                }
+            }
+        }
+        grants
+    }
+
+    fn expect(&mut self, role: &str, actions: &[&str], resource: &str) {
+        for action in actions {
+            self.expected.push((role.to_string(), action.to_string(), resource.to_string()));
+        }
+    }
+
+    fn check_role_grants(&mut self, role: &str, actions: &[&str], resource: &str) {
+        let grants = self.grants(role);
+        for action in actions {
+            if !grants.contains(&(action.to_string(), resource.to_string())) {
+                self.problems.push(format!("role {role} does not grant {action} on {resource}"));
+            }
+        }
+        self.expect(role, actions, resource);
+    }
+
+    /// A statement of a resource policy (or key policy) letting `service` do `actions`, under
+    /// conditions the caller checks.
+    fn service_statement(&self, document: &Value, service: &str, actions: &[&str]) -> Option<Value> {
+        list(&document["Statement"]).into_iter().find(|s| {
+            s["Effect"] == "Allow"
+                && strings(&s["Principal"]["Service"]).iter().any(|p| p == service)
+                && actions.iter().all(|a| strings(&s["Action"]).iter().any(|x| x == a))
+        })
+    }
+
+    fn check(&mut self, path: &Path) {
+        match path {
+            Path::ScheduleToFunction(function) => {
+                let schedules: Vec<Value> = self
+                    .of_type("AWS::Scheduler::Schedule")
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .filter(|s| target(&s["Properties"]["Target"]["Arn"]) == *function)
+                    .collect();
+                if schedules.is_empty() {
+                    self.problems.push(format!("no schedule invokes {function}"));
+                }
+                for schedule in schedules {
+                    let role = target(&schedule["Properties"]["Target"]["RoleArn"]);
+                    let trust = self.resource(&role)["Properties"]["AssumeRolePolicyDocument"].clone();
+                    if self.service_statement(&trust, "scheduler.amazonaws.com", &["sts:AssumeRole"]).is_none() {
+                        self.problems.push(format!("schedule role {role} is not assumable by EventBridge Scheduler"));
+                    }
+                    self.check_role_grants(&role, &["lambda:InvokeFunction"], function);
+                    let dlq = target(&schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]);
+                    self.check_role_grants(&role, &["sqs:SendMessage"], &dlq);
+                }
+            }
+            Path::RuleToFunction(function) => {
+                let rules: Vec<(String, Value)> = self
+                    .of_type("AWS::Events::Rule")
+                    .into_iter()
+                    .filter(|(_, r)| list(&r["Properties"]["Targets"]).iter().any(|t| target(&t["Arn"]) == *function))
+                    .collect();
+                if rules.is_empty() {
+                    self.problems.push(format!("no rule invokes {function}"));
+                }
+                let permissions = self.of_type("AWS::Lambda::Permission");
+                for (rule, definition) in rules {
+                    let allowed = permissions.iter().any(|(_, p)| {
+                        let p = &p["Properties"];
+                        target(&p["FunctionName"]) == *function
+                            && p["Action"] == "lambda:InvokeFunction"
+                            && p["Principal"] == "events.amazonaws.com"
+                            && target(&p["SourceArn"]) == rule
+                    });
+                    if !allowed {
+                        self.problems.push(format!("no Lambda permission lets rule {rule} invoke {function}"));
+                    }
+                    for t in list(&definition["Properties"]["Targets"]) {
+                        self.check_rule_dead_letter_queue(&rule, &t);
+                    }
+                }
+            }
+            Path::RuleToTopic => {
+                let rule = self.resource("JobProblemsToAlerts");
+                let targets = list(&rule["Properties"]["Targets"]);
+                if !targets.iter().any(|t| target(&t["Arn"]) == "AlertsTopic") {
+                    self.problems.push("the job-problems rule does not target the alerts topic".into());
+                }
+                let policy = self.topic_policy();
+                match self.service_statement(&policy, "events.amazonaws.com", &["sns:Publish"]) {
+                    Some(s) if target(&s["Condition"]["ArnEquals"]["aws:SourceArn"]) == "JobProblemsToAlerts" => {}
+                    _ => {
+                        self.problems.push("the topic policy does not let the job-problems rule (only) publish".into())
+                    }
+                }
+                // The key policy names the rule by its ARN's parts: they must be its real name.
+                let key = self.alerts_key_policy();
+                let rule_arn = format!(
+                    "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{}/{}",
+                    self.resource("JobEventBus")["Properties"]["Name"]["Fn::Sub"].as_str().unwrap_or("?"),
+                    rule["Properties"]["Name"]["Fn::Sub"].as_str().unwrap_or("?")
+                );
+                match self.service_statement(&key, "events.amazonaws.com", &["kms:GenerateDataKey*", "kms:Decrypt"]) {
+                    Some(s)
+                        if target(&s["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arn
+                            && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
+                    _ => self.problems.push(format!("the alerts key policy does not let {rule_arn} (only) encrypt")),
+                }
+                for t in targets {
+                    self.check_rule_dead_letter_queue("JobProblemsToAlerts", &t);
+                }
+            }
+            Path::AlarmsToTopic => {
+                let alarm_arns =
+                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*";
+                for (id, alarm) in self.of_type("AWS::CloudWatch::Alarm") {
+                    let p = &alarm["Properties"];
+                    if !list(&p["AlarmActions"]).iter().any(|a| target(a) == "AlertsTopic") {
+                        self.problems.push(format!("alarm {id} does not notify the alerts topic"));
+                    }
+                    let named = p["AlarmName"]["Fn::Sub"].as_str().unwrap_or_default();
+                    if !named.starts_with("${AWS::StackName}-") {
+                        self.problems
+                            .push(format!("alarm {id} is not named ${{AWS::StackName}}-…, so no policy names it"));
+                    }
+                }
+                let policy = self.topic_policy();
+                match self.service_statement(&policy, "cloudwatch.amazonaws.com", &["sns:Publish"]) {
+                    Some(s)
+                        if target(&s["Condition"]["ArnLike"]["aws:SourceArn"]) == alarm_arns
+                            && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
+                    _ => self.problems.push("the topic policy does not let this stack's alarms (only) publish".into()),
+                }
+                let key = self.alerts_key_policy();
+                match self.service_statement(&key, "cloudwatch.amazonaws.com", &["kms:GenerateDataKey*", "kms:Decrypt"])
+                {
+                    Some(s)
+                        if target(&s["Condition"]["ArnLike"]["aws:SourceArn"]) == alarm_arns
+                            && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
+                    _ => self
+                        .problems
+                        .push("the alerts key policy does not let this stack's alarms (only) encrypt".into()),
+                }
+            }
+            Path::FunctionToBus(function, detail_types) => {
+                let role = self.role_of(function);
+                self.check_role_grants(&role, &["events:PutEvents"], "JobEventBus");
+                for statement in self.statements(&role) {
+                    if !strings(&statement["Action"]).iter().any(|a| a == "events:PutEvents") {
+                        continue;
+                    }
+                    let condition = &statement["Condition"]["StringEquals"];
+                    let types: BTreeSet<String> = strings(&condition["events:detail-type"]).into_iter().collect();
+                    let wanted: BTreeSet<String> = detail_types.iter().map(|t| t.to_string()).collect();
+                    if condition["events:source"] != "tis.sync" || types != wanted {
+                        self.problems.push(format!(
+                            "{function} may put events beyond source tis.sync and {wanted:?}: {}",
+                            statement["Condition"]
+                        ));
+                    }
+                }
+            }
+            Path::FunctionToQueue(function, actions, queue) => {
+                let role = self.role_of(function);
+                self.check_role_grants(&role, actions, queue);
+            }
+            Path::QueueToFunction(queue, function) => {
+                let mapped = self.of_type("AWS::Lambda::EventSourceMapping").iter().any(|(_, m)| {
+                    target(&m["Properties"]["EventSourceArn"]) == *queue
+                        && target(&m["Properties"]["FunctionName"]) == *function
+                });
+                if !mapped {
+                    self.problems.push(format!("no event source mapping from {queue} to {function}"));
+                }
+                let role = self.role_of(function);
+                self.check_role_grants(&role, &CONSUME, queue);
+            }
+            Path::FunctionToBucket(function) => {
+                let role = self.role_of(function);
+                self.check_role_grants(&role, &["s3:PutObject"], "${EsrExportBucket.Arn}/${EsrExportPrefix}*");
+            }
+            Path::FunctionToSecret(function, actions) => {
+                let role = self.role_of(function);
+                self.check_role_grants(&role, actions, "DatabaseSecretArn");
+            }
+            Path::FunctionToFailureQueue(function) => {
+                let configured = self.of_type("AWS::Lambda::EventInvokeConfig").iter().any(|(_, c)| {
+                    target(&c["Properties"]["FunctionName"]) == *function
+                        && target(&c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
+                            == "FailedInvocationQueue"
+                });
+                if !configured {
+                    self.problems.push(format!("{function}'s failures go nowhere"));
+                }
+                let role = self.role_of(function);
+                self.check_role_grants(&role, &["sqs:SendMessage"], "FailedInvocationQueue");
+            }
+            Path::WatchdogToJobs => {
+                let role = self.role_of("SyncWatchdogFunction");
+                for job in JOBS {
+                    self.check_role_grants(&role, &["lambda:InvokeFunction"], job);
+                }
+            }
+            Path::IndexToDomain => {
+                let role = self.role_of("PersonElasticsearchSyncFunction");
+                let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
+                let all = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"];
+                self.check_role_grants(&role, &all, &format!("{domain}/${{PersonsIndexAlias}}-*"));
+                self.check_role_grants(&role, &["es:ESHttpPost"], &format!("{domain}/_aliases"));
+                for read in
+                    ["${PersonsIndexAlias}", "_alias/${PersonsIndexAlias}", "_cat/indices/${PersonsIndexAlias}-*"]
+                {
+                    self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
+                }
+            }
+        }
+    }
+
+    fn check_rule_dead_letter_queue(&mut self, rule: &str, rule_target: &Value) {
+        let dlq = target(&rule_target["DeadLetterConfig"]["Arn"]);
+        if dlq != "DeliveryDeadLetterQueue" {
+            self.problems.push(format!("rule {rule}'s target has no delivery dead-letter queue"));
+            return;
+        }
+        let policies = self.of_type("AWS::SQS::QueuePolicy");
+        let allowed = policies.iter().any(|(_, p)| {
+            list(&p["Properties"]["Queues"]).iter().any(|q| target(q) == dlq)
+                && self
+                    .service_statement(&p["Properties"]["PolicyDocument"], "events.amazonaws.com", &["sqs:SendMessage"])
+                    .is_some_and(|s| {
+                        target(&s["Condition"]["ArnLike"]["aws:SourceArn"])
+                            == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${JobEventBus}/*"
+                    })
+        });
+        if !allowed {
+            self.problems.push(format!("{dlq}'s queue policy does not let rule {rule} (only rules of the bus) send"));
+        }
+    }
+
+    fn topic_policy(&mut self) -> Value {
+        let policies = self.of_type("AWS::SNS::TopicPolicy");
+        match policies.iter().find(|(_, p)| list(&p["Properties"]["Topics"]).iter().any(|t| target(t) == "AlertsTopic"))
+        {
+            Some((_, p)) => p["Properties"]["PolicyDocument"].clone(),
+            None => {
+                self.problems.push("the alerts topic has no topic policy".into());
+                Value::Null
+            }
+        }
+    }
+
+    /// The key policy of the key the alerts topic is encrypted with: a key of the stack's own
+    /// (an AWS-managed key's policy cannot be edited to let alarms and rules use it).
+    fn alerts_key_policy(&mut self) -> Value {
+        let key = target(&self.resource("AlertsTopic")["Properties"]["KmsMasterKeyId"]);
+        match self.resources.get(&key) {
+            Some(k) if k["Type"] == "AWS::KMS::Key" => k["Properties"]["KeyPolicy"].clone(),
+            _ => {
+                self.problems.push(format!("the alerts topic is encrypted with {key}, not a key of the stack's own"));
+                Value::Null
+            }
+        }
+    }
+
+    /// Nothing else is granted: every role grants exactly what the paths expect of it, no
+    /// wildcard action or `*` resource on a data service, and no managed policy beyond the
+    /// execution basics.
+    fn check_nothing_else(&mut self) {
+        let basics = [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        ];
+        for (role, definition) in self.of_type("AWS::IAM::Role") {
+            for managed in list(&definition["Properties"]["ManagedPolicyArns"]) {
+                let arn = target(&managed);
+                if !basics.contains(&arn.as_str()) {
+                    self.problems.push(format!("role {role} has the managed policy {arn}"));
+                }
+            }
+            let expected: BTreeSet<(String, String)> =
+                self.expected.iter().filter(|(r, _, _)| *r == role).map(|(_, a, t)| (a.clone(), t.clone())).collect();
+            for (action, resource) in self.grants(&role) {
+                let service = action.split(':').next().unwrap_or_default();
+                let data = ["sqs", "s3", "kms", "events", "es", "sns", "lambda", "secretsmanager"].contains(&service);
+                if data && (resource == "*" || action.ends_with('*')) {
+                    self.problems.push(format!("role {role} grants {action} on {resource}"));
+                }
+                if !expected.contains(&(action.clone(), resource.clone())) {
+                    self.problems.push(format!("role {role} grants {action} on {resource}, which no path needs"));
+                }
+            }
+        }
+    }
+}
+
+/// Every problem found in the deployed template; empty when the matrix holds.
+pub fn problems(template: &Value) -> Vec<String> {
+    let resources = template["Resources"].as_object().expect("a template has Resources");
+    let mut deployed = Deployed { resources, problems: Vec::new(), expected: Vec::new() };
+    for path in matrix() {
+        deployed.check(&path);
+    }
+    deployed.check_nothing_else();
+    deployed.problems
+}

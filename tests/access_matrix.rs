@@ -15,6 +15,20 @@ const JOBS: [&str; 6] = [
     "PostTrainingBodyTrustFunction",
     "PersonElasticsearchSyncFunction",
 ];
+/// Every function and the name its secret ends with (shared::functions::Function::name).
+const FUNCTIONS: [(&str, &str); 11] = [
+    ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
+    ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
+    ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
+    ("PostEmployingBodyTrustFunction", "post-employing-body-trust"),
+    ("PostTrainingBodyTrustFunction", "post-training-body-trust"),
+    ("PersonElasticsearchSyncFunction", "person-elasticsearch-sync"),
+    ("EsrExportDispatchFunction", "esr-export-dispatch"),
+    ("EsrExportFunction", "esr-export"),
+    ("EsrIntakeFunction", "esr-intake"),
+    ("SyncWatchdogFunction", "sync-watchdog"),
+    ("SyncStatusFunction", "sync-status"),
+];
 const JOB_EVENTS: &[&str] = &["Job Succeeded", "Job Failed", "Job Deferred"];
 const READ_SECRET: &str = "secretsmanager:GetSecretValue";
 const CONSUME: [&str; 4] =
@@ -37,7 +51,8 @@ pub enum Path {
     /// The queue drives the function (event source mapping; the role may consume it).
     QueueToFunction(&'static str, &'static str),
     FunctionToBucket(&'static str),
-    FunctionToSecret(&'static str, &'static [&'static str]),
+    /// The function may read its own database secret, `<DatabaseSecretPrefix><name>`.
+    FunctionToSecret(&'static str, &'static str),
     /// The function's asynchronous failures go to the failed-invocation queue.
     FunctionToFailureQueue(&'static str),
     WatchdogToJobs,
@@ -64,18 +79,11 @@ pub fn matrix() -> Vec<Path> {
         WatchdogToJobs,
         IndexToDomain,
     ];
-    for function in ["EsrExportFunction", "EsrIntakeFunction"] {
-        paths.push(FunctionToSecret(function, &[READ_SECRET, "secretsmanager:DescribeSecret"]));
-    }
-    for function in ["EsrExportDispatchFunction", "SyncWatchdogFunction", "SyncStatusFunction"] {
-        paths.push(FunctionToSecret(function, &[READ_SECRET]));
+    for (function, name) in FUNCTIONS {
+        paths.push(FunctionToSecret(function, name));
     }
     for job in JOBS {
-        paths.extend([
-            FunctionToSecret(job, &[READ_SECRET]),
-            FunctionToBus(job, JOB_EVENTS),
-            FunctionToFailureQueue(job),
-        ]);
+        paths.extend([FunctionToBus(job, JOB_EVENTS), FunctionToFailureQueue(job)]);
     }
     for head in
         ["PersonOwnerRebuildFunction", "PersonPlacementEmployingBodyTrustFunction", "PostEmployingBodyTrustFunction"]
@@ -349,10 +357,46 @@ impl<'a> Deployed<'a> {
             Path::FunctionToBucket(function) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, &["s3:PutObject"], "${EsrExportBucket.Arn}/${EsrExportPrefix}*");
+                // The bucket encrypts under a key of the stack's own: the writer makes data keys
+                // with it, through S3 only; the key policy leaves its use to IAM.
+                let encryption = &self.resource("EsrExportBucket")["Properties"]["BucketEncryption"];
+                let rule = &encryption["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+                let key = target(&rule["KMSMasterKeyID"]);
+                if rule["SSEAlgorithm"] != "aws:kms"
+                    || self.resources.get(&key).map(|k| &k["Type"]) != Some(&"AWS::KMS::Key".into())
+                {
+                    self.problems
+                        .push(format!("the export bucket is not encrypted with a key of the stack's own: {rule}"));
+                    return;
+                }
+                self.check_role_grants(&role, &["kms:GenerateDataKey"], &key);
+                let via_s3 = self.statements(&role).iter().any(|s| {
+                    strings(&s["Action"]).iter().any(|a| a == "kms:GenerateDataKey")
+                        && target(&s["Condition"]["StringEquals"]["kms:ViaService"])
+                            == "s3.${AWS::Region}.amazonaws.com"
+                });
+                if !via_s3 {
+                    self.problems.push(format!("{role} may use {key} other than through S3"));
+                }
+                let policy = self.resource(&key)["Properties"]["KeyPolicy"].clone();
+                let delegates = list(&policy["Statement"]).iter().any(|s| {
+                    s["Effect"] == "Allow"
+                        && target(&s["Principal"]["AWS"]) == "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+                });
+                if !delegates {
+                    self.problems.push(format!("{key}'s key policy does not leave its use to the account's IAM"));
+                }
+                let logging = &self.resource("EsrExportBucket")["Properties"]["LoggingConfiguration"];
+                if target(&logging["DestinationBucketName"]).is_empty() || logging.is_null() {
+                    self.problems.push("the export bucket has no access logging".into());
+                }
             }
-            Path::FunctionToSecret(function, actions) => {
+            Path::FunctionToSecret(function, name) => {
                 let role = self.role_of(function);
-                self.check_role_grants(&role, actions, "DatabaseSecretArn");
+                let secret = format!(
+                    "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{DatabaseSecretPrefix}}{name}-??????"
+                );
+                self.check_role_grants(&role, &[READ_SECRET], &secret);
             }
             Path::FunctionToFailureQueue(function) => {
                 let configured = self.of_type("AWS::Lambda::EventInvokeConfig").iter().any(|(_, c)| {

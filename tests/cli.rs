@@ -132,7 +132,8 @@ async fn an_unreachable_database_is_one_clear_line_and_a_failure() {
 
 #[tokio::test]
 async fn missing_database_settings_are_named() {
-    let (out, _, stderr) = run(tis_sync().arg("status").env_remove("DATABASE_URL").env_remove("DATABASE_SECRET_ARN"));
+    let (out, _, stderr) =
+        run(tis_sync().arg("status").env_remove("DATABASE_URL").env_remove("DATABASE_SECRET_PREFIX"));
     assert!(!out.status.success());
     assert_eq!(error_lines(&stderr).len(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");

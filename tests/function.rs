@@ -3,6 +3,8 @@
 //! Lambda does and a local emulator does not (a run killed at its timeout, then its payload
 //! delivered again; the invocation's deadline) is replayed here exactly.
 
+mod database_roles;
+
 use integration_tests::{date, wait_until_blocked, TestDb};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
@@ -12,18 +14,18 @@ use shared::runner::{Outcome, RunRequest, RunSummary, Runner, Trigger};
 
 const JOB: JobName = JobName::PersonOwnerRebuild;
 
-fn event(payload: Value) -> LambdaEvent<Value> {
+pub(crate) fn event(payload: Value) -> LambdaEvent<Value> {
     let mut context = Context::default();
     context.request_id = "req-1".into();
     LambdaEvent::new(payload, context)
 }
 
 /// Handles the event as a run and answers its summary.
-async fn run(runner: &Runner, job: JobName, payload: Value) -> RunSummary {
+pub(crate) async fn run(runner: &Runner, job: JobName, payload: Value) -> RunSummary {
     handle(runner, job, event(payload)).await.unwrap().run().expect("a run's summary")
 }
 
-async fn seeded() -> TestDb {
+pub(crate) async fn seeded() -> TestDb {
     let db = TestDb::new().await;
     shared::seed::seed(&mut db.client().await.client, 40, 1).await.unwrap();
     db

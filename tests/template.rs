@@ -119,11 +119,11 @@ fn functions_build_for_graviton_with_cargo_lambda_and_log_json() {
     assert_eq!(globals["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
     for (id, function) in functions(&template) {
         assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
-        // No secret in the configuration: the database comes from a secret ARN read at start-up.
+        // No secret in the configuration: each function reads its own secret at start-up.
         assert!(function["Properties"]["Environment"]["Variables"].get("DATABASE_URL").is_none(), "{id}");
     }
     let globals_env = &globals["Environment"]["Variables"];
-    assert!(tagged(&globals_env["DATABASE_SECRET_ARN"]).is_some());
+    assert!(tagged(&globals_env["DATABASE_SECRET_PREFIX"]).is_some());
     assert!(globals_env.get("DATABASE_URL").is_none());
 }
 
@@ -348,7 +348,21 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 8] = [
+    let mutations: [(&str, &str, Mutation); 11] = [
+        ("status may read the intake's secret", "which no path needs", |t| {
+            let policies = t["Resources"]["SyncStatusFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+            policies.push(json!({"PolicyName": "wide", "PolicyDocument": {"Statement": [{
+                "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${DatabaseSecretPrefix}esr-intake-??????"}
+            }]}}));
+        }),
+        ("the export bucket back on SSE-S3", "not encrypted with a key of the stack's own", |t| {
+            t["Resources"]["EsrExportBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                [0]["ServerSideEncryptionByDefault"] = json!({"SSEAlgorithm": "AES256"});
+        }),
+        ("the export bucket's access logging removed", "no access logging", |t| {
+            t["Resources"]["EsrExportBucket"]["Properties"].as_object_mut().unwrap().remove("LoggingConfiguration");
+        }),
         ("the alarms' key policy statement removed", "alarms (only) encrypt", |t| {
             let statements =
                 t["Resources"]["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"].as_array_mut().unwrap();

@@ -15,7 +15,7 @@ use shared::jobs::JobName;
 use shared::runner::Runner;
 use shared::status::{self, SystemStatus};
 use shared::watchdog::{RunHere, Watchdog};
-use shared::{graph, ledger, migrate, seed, Error};
+use shared::{graph, ledger, logins, migrate, seed, Error};
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -28,6 +28,24 @@ struct Cli {
 enum Command {
     /// Apply all database migrations (idempotent).
     Migrate,
+    /// Give every function a database login of its own (a member of the role the migrations
+    /// made for it, with a new password) and write it to the function's secret,
+    /// `<secret-prefix><function>`. Run after `migrate`; running it again renews the passwords.
+    Logins {
+        /// The template's DatabaseSecretPrefix, e.g. tis-sync/prod/database/.
+        #[arg(long)]
+        secret_prefix: String,
+        /// Tells these logins from another environment's in the same Postgres cluster
+        /// (roles are cluster-wide): the login of esr-intake is tis_sync_esr_intake_<environment>.
+        #[arg(long)]
+        environment: String,
+        /// The host the functions connect to, when it is not the one DATABASE_URL names (for
+        /// example when this runs through a tunnel).
+        #[arg(long)]
+        secret_host: Option<String>,
+        #[arg(long)]
+        secret_port: Option<u16>,
+    },
     /// Run one job, then (unless --no-follow-ups) what the job graph says comes after it.
     Run {
         /// Job name, e.g. person-owner-rebuild.
@@ -166,7 +184,7 @@ async fn execute(command: Command) -> Result<Value, Error> {
         }
         _ => {}
     }
-    let context = Context::from_env().await?;
+    let context = Context::from_env(None).await?;
     let runner = context.runner()?.following_up_in_process();
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
@@ -176,6 +194,22 @@ async fn execute(command: Command) -> Result<Value, Error> {
             let applied_text = if applied.is_empty() { "none (up to date)".to_string() } else { applied.join(", ") };
             eprintln!("migrations applied: {applied_text}");
             Ok(json!({ "applied": applied }))
+        }
+        Command::Logins { secret_prefix, environment, secret_host, secret_port } => {
+            let config = runner.database().config();
+            let endpoint = logins::Endpoint {
+                host: secret_host.unwrap_or_else(|| first_host(&config)),
+                port: secret_port.or_else(|| config.get_ports().first().copied()).unwrap_or(5432),
+                dbname: config.get_dbname().unwrap_or("postgres").to_string(),
+            };
+            let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+            let issued =
+                logins::issue_all(&mut session.client, &secrets, &secret_prefix, &environment, &endpoint).await?;
+            for login in &issued {
+                eprintln!("{}: login {} in secret {}", login.function, login.login, login.secret);
+            }
+            Ok(json!({ "logins": issued }))
         }
         Command::Run { job, as_of, allow_distant_as_of, no_follow_ups } => {
             let job: JobName = job.parse()?;
@@ -405,4 +439,17 @@ fn print_jobs_table(statuses: &[ledger::JobStatus]) {
             last.and_then(|r| r.error.as_deref()).unwrap_or(""),
         );
     }
+}
+
+/// The first TCP host of a connection config (the one the CLI connected to).
+fn first_host(config: &tokio_postgres::Config) -> String {
+    config
+        .get_hosts()
+        .iter()
+        .find_map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => Some(name.clone()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
+        .unwrap_or_else(|| "localhost".into())
 }

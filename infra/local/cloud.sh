@@ -57,16 +57,22 @@ watch_port=$(free_port)
 parameters=()
 if [[ $flavour == test ]]; then parameters+=(--parameter "EsrAppFilesSchedule=rate(1 minute)"); fi
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
-  --watch "http://127.0.0.1:$watch_port" --database-url "$database_url" \
+  --watch "http://127.0.0.1:$watch_port" \
   --template "$root/template.yaml" --out "$state/outputs.json" \
   --processed "$state/processed-template.json" "${parameters[@]}"
 
 output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
+# Each function's database login and secret, made as in AWS (README, "Apply migrations"). The
+# environment tells this cloud's logins from the other local cloud's: roles are cluster-wide.
+secret_prefix=tis-sync/database/
+AWS_ENDPOINT_URL=$aws_url AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  DATABASE_URL=$database_url RUST_LOG=warn \
+  "$root/target/debug/tis-sync" logins --secret-prefix "$secret_prefix" --environment "local_$flavour" >/dev/null
 # What the binaries read: the names template.yaml gives them in AWS, and the same credential
-# path: the database secret (which deploy.py put in the emulator's Secrets Manager), TLS
-# required and verified against the local CA (postgres.sh made it; PGSSLROOTCERT names it).
+# path: each function's own secret, TLS required and verified against the local CA
+# (postgres.sh made it; PGSSLROOTCERT names it).
 cat > "$state/functions.env" <<ENV
-DATABASE_SECRET_ARN="$(output DatabaseSecretArn)"
+DATABASE_SECRET_PREFIX="$secret_prefix"
 PGSSLROOTCERT="${PGSSLROOTCERT:?PGSSLROOTCERT must name the local CA: run through make}"
 AWS_ENDPOINT_URL="$aws_url"
 AWS_REGION="eu-west-2"

@@ -6,17 +6,16 @@ Two local adjustments, made on a temporary copy and never in template.yaml
   - each function gets MINISTACK_LAMBDA_PROXY_URL, so the emulator forwards its invocations to
     `cargo lambda watch`, which runs the real binary named in Metadata.BuildProperties.Binary.
 
-Usage: deploy.py --endpoint URL --stack NAME --watch URL --database-url URL --out FILE
+Usage: deploy.py --endpoint URL --stack NAME --watch URL --out FILE
                  --processed FILE [--parameter KEY=VALUE ...]
-Writes the stack's outputs (and the database secret's ARN) as JSON to --out, and the template as
-deployed (after the SAM transform) to --processed.
+Writes the stack's outputs as JSON to --out, and the template as deployed (after the SAM
+transform) to --processed. The functions' database secrets are `tis-sync logins`' to write.
 """
 import argparse
 import io
 import json
 import sys
 import time
-import urllib.parse
 import zipfile
 
 import boto3
@@ -64,20 +63,6 @@ def placeholder_code(endpoint):
     return f"s3://{CODE_BUCKET}/placeholder.zip"
 
 
-def database_secret(endpoint, stack, database_url):
-    """The secret the template's functions are configured with, holding the local credentials."""
-    url = urllib.parse.urlparse(database_url)
-    secret = json.dumps({"host": url.hostname, "port": url.port or 5432, "username": url.username,
-                         "password": url.password, "dbname": url.path.lstrip("/")})
-    sm = client("secretsmanager", endpoint)
-    name = f"{stack}-database"
-    try:
-        return sm.create_secret(Name=name, SecretString=secret)["ARN"]
-    except sm.exceptions.ResourceExistsException:
-        sm.put_secret_value(SecretId=name, SecretString=secret)
-        return sm.describe_secret(SecretId=name)["ARN"]
-
-
 def local_copy(template_path, code_uri, watch_url):
     with open(template_path) as f:
         template = yaml.load(f, Loader=CloudFormationLoader)
@@ -98,7 +83,9 @@ def deploy(endpoint, stack, template, parameters):
         wait(cf, stack, allow_missing=True)
     except cf.exceptions.ClientError:
         pass
-    cf.create_stack(StackName=stack, TemplateBody=json.dumps(template),
+    # Through S3, as `sam deploy` does: CloudFormation takes at most 51,200 bytes inline.
+    client("s3", endpoint).put_object(Bucket=CODE_BUCKET, Key=f"{stack}.template.json", Body=json.dumps(template))
+    cf.create_stack(StackName=stack, TemplateURL=f"{endpoint}/{CODE_BUCKET}/{stack}.template.json",
                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     status = wait(cf, stack)
@@ -131,16 +118,13 @@ def main():
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--watch", required=True, help="cargo lambda watch's base URL")
-    parser.add_argument("--database-url", required=True)
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--out", required=True)
     parser.add_argument("--processed", required=True, help="where to write the processed template (JSON)")
     parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")
     args = parser.parse_args()
 
-    secret_arn = database_secret(args.endpoint, args.stack, args.database_url)
     parameters = {
-        "DatabaseSecretArn": secret_arn,
         # The emulator does not check networks; the functions run on this machine.
         "SubnetIds": "subnet-00000000000000001",
         "SecurityGroupIds": "sg-00000000000000001",
@@ -151,8 +135,6 @@ def main():
     parameters.update(dict(p.split("=", 1) for p in args.parameter))
     template = local_copy(args.template, placeholder_code(args.endpoint), args.watch)
     outputs = deploy(args.endpoint, args.stack, template, parameters)
-    # The functions read the secret the stack was given, as in AWS.
-    outputs["DatabaseSecretArn"] = secret_arn
     with open(args.out, "w") as f:
         json.dump(outputs, f, indent=1)
     # The template as deployed, after the SAM transform: what the access-matrix test reads.

@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # Installs the pinned local tools (infra/tools/versions.env) into virtualenvs under the tools
-# directory and prints nothing but errors. Idempotent: a venv whose pins are unchanged is kept.
-# Each tool gets its own venv because ministack pins its own botocore.
+# directory and prints nothing but errors. Idempotent: a venv whose requirement file is unchanged is
+# kept. Each tool gets its own venv because ministack pins its own botocore. Every venv installs
+# from its hash-locked infra/tools/requirements/<venv>.txt (transitive dependencies included; see
+# the README there for how to regenerate one).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../tools/versions.env
 source "$here/../tools/versions.env"
+reqs="$here/../tools/requirements"
 tools_dir=${TIS_SYNC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tis-sync/tools}
 mkdir -p "$tools_dir"
 
-venv() { # name, pip args...
+venv() { # name, then package==version for each top-level pin that versions.env sets
   local name=$1; shift
-  local dir="$tools_dir/$name" stamp="$*"
+  local dir="$tools_dir/$name" req="$reqs/$name.txt" pin stamp
+  for pin in "$@"; do
+    if ! grep -Fqx "$pin" "$reqs/$name.in" || ! grep -Fqx "$pin \\" "$req"; then
+      echo "tools.sh: $name.in or $name.txt in $reqs does not pin $pin (versions.env)" >&2
+      exit 1
+    fi
+  done
+  stamp=$(sha256sum < "$req" | cut -d" " -f1)
   if [[ -f "$dir/.pins" && "$(cat "$dir/.pins")" == "$stamp" ]]; then return 0; fi
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$req"
   echo "$stamp" > "$dir/.pins"
 }
 
@@ -31,6 +41,7 @@ venv ministack "ministack==$MINISTACK_VERSION" "aws-sam-translator==$AWS_SAM_TRA
 venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
 venv lint "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
 venv deploy "boto3==$BOTO3_VERSION" "pyyaml==$PYYAML_VERSION"
+venv checkov "checkov==$CHECKOV_VERSION"
 
 # osmem-server: the wheel carries a static binary; check its hash before trusting it.
 osmem="$tools_dir/osmem/bin/osmem-server"

@@ -5,20 +5,25 @@ use serde::Deserialize;
 
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::functions::Function;
 
-/// Where the database settings come from.
+/// Where one process reaches the database.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatabaseSource {
-    /// `DATABASE_URL`: local work, tests, and operators with a tunnel.
+    /// `DATABASE_URL`: the CLI, local work, tests, and operators with a tunnel.
     Url(String),
-    /// `DATABASE_SECRET_ARN`: in AWS, a Secrets Manager secret in the RDS format
-    /// (`host`, `port`, `username`, `password`, `dbname`); TLS is required.
+    /// In AWS, a Secrets Manager secret (name or ARN) in the RDS format (`host`, `port`,
+    /// `username`, `password`, `dbname`); TLS is required.
     Secret(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    pub database: DatabaseSource,
+    /// `DATABASE_URL`; when set it wins.
+    pub database_url: Option<String>,
+    /// `DATABASE_SECRET_PREFIX`: each function reads the secret `<prefix><function>`, holding
+    /// the login of its own database role.
+    pub database_secret_prefix: Option<String>,
     /// `EVENT_BUS_NAME`; `None` means events are not published (said in the log).
     pub event_bus: Option<String>,
     /// `OPENSEARCH_URL`: plain http locally; an https AWS domain endpoint is SigV4-signed.
@@ -42,17 +47,15 @@ impl Settings {
     }
 
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let database = match (var("DATABASE_URL"), var("DATABASE_SECRET_ARN")) {
-            (Some(url), _) => DatabaseSource::Url(url),
-            (None, Some(arn)) => DatabaseSource::Secret(arn),
-            (None, None) => {
-                return Err(Error::Config(
-                    "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach the database".into(),
-                ))
-            }
-        };
+        let (database_url, database_secret_prefix) = (var("DATABASE_URL"), var("DATABASE_SECRET_PREFIX"));
+        if database_url.is_none() && database_secret_prefix.is_none() {
+            return Err(Error::Config(
+                "set DATABASE_URL (local, CLI) or DATABASE_SECRET_PREFIX (AWS) to reach the database".into(),
+            ));
+        }
         Ok(Settings {
-            database,
+            database_url,
+            database_secret_prefix,
             event_bus: var("EVENT_BUS_NAME"),
             opensearch_url: var("OPENSEARCH_URL"),
             persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
@@ -64,6 +67,18 @@ impl Settings {
         })
     }
 
+    /// Where `function` reaches the database; `None` is the CLI, which has no secret of its own.
+    pub fn database_source(&self, function: Option<Function>) -> Result<DatabaseSource> {
+        match (&self.database_url, &self.database_secret_prefix, function) {
+            (Some(url), _, _) => Ok(DatabaseSource::Url(url.clone())),
+            (None, Some(prefix), Some(function)) => Ok(DatabaseSource::Secret(function.secret_name(prefix))),
+            _ => Err(Error::Config(
+                "DATABASE_SECRET_PREFIX names each function's own secret; the CLI reaches the database by DATABASE_URL"
+                    .into(),
+            )),
+        }
+    }
+
     /// Whether any AWS client is needed (to avoid loading AWS configuration when none is).
     pub fn needs_aws(&self) -> bool {
         self.event_bus.is_some()
@@ -71,7 +86,7 @@ impl Settings {
             || self.esr_export_bucket.is_some()
             || self.esr_command_dlq_url.is_some()
             || self.job_function_prefix.is_some()
-            || matches!(self.database, DatabaseSource::Secret(_))
+            || (self.database_url.is_none() && self.database_secret_prefix.is_some())
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }
@@ -90,25 +105,26 @@ struct RdsSecret {
 #[derive(Clone)]
 pub struct DatabaseSecret {
     client: aws_sdk_secretsmanager::Client,
-    arn: String,
+    /// Its name or ARN.
+    id: String,
 }
 
 impl DatabaseSecret {
-    pub fn new(client: aws_sdk_secretsmanager::Client, arn: String) -> Self {
-        DatabaseSecret { client, arn }
+    pub fn new(client: aws_sdk_secretsmanager::Client, id: String) -> Self {
+        DatabaseSecret { client, id }
     }
 
-    pub fn arn(&self) -> &str {
-        &self.arn
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The connection settings the secret holds now. TLS is required.
     pub async fn read(&self) -> Result<tokio_postgres::Config> {
-        let secret_error = |reason: String| Error::Secret { arn: self.arn.clone(), reason };
+        let secret_error = |reason: String| Error::Secret { secret: self.id.clone(), reason };
         let value = self
             .client
             .get_secret_value()
-            .secret_id(&self.arn)
+            .secret_id(&self.id)
             .send()
             .await
             .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
@@ -131,9 +147,9 @@ impl DatabaseSecret {
 pub async fn database(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
     match source {
         DatabaseSource::Url(url) => Database::from_url(url),
-        DatabaseSource::Secret(arn) => {
-            let aws = aws.ok_or_else(|| Error::Config("DATABASE_SECRET_ARN needs AWS configuration".into()))?;
-            let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), arn.clone());
+        DatabaseSource::Secret(id) => {
+            let aws = aws.ok_or_else(|| Error::Config("the database secret needs AWS configuration".into()))?;
+            let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), id.clone());
             Database::from_secret(secret.read().await?, secret)
         }
     }
@@ -152,17 +168,35 @@ mod tests {
     #[test]
     fn missing_database_settings_name_both_variables() {
         let error = settings(&[]).unwrap_err().to_string();
-        assert!(error.contains("DATABASE_URL") && error.contains("DATABASE_SECRET_ARN"), "{error}");
+        assert!(error.contains("DATABASE_URL") && error.contains("DATABASE_SECRET_PREFIX"), "{error}");
     }
 
     #[test]
     fn url_wins_over_secret_and_bus_is_optional() {
-        let s = settings(&[("DATABASE_URL", "postgres://x@h/db"), ("DATABASE_SECRET_ARN", "arn:x")]).unwrap();
-        assert_eq!(s.database, DatabaseSource::Url("postgres://x@h/db".into()));
+        let s = settings(&[("DATABASE_URL", "postgres://x@h/db"), ("DATABASE_SECRET_PREFIX", "tis-sync/")]).unwrap();
+        assert_eq!(
+            s.database_source(Some(Function::EsrIntake)).unwrap(),
+            DatabaseSource::Url("postgres://x@h/db".into())
+        );
         assert_eq!(s.event_bus, None);
         assert!(!s.needs_aws());
-        let s = settings(&[("DATABASE_SECRET_ARN", "arn:x"), ("EVENT_BUS_NAME", "tis-sync")]).unwrap();
-        assert_eq!(s.database, DatabaseSource::Secret("arn:x".into()));
+        let s = settings(&[("DATABASE_SECRET_PREFIX", "tis-sync/database/"), ("EVENT_BUS_NAME", "tis-sync")]).unwrap();
+        assert_eq!(
+            s.database_source(Some(Function::EsrIntake)).unwrap(),
+            DatabaseSource::Secret("tis-sync/database/esr-intake".into())
+        );
+        assert!(s.needs_aws());
         assert_eq!(s.event_bus.as_deref(), Some("tis-sync"));
+    }
+
+    #[test]
+    fn each_function_reads_its_own_secret_and_the_cli_none() {
+        let s = settings(&[("DATABASE_SECRET_PREFIX", "p/")]).unwrap();
+        let secrets: Vec<DatabaseSource> = Function::all().map(|f| s.database_source(Some(f)).unwrap()).collect();
+        for (i, secret) in secrets.iter().enumerate() {
+            assert!(!secrets[..i].contains(secret), "{secret:?} is shared");
+        }
+        let error = s.database_source(None).unwrap_err().to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
     }
 }

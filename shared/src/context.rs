@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::esr::dispatch::Dispatcher;
 use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
+use crate::functions::Function;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 use crate::watchdog::InvokeFunction;
@@ -21,17 +22,18 @@ pub struct Context {
 }
 
 impl Context {
-    pub async fn from_env() -> Result<Self> {
-        Self::new(Settings::from_env()?).await
+    /// `function` reaches the database with its own secret; `None` (the CLI) by `DATABASE_URL`.
+    pub async fn from_env(function: Option<Function>) -> Result<Self> {
+        Self::new(Settings::from_env()?, function).await
     }
 
-    pub async fn new(settings: Settings) -> Result<Self> {
+    pub async fn new(settings: Settings, function: Option<Function>) -> Result<Self> {
         let aws = if settings.needs_aws() {
             Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
         } else {
             None
         };
-        let database = config::database(&settings.database, aws.as_ref()).await?;
+        let database = config::database(&settings.database_source(function)?, aws.as_ref()).await?;
         let events = match (&settings.event_bus, &aws) {
             (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
             _ => EventPublisher::disabled(),

@@ -82,7 +82,7 @@ impl Database {
         match self.open(config.clone(), application_name).await {
             Err(e) if e.code() == Some(&SqlState::INVALID_PASSWORD) && self.secret.is_some() => {
                 let secret = self.secret.as_ref().expect("checked above");
-                tracing::warn!(secret = %secret.arn(), "the database refused the password: reading the secret again (it may have been rotated)");
+                tracing::warn!(secret = %secret.id(), "the database refused the password: reading the secret again (it may have been rotated)");
                 let fresh = with_timeouts(secret.read().await?);
                 *self.config.write().expect("the config lock is never poisoned") = fresh.clone();
                 self.open(fresh.clone(), application_name).await.map_err(failed(&fresh))

@@ -68,8 +68,8 @@ pub enum Error {
     #[error("OpenSearch, {operation}: {reason}")]
     Search { operation: String, reason: String },
 
-    #[error("reading the database secret {arn}: {reason}")]
-    Secret { arn: String, reason: String },
+    #[error("reading the database secret {secret}: {reason}")]
+    Secret { secret: String, reason: String },
 }
 
 /// tokio-postgres prints only "db error" for server errors: say what the server said, without

@@ -15,6 +15,7 @@ use crate::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
 use crate::esr::export::Exporter;
 use crate::esr::intake::{self, IntakeMessage};
 use crate::esr::Command;
+use crate::functions::Function;
 use crate::invocation::JobInput;
 use crate::jobs::JobName;
 use crate::ledger::{self, Pause};
@@ -23,14 +24,16 @@ use crate::sqs_batch;
 use crate::status::SystemStatus;
 use crate::watchdog::{CatchUp, Watchdog, WatchdogReport};
 
-async fn init() -> Result<Context, Error> {
+/// What every function does first: telemetry, then its dependencies, reaching the database as
+/// its own role.
+async fn init(function: Function) -> Result<Context, Error> {
     crate::telemetry::init_lambda();
-    Context::from_env().await
+    Context::from_env(Some(function)).await
 }
 
 /// Serves a job function until the Lambda runtime stops the process.
 pub async fn serve_job(job: JobName) -> Result<(), lambda_runtime::Error> {
-    let runner = init().await?.runner()?.with_metrics(MetricsSink::Stdout);
+    let runner = init(Function::Job(job)).await?.runner()?.with_metrics(MetricsSink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&runner, job, event))).await
 }
 
@@ -100,7 +103,7 @@ pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) ->
 
 /// esr-export: consumes the command queue.
 pub async fn serve_esr_export() -> Result<(), lambda_runtime::Error> {
-    let exporter = init().await?.exporter()?.with_metrics(MetricsSink::Stdout);
+    let exporter = init(Function::EsrExport).await?.exporter()?.with_metrics(MetricsSink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| handle_export_commands(&exporter, event))).await
 }
 
@@ -119,7 +122,7 @@ pub async fn handle_export_commands(
 
 /// esr-export-dispatch: the daily schedules and operators' console invocations.
 pub async fn serve_esr_dispatch() -> Result<(), lambda_runtime::Error> {
-    let dispatcher = init().await?.dispatcher()?;
+    let dispatcher = init(Function::EsrExportDispatch).await?.dispatcher()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle_dispatch(&dispatcher, event))).await
 }
 
@@ -130,7 +133,7 @@ pub async fn handle_dispatch(dispatcher: &Dispatcher, event: LambdaEvent<Value>)
 
 /// sync-watchdog: the 07:00 schedule and the console.
 pub async fn serve_watchdog() -> Result<(), lambda_runtime::Error> {
-    let context = init().await?;
+    let context = init(Function::SyncWatchdog).await?;
     let invoker = context.function_invoker()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle_watchdog(&context, &invoker, event))).await
 }
@@ -148,7 +151,7 @@ pub async fn handle_watchdog<C: CatchUp + Sync>(
 
 /// sync-status: the console's view of the ledger and the exporter.
 pub async fn serve_status() -> Result<(), lambda_runtime::Error> {
-    let context = init().await?;
+    let context = init(Function::SyncStatus).await?;
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| handle_status(&context))).await
 }
 
@@ -159,7 +162,7 @@ pub async fn handle_status(context: &Context) -> Result<SystemStatus, Error> {
 
 /// esr-intake: records generated upstream.
 pub async fn serve_esr_intake() -> Result<(), lambda_runtime::Error> {
-    let database = init().await?.database;
+    let database = init(Function::EsrIntake).await?.database;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| handle_intake(&database, event))).await
 }
 

@@ -6,6 +6,8 @@
 //! - `ledger`: the run ledger and the per-job lock.
 //! - `invocation`: the function input shapes (console, schedule, follow-up).
 //! - `lambda`: the function side; `context`: dependencies built once at init.
+//! - `functions`: the stack's functions by name (binary, database role, secret); `logins`: each
+//!   function's database login and secret.
 //! - `db`, `config`, `events`, `migrate`, `seed`, `telemetry`: plumbing.
 
 pub mod config;
@@ -16,11 +18,13 @@ pub mod emf;
 pub mod error;
 pub mod esr;
 pub mod events;
+pub mod functions;
 pub mod graph;
 pub mod invocation;
 pub mod jobs;
 pub mod lambda;
 pub mod ledger;
+pub mod logins;
 pub mod migrate;
 pub mod runner;
 pub mod search;

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0002_sync", sql: include_str!("../../infra/migrations/0002_sync.sql") },
     Migration { version: "0003_esr", sql: include_str!("../../infra/migrations/0003_esr.sql") },
     Migration { version: "0004_failure_paths", sql: include_str!("../../infra/migrations/0004_failure_paths.sql") },
+    Migration { version: "0005_function_roles", sql: include_str!("../../infra/migrations/0005_function_roles.sql") },
 ];
 
 /// FNV-1a, enough to notice an edited migration file.

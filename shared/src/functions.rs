@@ -1,0 +1,85 @@
+//! The stack's functions, by the one name each carries everywhere: its binary, the end of its
+//! Lambda function's name, its database role and its database secret.
+
+use crate::jobs::JobName;
+
+/// A function of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Job(JobName),
+    EsrExportDispatch,
+    EsrExport,
+    EsrIntake,
+    SyncWatchdog,
+    SyncStatus,
+}
+
+impl Function {
+    /// Every function: the six jobs, then the exporter's three, the watchdog and status.
+    pub fn all() -> impl Iterator<Item = Function> {
+        JobName::ALL.into_iter().map(Function::Job).chain([
+            Function::EsrExportDispatch,
+            Function::EsrExport,
+            Function::EsrIntake,
+            Function::SyncWatchdog,
+            Function::SyncStatus,
+        ])
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Job(job) => job.as_str(),
+            Function::EsrExportDispatch => "esr-export-dispatch",
+            Function::EsrExport => "esr-export",
+            Function::EsrIntake => "esr-intake",
+            Function::SyncWatchdog => "sync-watchdog",
+            Function::SyncStatus => "sync-status",
+        }
+    }
+
+    /// The database role the migrations create for it, holding exactly its grants
+    /// (infra/migrations/0005_function_roles.sql).
+    pub fn database_role(self) -> String {
+        format!("tis_sync_{}", self.name().replace('-', "_"))
+    }
+
+    /// The name of its database secret: `<prefix><name>`, with the prefix the template gives
+    /// every function as `DATABASE_SECRET_PREFIX`.
+    pub fn secret_name(self, prefix: &str) -> String {
+        format!("{prefix}{}", self.name())
+    }
+}
+
+impl std::fmt::Display for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Function {
+    type Err = crate::Error;
+
+    fn from_str(name: &str) -> crate::Result<Self> {
+        Function::all().find(|f| f.name() == name).ok_or_else(|| {
+            let known: Vec<&str> = Function::all().map(Function::name).collect();
+            crate::Error::InvalidInput(format!("unknown function '{name}' (known: {})", known.join(", ")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_roles_and_secrets_follow_one_name() {
+        let names: Vec<&str> = Function::all().map(Function::name).collect();
+        assert_eq!(names.len(), 11);
+        assert_eq!(Function::EsrIntake.database_role(), "tis_sync_esr_intake");
+        assert_eq!(Function::Job(JobName::PersonOwnerRebuild).database_role(), "tis_sync_person_owner_rebuild");
+        assert_eq!(Function::SyncStatus.secret_name("tis-sync/database/"), "tis-sync/database/sync-status");
+        for function in Function::all() {
+            assert_eq!(function.name().parse::<Function>().unwrap(), function);
+        }
+    }
+}

@@ -15,7 +15,7 @@ use shared::runner::{Outcome, Runner};
 use shared::watchdog::{CatchUp, Watchdog};
 use tokio_postgres::error::SqlState;
 
-use super::{event, run, seeded};
+use crate::function::{event, run, seeded};
 
 /// A write some function owns: what it does and which functions may do it.
 struct Probe {

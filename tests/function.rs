@@ -3,8 +3,6 @@
 //! Lambda does and a local emulator does not (a run killed at its timeout, then its payload
 //! delivered again; the invocation's deadline) is replayed here exactly.
 
-mod database_roles;
-
 use integration_tests::{date, wait_until_blocked, TestDb};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};

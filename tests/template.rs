@@ -3,7 +3,7 @@
 //! pattern matches the graph and nothing else is there; every asynchronously invoked function has
 //! an on-failure destination and runs one at a time. The template itself is parsed, tags and all.
 
-mod access_matrix;
+use crate::access_matrix;
 
 use integration_tests::template::{self, binary, events, functions, tagged, to_json};
 use serde_json::json;

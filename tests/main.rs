@@ -1,0 +1,19 @@
+//! Every integration test, one module per area, in one binary (one link of the AWS SDKs and
+//! opensearch, not one per area). They run against the real local stack that `make test`
+//! starts: Postgres, ministack with template.yaml deployed, cargo lambda watch, osmem-server.
+
+mod access_matrix;
+mod bench;
+mod cli;
+mod cloud;
+mod database_roles;
+mod esr;
+mod events;
+mod function;
+mod graph;
+mod operations;
+mod person_owner;
+mod runner;
+mod search;
+mod template;
+mod trusts;

@@ -161,8 +161,8 @@ async fn work(db: &TestDb, function: Function, database: Database) {
 }
 
 async fn run_pause(runner: &Runner, job: JobName) -> bool {
-    let paused = shared::lambda::handle(runner, job, event(json!({"pause": "role check"}))).await;
-    let resumed = shared::lambda::handle(runner, job, event(json!({"resume": true}))).await;
+    let paused = functions::handle(runner, job, event(json!({"pause": "role check"}))).await;
+    let resumed = functions::handle(runner, job, event(json!({"resume": true}))).await;
     paused.is_ok() && resumed.is_ok()
 }
 

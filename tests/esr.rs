@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, NaiveDate};
+use functions::handle_export_commands;
 use integration_tests::{aws, kill_when_blocked, quick_retries, TestDb};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -14,7 +15,6 @@ use shared::esr::export::{Exporter, FileStore};
 use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
 use shared::esr::{Command, Kind};
 use shared::events::EventPublisher;
-use shared::lambda::handle_export_commands;
 use tokio_postgres::Client;
 
 const DEANERIES: [&str; 13] =
@@ -637,7 +637,7 @@ async fn a_record_violating_a_constraint_fails_without_its_personal_data_in_the_
     let mut event = SqsEvent::default();
     event.records.push(message);
     let response =
-        shared::lambda::handle_intake(&esr.db.database, LambdaEvent::new(event, Context::default())).await.unwrap();
+        functions::handle_intake(&esr.db.database, LambdaEvent::new(event, Context::default())).await.unwrap();
     assert_eq!(response.batch_item_failures[0].item_identifier, "m-pii", "it fails, for SQS to redrive");
     let session = esr.db.client().await;
     let error = intake::apply(

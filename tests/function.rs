@@ -3,11 +3,11 @@
 //! Lambda does and a local emulator does not (a run killed at its timeout, then its payload
 //! delivered again; the invocation's deadline) is replayed here exactly.
 
+use functions::{handle, JobAnswer};
 use integration_tests::{date, wait_until_blocked, TestDb};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use shared::jobs::JobName;
-use shared::lambda::{handle, JobAnswer};
 use shared::runner::{Outcome, RunRequest, RunSummary, Runner, Trigger};
 
 const JOB: JobName = JobName::PersonOwnerRebuild;

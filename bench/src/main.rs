@@ -448,14 +448,12 @@ async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> R
 fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
     let root = bin.parent().and_then(Path::parent).context("workspace root")?;
     let mut out = Vec::new();
-    let mut names: Vec<String> = std::fs::read_dir(root.join("functions"))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
-        .collect();
+    let mut names: Vec<&str> = shared::functions::Function::all().map(|f| f.name()).collect();
     names.sort();
     for name in names {
         let zip = root.join("target/sam/zip").join(format!("{name}.zip"));
         let zipped = std::fs::metadata(&zip).ok().map(|m| m.len());
-        let init_ms = init_time(&bin.join(&name), database_url).ok();
+        let init_ms = init_time(&bin.join(name), database_url).ok();
         out.push(json!({"function": name, "arm64_zip_bytes": zipped, "init_ms": init_ms}));
     }
     Ok(out)

@@ -129,10 +129,4 @@ impl Error {
     }
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(error: Error) -> Self {
-        lambda_runtime::Diagnostic { error_type: error.error_type().to_string(), error_message: error.to_string() }
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,7 +5,7 @@
 //! - `runner`: the one runner every job goes through (ledger, lock, retries, events).
 //! - `ledger`: the run ledger and the per-job lock.
 //! - `invocation`: the function input shapes (console, schedule, follow-up).
-//! - `lambda`: the function side; `context`: dependencies built once at init.
+//! - `context`: dependencies built once at init (the Lambda side is the `functions` crate).
 //! - `functions`: the stack's functions by name (binary, database role, secret); `logins`: each
 //!   function's database login and secret.
 //! - `db`, `config`, `events`, `migrate`, `seed`, `telemetry`: plumbing.
@@ -22,14 +22,12 @@ pub mod functions;
 pub mod graph;
 pub mod invocation;
 pub mod jobs;
-pub mod lambda;
 pub mod ledger;
 pub mod logins;
 pub mod migrate;
 pub mod runner;
 pub mod search;
 pub mod seed;
-pub mod sqs_batch;
 pub mod status;
 pub mod telemetry;
 pub mod watchdog;

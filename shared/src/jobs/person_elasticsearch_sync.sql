@@ -1,4 +1,4 @@
--- One search document per person (../shared/spec/search-index.md), built as JSON text by
+-- One search document per person (docs/search-index.md), built as JSON text by
 -- Postgres. $1 = the run's as-of date. Read through a cursor in batches, never OFFSET paging.
 WITH current_placement AS (
     SELECT pl.trainee_id AS person_id,

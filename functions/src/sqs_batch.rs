@@ -6,7 +6,7 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
-use crate::error::{Error, Result};
+use shared::error::{Error, Result};
 
 pub async fn process<F, Fut>(event: SqsEvent, handle: F) -> Result<SqsBatchResponse>
 where

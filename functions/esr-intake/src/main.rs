@@ -1,6 +1,0 @@
-//! esr-intake: takes in ESR records generated upstream (see shared/src/esr/intake.rs).
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::serve_esr_intake().await
-}

@@ -1,6 +1,0 @@
-//! post-training-body-trust (see shared/src/jobs/post_training_body_trust.rs).
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::serve_job(shared::jobs::JobName::PostTrainingBodyTrust).await
-}

@@ -1,0 +1,13 @@
+//! sync-status: the console's view of the run ledger and the ESR exporter (files today, records
+//! waiting, dead-letter depth), read-only (shared/src/status.rs).
+
+use functions::{handle_status, init};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use shared::functions::Function;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let context = init(Function::SyncStatus).await?;
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| handle_status(&context))).await
+}

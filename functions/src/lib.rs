@@ -1,0 +1,171 @@
+//! The Lambda side of every function: what each binary in `src/bin` builds at init and the
+//! handler it answers each event with. The handlers parse the event and hand it to the library
+//! (`shared`); the library knows nothing of Lambda.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use shared::context::Context;
+use shared::db::Database;
+use shared::deadline::Deadline;
+use shared::emf::MetricsSink;
+use shared::error::Error;
+use shared::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
+use shared::esr::export::Exporter;
+use shared::esr::intake::{self, IntakeMessage};
+use shared::esr::Command;
+use shared::functions::Function;
+use shared::invocation::JobInput;
+use shared::jobs::JobName;
+use shared::ledger::{self, Pause};
+use shared::runner::{RunSummary, Runner};
+use shared::status::SystemStatus;
+use shared::watchdog::{CatchUp, Watchdog, WatchdogReport};
+
+pub mod sqs_batch;
+
+/// What every function does first: telemetry, then its dependencies, reaching the database as
+/// its own role.
+pub async fn init(function: Function) -> Result<Context, Error> {
+    shared::telemetry::init_lambda();
+    Context::from_env(Some(function)).await
+}
+
+/// A handler's error as Lambda reports it: `errorType` names the kind (what alarms and the
+/// console show), `errorMessage` says what was wrong.
+#[derive(Debug)]
+pub struct Failure(pub Error);
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure(error)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Failure> for Diagnostic {
+    fn from(failure: Failure) -> Self {
+        Diagnostic { error_type: failure.0.error_type().to_string(), error_message: failure.0.to_string() }
+    }
+}
+
+/// What a job function answers: a run's summary, or the job's pause state.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum JobAnswer {
+    Run(RunSummary),
+    Pause(PauseState),
+}
+
+impl JobAnswer {
+    pub fn run(self) -> Option<RunSummary> {
+        match self {
+            JobAnswer::Run(summary) => Some(summary),
+            JobAnswer::Pause(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseState {
+    pub job: JobName,
+    pub paused: bool,
+    /// The pause now in force, or the one just ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+/// Handles one event: parses it (console, schedule, follow-up, pause or resume) and acts.
+pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) -> Result<JobAnswer, Failure> {
+    let (payload, context) = event.into_parts();
+    let input = shared::invocation::parse(job, payload, Utc::now().date_naive()).inspect_err(|e| {
+        tracing::error!(job = %job, request_id = %context.request_id, error = %e, "rejected the event");
+    })?;
+    let mut request = match input {
+        JobInput::Run(request) => request,
+        JobInput::Pause(reason) => {
+            let session = runner.database().connect("tis-sync:pause").await?;
+            let pause = ledger::pause(&session.client, job, &reason).await?;
+            tracing::warn!(job = %job, reason = %pause.reason, "paused: schedules, follow-up events and the watchdog will not start it");
+            return Ok(JobAnswer::Pause(PauseState { job, paused: true, pause: Some(pause) }));
+        }
+        JobInput::Resume => {
+            let session = runner.database().connect("tis-sync:pause").await?;
+            let ended = ledger::resume(&session.client, job).await?;
+            tracing::warn!(job = %job, "resumed");
+            return Ok(JobAnswer::Pause(PauseState { job, paused: false, pause: ended }));
+        }
+    };
+    // A chain's first run is correlated by the invocation that started it.
+    request.correlation_id.get_or_insert_with(|| context.request_id.clone());
+    // Lambda's deadline is always ahead of the invocation it comes with. One already past on
+    // arrival is not a deadline (a context built by hand has 0; `cargo lambda watch` sends a
+    // constant): say so and run without one, as an unparseable scheduled time is treated.
+    if context.deadline() > std::time::SystemTime::now() {
+        request.deadline = Some(Deadline::before(context.deadline()));
+    } else {
+        tracing::warn!(
+            deadline_ms = context.deadline,
+            "the invocation's deadline had passed when it arrived: running without one"
+        );
+    }
+    Ok(runner.run(request).await.map(JobAnswer::Run)?)
+}
+
+/// Handles a batch of export commands; the failed ones are reported for SQS to deliver again.
+pub async fn handle_export_commands(
+    exporter: &Exporter,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Failure> {
+    let response = sqs_batch::process(event.payload, |message| async move {
+        let body = message.body.as_deref().unwrap_or_default();
+        let command = Command::parse(body, Utc::now().date_naive())?.delivered_as(message.message_id.as_deref());
+        exporter.export(&command).await.map(|_| ())
+    })
+    .await?;
+    Ok(response)
+}
+
+/// Sends the export commands a schedule or an operator asks for.
+pub async fn handle_dispatch(dispatcher: &Dispatcher, event: LambdaEvent<Value>) -> Result<Dispatched, Failure> {
+    let request = DispatchRequest::parse(event.payload, Utc::now().date_naive())?;
+    Ok(dispatcher.dispatch(&request).await?)
+}
+
+/// Checks the night (or the date asked for), starts what it missed and reports.
+pub async fn handle_watchdog<C: CatchUp + Sync>(
+    context: &Context,
+    catch_up: &C,
+    event: LambdaEvent<Value>,
+) -> Result<WatchdogReport, Failure> {
+    let as_of = shared::invocation::parse_watchdog(event.payload, Utc::now().date_naive())?;
+    let watchdog =
+        Watchdog { db: &context.database, events: &context.events, catch_up, metrics: Some(&MetricsSink::Stdout) };
+    Ok(watchdog.check(as_of, Utc::now()).await?)
+}
+
+/// The console's view of the ledger and the exporter.
+pub async fn handle_status(context: &Context) -> Result<SystemStatus, Failure> {
+    let session = context.database.connect("tis-sync:status").await?;
+    let depth = context.dead_letter_depth().await?;
+    Ok(shared::status::status(&session.client, Utc::now().date_naive(), depth).await?)
+}
+
+/// Takes in a batch of records generated upstream; the failed ones go back to the queue.
+pub async fn handle_intake(database: &Database, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Failure> {
+    let response = sqs_batch::process(event.payload, |message| async move {
+        let record = IntakeMessage::parse(message.body.as_deref().unwrap_or_default())?;
+        let session = database.connect("tis-sync:esr-intake").await?;
+        intake::apply(&session.client, &record).await.map(|_| ())
+    })
+    .await?;
+    Ok(response)
+}

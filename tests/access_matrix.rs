@@ -15,7 +15,7 @@ const JOBS: [&str; 6] = [
     "PostTrainingBodyTrustFunction",
     "PersonElasticsearchSyncFunction",
 ];
-/// Every function and the name its secret ends with (shared::functions::Function::name).
+/// Every function and the name its secret ends with (sync_core::Function::name).
 const FUNCTIONS: [(&str, &str); 11] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),

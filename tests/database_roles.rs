@@ -7,12 +7,12 @@ use serde_json::json;
 use shared::db::Database;
 use shared::esr::export::{Exporter, FileStore};
 use shared::esr::intake::{self, IntakeMessage};
-use shared::esr::{Command, Kind};
 use shared::events::EventPublisher;
-use shared::functions::Function;
-use shared::jobs::JobName;
 use shared::runner::{Outcome, Runner};
 use shared::watchdog::{CatchUp, Watchdog};
+use sync_core::esr::{Command, Kind};
+use sync_core::Function;
+use sync_core::JobName;
 use tokio_postgres::error::SqlState;
 
 use crate::function::{event, run, seeded};

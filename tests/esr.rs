@@ -13,8 +13,8 @@ use serde_json::json;
 use shared::esr::dispatch::{DispatchRequest, Dispatcher};
 use shared::esr::export::{Exporter, FileStore};
 use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
-use shared::esr::{Command, Kind};
 use shared::events::EventPublisher;
+use sync_core::esr::{Command, Kind};
 use tokio_postgres::Client;
 
 const DEANERIES: [&str; 13] =

@@ -8,8 +8,9 @@ use integration_tests::template::{self, binary, events, functions, to_json};
 use integration_tests::{aws, date, TestDb};
 use serde_json::{json, Value};
 use shared::events::EventPublisher;
-use shared::jobs::JobName::{self, *};
-use shared::runner::{Outcome, RunRequest, Trigger};
+use shared::runner::{Outcome, RunRequest};
+use sync_core::JobName::{self, *};
+use sync_core::Trigger;
 
 fn request(job: JobName, follow_ups: bool) -> RunRequest {
     let mut request = RunRequest::manual(job);

@@ -7,8 +7,9 @@ use functions::{handle, JobAnswer};
 use integration_tests::{date, wait_until_blocked, TestDb};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
-use shared::jobs::JobName;
-use shared::runner::{Outcome, RunRequest, RunSummary, Runner, Trigger};
+use shared::runner::{Outcome, RunRequest, RunSummary, Runner};
+use sync_core::JobName;
+use sync_core::Trigger;
 
 const JOB: JobName = JobName::PersonOwnerRebuild;
 
@@ -106,7 +107,7 @@ async fn a_run_killed_by_its_timeout_is_run_again_when_lambda_redelivers_its_pay
         .unwrap();
     let status = shared::ledger::status(&c.client).await.unwrap();
     let shown = status.iter().find(|s| s.job == JOB).unwrap();
-    assert_eq!(shown.last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Abandoned, "status says so");
+    assert_eq!(shown.last_run.as_ref().unwrap().status, sync_core::RunStatus::Abandoned, "status says so");
 
     let input = json!({"trigger": "schedule", "scheduledTime": "2026-12-02T00:05:00Z"});
     let summary = run(&db.runner(), JOB, input.clone()).await;

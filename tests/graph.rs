@@ -3,10 +3,11 @@
 //! as-of date, run once when the last one has.
 
 use integration_tests::{date, wait_until_blocked, TestDb};
-use shared::graph;
-use shared::jobs::JobName::{self, *};
-use shared::ledger::RunStatus;
-use shared::runner::{Outcome, RunRequest, Trigger};
+use shared::runner::{Outcome, RunRequest};
+use sync_core::graph;
+use sync_core::JobName::{self, *};
+use sync_core::RunStatus;
+use sync_core::Trigger;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";

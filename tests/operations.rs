@@ -8,9 +8,9 @@ use integration_tests::{date, TestDb};
 use serde_json::{json, Value};
 use shared::emf::MetricsSink;
 use shared::events::EventPublisher;
-use shared::jobs::JobName::{self, *};
 use shared::runner::RunRequest;
 use shared::watchdog::{RunHere, Watchdog, WatchdogReport};
+use sync_core::JobName::{self, *};
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";
@@ -178,7 +178,7 @@ async fn overdue_esr_records_and_missing_deanery_files_are_reported() {
     let missing_app: Vec<&str> = report
         .esr_missing_files
         .iter()
-        .filter(|m| m.kind == shared::esr::Kind::App)
+        .filter(|m| m.kind == sync_core::esr::Kind::App)
         .map(|m| m.deanery.as_str())
         .collect();
     assert_eq!(missing_app.len(), 11);
@@ -346,7 +346,7 @@ async fn a_paused_follow_up_is_not_started_by_its_predecessors_success() {
     let c = db.client().await;
     shared::ledger::pause(&c.client, PostTrainingBodyTrust, "data fix").await.unwrap();
     let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&shared::graph::downstream(PostEmployingBodyTrust), date(AS_OF), true).await;
+    let report = runner.run_in_process(&sync_core::graph::downstream(PostEmployingBodyTrust), date(AS_OF), true).await;
     let outcomes: Vec<(JobName, shared::runner::Outcome)> = report.runs.iter().map(|r| (r.job, r.status)).collect();
     assert_eq!(
         outcomes,

@@ -2,8 +2,9 @@
 
 use integration_tests::fixtures::*;
 use integration_tests::{date, TestDb};
-use shared::jobs::JobName;
-use shared::runner::{RunRequest, Trigger};
+use shared::runner::RunRequest;
+use sync_core::JobName;
+use sync_core::Trigger;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use integration_tests::{date, kill_when_blocked, terminate, wait_until_blocked, TestDb};
-use shared::jobs::JobName;
-use shared::runner::{Outcome, RunRequest, Trigger};
+use shared::runner::{Outcome, RunRequest};
 use shared::Error;
+use sync_core::JobName;
+use sync_core::Trigger;
 use tokio_postgres::Client;
 
 const JOB: JobName = JobName::PersonOwnerRebuild;
@@ -214,7 +215,7 @@ async fn a_run_left_running_by_a_dead_process_is_not_running_and_is_closed_by_th
         .await
         .unwrap();
     let status = shared::ledger::status(&c.client).await.unwrap();
-    assert_eq!(status[0].last_run.as_ref().unwrap().status, shared::ledger::RunStatus::Abandoned);
+    assert_eq!(status[0].last_run.as_ref().unwrap().status, sync_core::RunStatus::Abandoned);
     assert!(!status[0].running_now, "nobody holds the lock, so it is not running");
 
     db.runner().run(request("2024-08-04")).await.expect("the dead run does not block");

@@ -10,9 +10,9 @@ use opensearch::http::headers::HeaderMap;
 use opensearch::http::request::JsonBody;
 use opensearch::http::Method;
 use serde_json::{json, Value};
-use shared::jobs::JobName;
 use shared::runner::{RunRequest, Runner};
 use shared::search::{IndexTarget, OpenSearchIndex, PersonSearch};
+use sync_core::JobName;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";

@@ -7,8 +7,8 @@ use crate::access_matrix;
 
 use integration_tests::template::{self, binary, events, functions, tagged, to_json};
 use serde_json::json;
-use shared::graph::{self, GRAPH};
-use shared::jobs::JobName;
+use sync_core::graph::{self, GRAPH};
+use sync_core::JobName;
 
 fn job_functions() -> Vec<(JobName, serde_norway::Value)> {
     let template = template::load();

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use integration_tests::fixtures::*;
 use integration_tests::{date, kill_when_blocked, TestDb};
-use shared::jobs::JobName;
 use shared::runner::RunRequest;
+use sync_core::JobName;
 use tokio_postgres::Client;
 
 async fn run(db: &TestDb, job: JobName) {

@@ -30,9 +30,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use shared::db::Database;
 use shared::esr::export::{Exporter, FileStore};
-use shared::esr::{Command as EsrCommand, Kind};
 use shared::events::EventPublisher;
-use shared::jobs::{self, JobName};
+use shared::jobs;
+use sync_core::esr::{Command as EsrCommand, Kind};
+use sync_core::JobName;
 
 #[derive(Parser)]
 struct Args {
@@ -448,7 +449,7 @@ async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> R
 fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
     let root = bin.parent().and_then(Path::parent).context("workspace root")?;
     let mut out = Vec::new();
-    let mut names: Vec<&str> = shared::functions::Function::all().map(|f| f.name()).collect();
+    let mut names: Vec<&str> = sync_core::Function::all().map(|f| f.name()).collect();
     names.sort();
     for name in names {
         let zip = root.join("target/sam/zip").join(format!("{name}.zip"));

@@ -10,12 +10,13 @@ use serde_json::{json, Value};
 use shared::context::Context;
 use shared::esr::dispatch::DispatchRequest;
 use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
-use shared::esr::{Command as EsrExport, Kind};
-use shared::jobs::JobName;
 use shared::runner::Runner;
 use shared::status::{self, SystemStatus};
 use shared::watchdog::{RunHere, Watchdog};
-use shared::{graph, ledger, logins, migrate, seed, Error};
+use shared::{ledger, logins, migrate, seed, Error};
+use sync_core::esr::{Command as EsrExport, Kind};
+use sync_core::graph;
+use sync_core::JobName;
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]

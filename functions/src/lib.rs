@@ -15,14 +15,14 @@ use shared::error::Error;
 use shared::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
 use shared::esr::export::Exporter;
 use shared::esr::intake::{self, IntakeMessage};
-use shared::esr::Command;
-use shared::functions::Function;
 use shared::invocation::JobInput;
-use shared::jobs::JobName;
 use shared::ledger::{self, Pause};
 use shared::runner::{RunSummary, Runner};
 use shared::status::SystemStatus;
 use shared::watchdog::{CatchUp, Watchdog, WatchdogReport};
+use sync_core::esr::Command;
+use sync_core::Function;
+use sync_core::JobName;
 
 pub mod sqs_batch;
 

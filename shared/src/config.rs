@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::functions::Function;
+use sync_core::Function;
 
 /// Where one process reaches the database.
 #[derive(Debug, Clone, PartialEq)]

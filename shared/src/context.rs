@@ -7,10 +7,10 @@ use crate::error::{Error, Result};
 use crate::esr::dispatch::Dispatcher;
 use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
-use crate::functions::Function;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 use crate::watchdog::InvokeFunction;
+use sync_core::Function;
 
 /// What every entry point needs: settings, AWS configuration when any AWS client is used, the
 /// database and the event publisher.

@@ -129,4 +129,10 @@ impl Error {
     }
 }
 
+impl From<sync_core::InvalidInput> for Error {
+    fn from(invalid: sync_core::InvalidInput) -> Self {
+        Error::InvalidInput(invalid.0)
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

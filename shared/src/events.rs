@@ -1,56 +1,10 @@
 //! Job events on EventBridge (`source: tis.sync`). Follow-up rules in template.yaml match
 //! `Job Succeeded` events by `detail.job` and `detail.followUps`.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Serialize;
+use sync_core::event::{DetailType, SOURCE};
 
 use crate::error::{Error, Result};
-use crate::jobs::JobName;
-use crate::runner::Trigger;
-
-pub const SOURCE: &str = "tis.sync";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetailType {
-    JobSucceeded,
-    JobFailed,
-    JobDeferred,
-    JobMissed,
-    EsrFileExported,
-}
-
-impl DetailType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DetailType::JobSucceeded => "Job Succeeded",
-            DetailType::JobFailed => "Job Failed",
-            DetailType::JobDeferred => "Job Deferred",
-            DetailType::JobMissed => "Job Missed",
-            DetailType::EsrFileExported => "ESR File Exported",
-        }
-    }
-}
-
-/// The `detail` of a job event (contract.md "Events").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobEventDetail {
-    pub job: JobName,
-    pub run_id: Uuid,
-    pub trigger: Trigger,
-    pub as_of: NaiveDate,
-    pub follow_ups: bool,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub duration_ms: u64,
-    pub rows: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Shared by every run a night's chain starts, so one search finds the whole chain's logs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
-}
 
 /// Publishes events to the bus, or, without a bus, says so once and does nothing.
 #[derive(Clone)]

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::events::{DetailType, JobEventDetail, SOURCE};
-use crate::jobs::JobName;
-use crate::runner::{After, RunRequest, Trigger};
+use sync_core::event::{DetailType, JobEventDetail, SOURCE};
+use sync_core::{JobName, Trigger};
+
+use crate::runner::{After, RunRequest};
 
 /// A date further than this from today is refused unless the input says so: a stray past date
 /// would replace today's output, a typo (2042) would burn ESR sequence numbers.

@@ -12,41 +12,16 @@ use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::events::JobEventDetail;
-use crate::jobs::JobName;
-use crate::runner::Trigger;
+use sync_core::event::JobEventDetail;
+use sync_core::JobName;
+use sync_core::{RunStatus, Trigger};
 
 /// `hashtextextended` of this plus the job name is the job's advisory lock key.
 const LOCK_KEY_SQL: &str = "hashtextextended('tis-sync job ' || $1, 0)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Deferred,
-    /// Left `running` by a process that died; closed by the next run of the job.
-    Abandoned,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Deferred => "deferred",
-            RunStatus::Abandoned => "abandoned",
-        }
-    }
-
-    fn parse(s: &str) -> Result<RunStatus> {
-        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Deferred, RunStatus::Abandoned]
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| Error::Conflict(format!("the run ledger holds an unknown status '{s}'")))
-    }
+/// A status as the ledger holds it; anything else there is a conflict, not a failure.
+fn parse_status(text: &str) -> Result<RunStatus> {
+    text.parse().map_err(|_| Error::Conflict(format!("the run ledger holds an unknown status '{text}'")))
 }
 
 /// One ledger row.
@@ -84,7 +59,7 @@ impl RunRecord {
             follow_ups: row.get("follow_ups"),
             delivery_key: row.get("delivery_key"),
             correlation_id: row.get("correlation_id"),
-            status: RunStatus::parse(row.get("status"))?,
+            status: parse_status(row.get("status"))?,
             started_at: row.get("started_at"),
             finished_at: row.get("finished_at"),
             rows: row.get("rows"),

@@ -18,8 +18,6 @@ pub mod emf;
 pub mod error;
 pub mod esr;
 pub mod events;
-pub mod functions;
-pub mod graph;
 pub mod invocation;
 pub mod jobs;
 pub mod ledger;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use crate::error::{Error, Result};
-use crate::functions::Function;
+use sync_core::Function;
 
 /// Where the functions reach the database: written into every secret beside the login.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ pub async fn issue_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::JobName;
+    use sync_core::JobName;
 
     #[test]
     fn login_names_carry_the_role_and_the_environment() {

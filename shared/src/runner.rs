@@ -6,13 +6,11 @@
 //! on a new one without giving up the lock; a lost control connection stops the run, because the
 //! lock went with it.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -20,54 +18,13 @@ use crate::db::{retry_transient, Database, RetryPolicy, Session};
 use crate::deadline::Deadline;
 use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
-use crate::events::{DetailType, EventPublisher};
-use crate::graph;
-use crate::jobs::{self, JobName};
-use crate::ledger::{self, Finish, NewRun, RunRecord, RunStatus};
+use sync_core::event::DetailType;
+use sync_core::{graph, JobName, RunStatus, Trigger};
+
+use crate::events::EventPublisher;
+use crate::jobs;
+use crate::ledger::{self, Finish, NewRun, RunRecord};
 use crate::search::PersonSearch;
-
-/// What started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    Schedule,
-    FollowUp,
-    Manual,
-    CatchUp,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::FollowUp => "follow-up",
-            Trigger::Manual => "manual",
-            Trigger::CatchUp => "catch-up",
-        }
-    }
-}
-
-impl fmt::Display for Trigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Trigger {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "schedule" => Ok(Trigger::Schedule),
-            "follow-up" => Ok(Trigger::FollowUp),
-            "manual" => Ok(Trigger::Manual),
-            "catch-up" => Ok(Trigger::CatchUp),
-            other => Err(Error::InvalidInput(format!(
-                "unknown trigger '{other}' (expected schedule, follow-up, manual or catch-up)"
-            ))),
-        }
-    }
-}
 
 /// The predecessor run a follow-up says it follows (from its `Job Succeeded` event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,15 @@ use tokio_postgres::Client;
 use crate::db::Database;
 use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
-use crate::esr::Kind;
-use crate::events::{DetailType, EventPublisher};
-use crate::graph::{self, GRAPH};
-use crate::jobs::JobName;
-use crate::ledger::{self, RunRecord, RunStatus};
-use crate::runner::{Runner, Trigger};
+use sync_core::esr::Kind;
+use sync_core::event::DetailType;
+use sync_core::graph::{self, GRAPH};
+use sync_core::{JobName, RunStatus, Trigger};
+
+use crate::esr::records_table;
+use crate::events::EventPublisher;
+use crate::ledger::{self, RunRecord};
+use crate::runner::Runner;
 
 /// How a missed job is started again.
 pub trait CatchUp {
@@ -306,7 +309,7 @@ pub fn latest_scheduled_run(kind: Kind, now: DateTime<Utc>) -> NaiveDate {
 }
 
 async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecords>> {
-    let table = kind.records_table();
+    let table = records_table(kind);
     let rows = client
         .query(
             &format!(

@@ -6,7 +6,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use functions::{handle_export_commands, init};
 use lambda_runtime::{service_fn, LambdaEvent};
 use shared::emf::MetricsSink;
-use shared::functions::Function;
+use sync_core::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use functions::{handle_intake, init};
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::functions::Function;
+use sync_core::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -7,8 +7,8 @@ use functions::{handle, init};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use shared::emf::MetricsSink;
-use shared::functions::Function;
-use shared::jobs::JobName;
+use sync_core::Function;
+use sync_core::JobName;
 
 const JOB: JobName = JobName::PostEmployingBodyTrust;
 

@@ -4,7 +4,7 @@
 use functions::{handle_status, init};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use shared::functions::Function;
+use sync_core::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

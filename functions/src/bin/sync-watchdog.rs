@@ -6,7 +6,7 @@
 use functions::{handle_watchdog, init};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use shared::functions::Function;
+use sync_core::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{active_deaneries, check_deaneries, Command, Kind};
+use sync_core::esr::{Command, Kind};
+
+use super::{active_deaneries, check_deaneries};
 use crate::db::Database;
 use crate::error::{Error, Result};
 

@@ -21,12 +21,15 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 
-use super::layout::{self, Line};
-use super::{check_deaneries, Command, Kind};
+use sync_core::esr::layout::{self, Line};
+use sync_core::esr::{Command, Kind};
+use sync_core::event::DetailType;
+
+use super::{check_deaneries, file_sequence, records_table};
 use crate::db::{retry_transient, Database, RetryPolicy};
 use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
-use crate::events::{DetailType, EventPublisher};
+use crate::events::EventPublisher;
 
 /// At most this many records per position in one file: ESR quarantines a whole file with more.
 pub const MAX_PER_POSITION: i64 = 40;
@@ -211,7 +214,7 @@ impl Exporter {
             return Ok(existing);
         }
         let sequence: i64 =
-            tx.query_one(&format!("SELECT nextval('{}')", command.kind.file_sequence()), &[]).await.map_err(db)?.get(0);
+            tx.query_one(&format!("SELECT nextval('{}')", file_sequence(command.kind)), &[]).await.map_err(db)?.get(0);
         let records = qualifying_records(&tx, command).await.map_err(db)?;
         let file_name = layout::file_name(command.kind, &command.deanery, command.date, sequence);
         let lines: Vec<Line<'_>> = records
@@ -258,7 +261,7 @@ impl Exporter {
                 &format!(
                     "UPDATE {} SET status = 'EXPORTED', exported_at = now(), export_file = $2
                      WHERE id = ANY($1) AND status = 'TO_EXPORT'",
-                    command.kind.records_table()
+                    records_table(command.kind)
                 ),
                 &[&record_ids, &file_name],
             )
@@ -337,7 +340,7 @@ async fn qualifying_records(
     tx: &Transaction<'_>,
     command: &Command,
 ) -> std::result::Result<Vec<Waiting>, tokio_postgres::Error> {
-    let table = command.kind.records_table();
+    let table = records_table(command.kind);
     let window = "status = 'TO_EXPORT' AND deanery = $1
                   AND start_date >= $2::date + 2 AND start_date < $2::date + 91";
     tx.execute(

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_postgres::Client;
 
-use super::{check_deaneries, Kind};
+use sync_core::esr::Kind;
+
+use super::{check_deaneries, records_table};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,7 +152,7 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
             // Not applied: say which stored version it lost to (ids and times, no field values).
             let stored = client
                 .query_one(
-                    &format!("SELECT status, changed_at FROM {} WHERE id = $1", message.kind.records_table()),
+                    &format!("SELECT status, changed_at FROM {} WHERE id = $1", records_table(message.kind)),
                     &[&record.id],
                 )
                 .await

@@ -1,81 +1,32 @@
 //! The ESR exporter (docs/esr-export.md): export commands, one per deanery and kind
 //! a day, turned into files of the records waiting to be exported, exactly once.
 //!
-//! - `command`: the command and its validation; `dispatch`: sending a day's commands.
+//! - `dispatch`: sending a day's commands (the command itself and the file layout are
+//!   `sync_core::esr`'s).
 //! - `export`: handling one command (the queue consumer and `tis-sync esr export`).
-//! - `layout`: the file format; `intake`: records arriving from upstream.
-
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
+//! - `intake`: records arriving from upstream.
 
 use crate::error::{Error, Result};
 
-pub mod command;
 pub mod dispatch;
 pub mod export;
 pub mod intake;
-pub mod layout;
 
-pub use command::Command;
+use sync_core::esr::Kind;
 
-/// The two kinds of file: applicants (APP) and notifications (DNC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    App,
-    Notification,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::App => "app",
-            Kind::Notification => "notification",
-        }
-    }
-
-    /// The table of this kind's records.
-    pub fn records_table(self) -> &'static str {
-        match self {
-            Kind::App => "esr.generated_app_record",
-            Kind::Notification => "esr.notification_record",
-        }
-    }
-
-    /// The file-number sequence this kind shares across deaneries.
-    pub fn file_sequence(self) -> &'static str {
-        match self {
-            Kind::App => "esr.app_file_sequence",
-            Kind::Notification => "esr.notification_file_sequence",
-        }
-    }
-
-    /// The code in file names and headers.
-    pub fn file_code(self) -> &'static str {
-        match self {
-            Kind::App => "APP",
-            Kind::Notification => "DNC",
-        }
+/// The table of a kind's records.
+pub fn records_table(kind: Kind) -> &'static str {
+    match kind {
+        Kind::App => "esr.generated_app_record",
+        Kind::Notification => "esr.notification_record",
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "app" => Ok(Kind::App),
-            "notification" => Ok(Kind::Notification),
-            other => Err(Error::InvalidInput(format!("kind '{other}' is not app or notification"))),
-        }
+/// The file-number sequence a kind shares across deaneries.
+pub fn file_sequence(kind: Kind) -> &'static str {
+    match kind {
+        Kind::App => "esr.app_file_sequence",
+        Kind::Notification => "esr.notification_file_sequence",
     }
 }
 

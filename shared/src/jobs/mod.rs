@@ -1,11 +1,10 @@
 //! The nightly jobs. Each job's logic is in the file named after it; this module names them and
 //! dispatches a run to the right one.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 use tokio_postgres::Client;
+
+use sync_core::JobName;
 
 use crate::error::{Error, Result};
 use crate::search::PersonSearch;
@@ -17,69 +16,6 @@ pub mod person_placement_training_body_trust;
 pub mod post_employing_body_trust;
 pub mod post_training_body_trust;
 mod trust_links;
-
-/// A job, by its kebab-case name (function names, events, CLI, ledger all use it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum JobName {
-    PersonOwnerRebuild,
-    PersonPlacementEmployingBodyTrust,
-    PersonPlacementTrainingBodyTrust,
-    PostEmployingBodyTrust,
-    PostTrainingBodyTrust,
-    PersonElasticsearchSync,
-}
-
-impl JobName {
-    pub const ALL: [JobName; 6] = [
-        JobName::PersonOwnerRebuild,
-        JobName::PersonPlacementEmployingBodyTrust,
-        JobName::PersonPlacementTrainingBodyTrust,
-        JobName::PostEmployingBodyTrust,
-        JobName::PostTrainingBodyTrust,
-        JobName::PersonElasticsearchSync,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobName::PersonOwnerRebuild => "person-owner-rebuild",
-            JobName::PersonPlacementEmployingBodyTrust => "person-placement-employing-body-trust",
-            JobName::PersonPlacementTrainingBodyTrust => "person-placement-training-body-trust",
-            JobName::PostEmployingBodyTrust => "post-employing-body-trust",
-            JobName::PostTrainingBodyTrust => "post-training-body-trust",
-            JobName::PersonElasticsearchSync => "person-elasticsearch-sync",
-        }
-    }
-}
-
-impl fmt::Display for JobName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobName {
-    type Err = Error;
-
-    fn from_str(name: &str) -> Result<Self> {
-        JobName::ALL.into_iter().find(|job| job.as_str() == name).ok_or_else(|| {
-            let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
-            Error::InvalidInput(format!("unknown job '{name}' (known jobs: {})", known.join(", ")))
-        })
-    }
-}
-
-impl serde::Serialize for JobName {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for JobName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// Set at the start of each job transaction: enough memory for the hashes and sorts of a
 /// TIS-scale job to stay in memory (one run of a job at a time, so the total stays bounded).
@@ -123,20 +59,5 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
             let work_stop = context.deadline.map(|d| d.work_stop);
             person_elasticsearch_sync::run(client, as_of, &search.index, &search.target, &label[..8], work_stop).await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip_and_unknown_names_list_the_known_ones() {
-        for job in JobName::ALL {
-            assert_eq!(job.as_str().parse::<JobName>().unwrap(), job);
-        }
-        let error = "person-owner".parse::<JobName>().unwrap_err().to_string();
-        assert!(error.contains("unknown job 'person-owner'"), "{error}");
-        assert!(error.contains("person-owner-rebuild"), "{error}");
     }
 }

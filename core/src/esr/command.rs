@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Kind;
-use crate::error::{Error, Result};
+use crate::{InvalidInput, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Command {
@@ -38,19 +38,19 @@ impl Command {
     /// against the database by the exporter.
     pub fn parse(body: &str, today: NaiveDate) -> Result<Command> {
         let wire: Wire = serde_json::from_str(body)
-            .map_err(|e| Error::InvalidInput(format!("export command {}: {e}", abbreviate(body))))?;
+            .map_err(|e| InvalidInput(format!("export command {}: {e}", abbreviate(body))))?;
         let date = match wire.date.as_deref() {
             None => today,
             Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|e| Error::InvalidInput(format!("export command date '{text}' is not YYYY-MM-DD ({e})")))?,
+                .map_err(|e| InvalidInput(format!("export command date '{text}' is not YYYY-MM-DD ({e})")))?,
         };
         let deanery = wire.deanery.trim().to_uppercase();
         if deanery.is_empty() {
-            return Err(Error::InvalidInput("export command has an empty deanery".into()));
+            return Err(InvalidInput("export command has an empty deanery".into()));
         }
         let command_id = wire.command_id.map(|id| id.trim().to_string()).filter(|id| !id.is_empty());
         if wire.force && command_id.is_none() {
-            return Err(Error::InvalidInput(
+            return Err(InvalidInput(
                 "a forced export command needs a commandId, so that its redelivery or redrive finishes its file instead of making another: send it through esr-export-dispatch".into(),
             ));
         }

@@ -5,7 +5,7 @@
 //! runs only once all its predecessors have succeeded for the same as-of date (the runner's
 //! fan-in rule).
 
-use crate::jobs::JobName;
+use crate::job::JobName;
 use JobName::*;
 
 /// A scheduled head: its time of day (UTC) as an EventBridge Scheduler cron expression.

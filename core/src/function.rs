@@ -1,7 +1,7 @@
 //! The stack's functions, by the one name each carries everywhere: its binary, the end of its
 //! Lambda function's name, its database role and its database secret.
 
-use crate::jobs::JobName;
+use crate::job::JobName;
 
 /// A function of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +57,12 @@ impl std::fmt::Display for Function {
 }
 
 impl std::str::FromStr for Function {
-    type Err = crate::Error;
+    type Err = crate::InvalidInput;
 
     fn from_str(name: &str) -> crate::Result<Self> {
         Function::all().find(|f| f.name() == name).ok_or_else(|| {
             let known: Vec<&str> = Function::all().map(Function::name).collect();
-            crate::Error::InvalidInput(format!("unknown function '{name}' (known: {})", known.join(", ")))
+            crate::InvalidInput(format!("unknown function '{name}' (known: {})", known.join(", ")))
         })
     }
 }

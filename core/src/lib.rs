@@ -1,0 +1,30 @@
+//! tis-sync's vocabulary and the decisions that need no I/O, each defined once:
+//!
+//! - `job`: the jobs by name; `function`: the stack's functions (binary, role, secret);
+//! - `graph`: the job graph (schedules, follow-ups, fan-in);
+//! - `run`: what starts a run and what becomes of it; `event`: the events on the job bus;
+//! - `esr`: the ESR export command, the kinds of file and their layout.
+//!
+//! Nothing here reads a clock it is not given, a database or the network: the library
+//! (`shared`) does that and asks this crate what follows.
+
+#[macro_use]
+mod vocabulary;
+
+pub mod esr;
+pub mod event;
+pub mod function;
+pub mod graph;
+pub mod job;
+pub mod run;
+
+pub use function::Function;
+pub use job::JobName;
+pub use run::{RunStatus, Trigger};
+
+/// Input that does not say what it must: the message names what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+pub type Result<T> = std::result::Result<T, InvalidInput>;

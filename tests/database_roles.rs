@@ -147,7 +147,13 @@ async fn work(db: &TestDb, function: Function, database: Database) {
         }
         Function::SyncWatchdog => {
             let events = EventPublisher::disabled();
-            let watchdog = Watchdog { db: &database, events: &events, catch_up: &NoteCatchUp, metrics: None };
+            let watchdog = Watchdog {
+                db: &database,
+                events: &events,
+                catch_up: &NoteCatchUp,
+                metrics: None,
+                dispatches: Default::default(),
+            };
             watchdog.check(Utc::now().date_naive(), Utc::now()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         Function::SyncStatus => {

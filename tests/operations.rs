@@ -53,7 +53,13 @@ async fn watch(db: &TestDb) -> WatchdogReport {
     let runner = integration_tests::with_search(db, db.runner().following_up_in_process());
     let catch_up = RunHere(&runner);
     let events = EventPublisher::disabled();
-    let watchdog = Watchdog { db: &db.database, events: &events, catch_up: &catch_up, metrics: None };
+    let watchdog = Watchdog {
+        db: &db.database,
+        events: &events,
+        catch_up: &catch_up,
+        metrics: None,
+        dispatches: Default::default(),
+    };
     watchdog.check(date(AS_OF), seven_am()).await.unwrap()
 }
 
@@ -382,7 +388,13 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
     let catch_up = RunHere(&runner);
     let events = EventPublisher::disabled();
     let sink = MetricsSink::Buffer(buffer.clone());
-    let watchdog = Watchdog { db: &db.database, events: &events, catch_up: &catch_up, metrics: Some(&sink) };
+    let watchdog = Watchdog {
+        db: &db.database,
+        events: &events,
+        catch_up: &catch_up,
+        metrics: Some(&sink),
+        dispatches: Default::default(),
+    };
     let report = watchdog.check(date(AS_OF), seven_am()).await.unwrap();
     let names: Vec<&str> = report.esr_not_uploaded.iter().map(|f| f.file_name.as_str()).collect();
     assert_eq!(names, [stranded.as_str()]);

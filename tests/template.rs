@@ -7,6 +7,8 @@ use crate::access_matrix;
 
 use integration_tests::template::{self, binary, events, functions, tagged, to_json};
 use serde_json::json;
+use sync_core::esr::schedule::Dispatch;
+use sync_core::esr::Kind;
 use sync_core::graph::{self, GRAPH};
 use sync_core::JobName;
 
@@ -188,6 +190,12 @@ fn the_dispatch_schedules_run_at_thirteen_and_fourteen_hundred() {
         })
         .collect();
     schedules.sort_by(|a, b| a.0.cmp(&b.0));
+    // The core's dispatch times are what the template deploys, and the watchdog is told the one
+    // that is a parameter.
+    let core: Vec<String> = [Kind::App, Kind::Notification].map(|k| Dispatch::default_for(k).expression()).into();
+    assert_eq!(schedules.iter().map(|s| s.0.clone()).collect::<Vec<_>>(), core);
+    let watchdog_env = &resource("SyncWatchdogFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(tagged(&watchdog_env["ESR_APP_FILES_SCHEDULE"]).map(|t| t.1), Some("EsrAppFilesSchedule".into()));
     assert_eq!(
         schedules,
         vec![

@@ -239,8 +239,13 @@ async fn execute(command: Command) -> Result<Value, Error> {
         }
         Command::Watchdog { as_of, allow_distant_as_of } => {
             let catch_up = RunHere(&runner);
-            let watchdog =
-                Watchdog { db: &context.database, events: &context.events, catch_up: &catch_up, metrics: None };
+            let watchdog = Watchdog {
+                db: &context.database,
+                events: &context.events,
+                catch_up: &catch_up,
+                metrics: None,
+                dispatches: context.dispatches()?,
+            };
             let report = watchdog.check(as_of_date(as_of.as_deref(), allow_distant_as_of)?, Utc::now()).await?;
             for check in &report.jobs {
                 eprintln!(
@@ -345,8 +350,8 @@ fn parse_date(flag: &str, value: Option<&str>, allowed: bool, allow_flag: &str) 
     match value {
         None => Ok(today),
         Some(text) => {
-            let date = shared::invocation::parse_date(flag, text)?;
-            shared::invocation::check_distance(flag, date, today, allowed, allow_flag)?;
+            let date = sync_core::date::parse_date(flag, text)?;
+            sync_core::date::check_distance(flag, date, today, allowed, allow_flag)?;
             Ok(date)
         }
     }

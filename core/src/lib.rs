@@ -3,7 +3,8 @@
 //! - `job`: the jobs by name; `function`: the stack's functions (binary, role, secret);
 //! - `graph`: the job graph (schedules, follow-ups, fan-in);
 //! - `run`: what starts a run and what becomes of it; `event`: the events on the job bus;
-//! - `esr`: the ESR export command, the kinds of file and their layout.
+//! - `esr`: the ESR export command, the kinds of file, their layout, window and schedules;
+//! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
 //! Nothing here reads a clock it is not given, a database or the network: the library
 //! (`shared`) does that and asks this crate what follows.
@@ -11,6 +12,7 @@
 #[macro_use]
 mod vocabulary;
 
+pub mod date;
 pub mod esr;
 pub mod event;
 pub mod function;

@@ -147,8 +147,13 @@ pub async fn handle_watchdog<C: CatchUp + Sync>(
     event: LambdaEvent<Value>,
 ) -> Result<WatchdogReport, Failure> {
     let as_of = shared::invocation::parse_watchdog(event.payload, Utc::now().date_naive())?;
-    let watchdog =
-        Watchdog { db: &context.database, events: &context.events, catch_up, metrics: Some(&MetricsSink::Stdout) };
+    let watchdog = Watchdog {
+        db: &context.database,
+        events: &context.events,
+        catch_up,
+        metrics: Some(&MetricsSink::Stdout),
+        dispatches: context.dispatches()?,
+    };
     Ok(watchdog.check(as_of, Utc::now()).await?)
 }
 

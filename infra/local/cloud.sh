@@ -55,7 +55,10 @@ aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")
 watch_port=$(free_port)
 parameters=()
-if [[ $flavour == test ]]; then parameters+=(--parameter "EsrAppFilesSchedule=rate(1 minute)"); fi
+# Empty: the template's default (the watchdog then assumes the same default).
+app_files_schedule=""
+if [[ $flavour == test ]]; then app_files_schedule="rate(1 minute)"; fi
+if [[ -n $app_files_schedule ]]; then parameters+=(--parameter "EsrAppFilesSchedule=$app_files_schedule"); fi
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
   --watch "http://127.0.0.1:$watch_port" \
   --template "$root/template.yaml" --out "$state/outputs.json" \
@@ -86,6 +89,7 @@ ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
 ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
 ESR_EXPORT_PREFIX="exports/"
 JOB_FUNCTION_PREFIX="$stack-"
+ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 RUST_LOG="info"
 ENV
 

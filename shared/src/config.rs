@@ -37,6 +37,9 @@ pub struct Settings {
     pub esr_export_prefix: String,
     /// `ESR_COMMAND_DLQ_URL`: the export commands' dead-letter queue (status reports its depth).
     pub esr_command_dlq_url: Option<String>,
+    /// `ESR_APP_FILES_SCHEDULE`: the app-files dispatch as deployed (the template's
+    /// EsrAppFilesSchedule); production's default when unset.
+    pub esr_app_files_schedule: Option<String>,
     /// `JOB_FUNCTION_PREFIX`: job functions are named `<prefix><job>` (the watchdog invokes them).
     pub job_function_prefix: Option<String>,
 }
@@ -63,6 +66,7 @@ impl Settings {
             esr_export_bucket: var("ESR_EXPORT_BUCKET"),
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
             esr_command_dlq_url: var("ESR_COMMAND_DLQ_URL"),
+            esr_app_files_schedule: var("ESR_APP_FILES_SCHEDULE"),
             job_function_prefix: var("JOB_FUNCTION_PREFIX"),
         })
     }

@@ -10,6 +10,7 @@ use crate::events::EventPublisher;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 use crate::watchdog::InvokeFunction;
+use sync_core::esr::schedule::{Dispatch, Dispatches};
 use sync_core::Function;
 
 /// What every entry point needs: settings, AWS configuration when any AWS client is used, the
@@ -75,6 +76,15 @@ impl Context {
             self.require(&self.settings.job_function_prefix, "JOB_FUNCTION_PREFIX", "the job functions' name prefix")?;
         let aws = self.aws.as_ref().expect("AWS configuration is loaded when a prefix is set");
         Ok(InvokeFunction::new(aws_sdk_lambda::Client::new(aws), prefix))
+    }
+
+    /// When each kind of ESR file is dispatched, as deployed (what the watchdog expects).
+    pub fn dispatches(&self) -> Result<Dispatches> {
+        let mut dispatches = Dispatches::default();
+        if let Some(expression) = &self.settings.esr_app_files_schedule {
+            dispatches.app = Dispatch::parse(expression)?;
+        }
+        Ok(dispatches)
     }
 
     /// The export commands' dead-letter queue depth, when its URL is configured.

@@ -10,29 +10,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use sync_core::date::{check_distance, parse_date};
+
 use crate::error::{Error, Result};
 use sync_core::event::{DetailType, JobEventDetail, SOURCE};
 use sync_core::{JobName, Trigger};
 
 use crate::runner::{After, RunRequest};
-
-/// A date further than this from today is refused unless the input says so: a stray past date
-/// would replace today's output, a typo (2042) would burn ESR sequence numbers.
-pub const MAX_DAYS_FROM_TODAY: i64 = 31;
-
-/// Refuses `date` (given as `field`) when it is more than `MAX_DAYS_FROM_TODAY` from `today`,
-/// unless `allowed` (the input's `allow_field`).
-pub fn check_distance(field: &str, date: NaiveDate, today: NaiveDate, allowed: bool, allow_field: &str) -> Result<()> {
-    let days = (date - today).num_days();
-    if days.abs() <= MAX_DAYS_FROM_TODAY || allowed {
-        return Ok(());
-    }
-    Err(Error::InvalidInput(format!(
-        "{field} {date} is {} days {} today ({today}): a date more than {MAX_DAYS_FROM_TODAY} days away is refused unless {allow_field} says so",
-        days.abs(),
-        if days < 0 { "before" } else { "after" },
-    )))
-}
 
 /// What a job function was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,10 +81,13 @@ fn invalid(what: &str, e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("{what}: {e}"))
 }
 
-/// A `YYYY-MM-DD` date given as `field`; the error names the field and the value.
-pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|e| Error::InvalidInput(format!("{field} '{value}' is not a date in YYYY-MM-DD form ({e})")))
+/// A schedule's `scheduledTime`, when it names one; otherwise the reason is logged and the
+/// invocation treated as unscheduled (`unscheduled` says what that means for it).
+pub fn scheduled_time(scheduled_time: Option<&str>, unscheduled: &str) -> Option<DateTime<Utc>> {
+    let text = scheduled_time?;
+    sync_core::date::scheduled_time(text)
+        .inspect_err(|reason| tracing::warn!(scheduled_time = text, "{reason}: {unscheduled}"))
+        .ok()
 }
 
 fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
@@ -149,16 +136,7 @@ fn manual(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
 
 fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
     let input: ScheduleInput = serde_json::from_value(input).map_err(|e| invalid("schedule input", e))?;
-    let scheduled = input.scheduled_time.as_deref().and_then(|text| {
-        match DateTime::parse_from_rfc3339(text) {
-            Ok(time) => Some(time.with_timezone(&Utc)),
-            Err(e) => {
-                // EventBridge Scheduler substitutes this; an emulator may not. Run unscheduled.
-                tracing::warn!(scheduled_time = text, error = %e, "unparseable scheduledTime: running as an unscheduled run");
-                None
-            }
-        }
-    });
+    let scheduled = scheduled_time(input.scheduled_time.as_deref(), "running as an unscheduled run");
     let as_of = match (&input.as_of, scheduled) {
         (Some(date), _) => parse_date("asOf", date)?,
         (None, Some(time)) => time.date_naive(),
@@ -229,9 +207,9 @@ pub fn parse_watchdog(input: Value, today: NaiveDate) -> Result<NaiveDate> {
         check_distance("asOf", as_of, today, input.allow_distant_as_of, "\"allowDistantAsOf\": true")?;
         return Ok(as_of);
     }
-    let scheduled = input.scheduled_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
     let _ = input.trigger;
-    Ok(scheduled.map(|t| t.with_timezone(&Utc).date_naive()).unwrap_or(today))
+    let scheduled = scheduled_time(input.scheduled_time.as_deref(), "checking today");
+    Ok(scheduled.map(|time| time.date_naive()).unwrap_or(today))
 }
 
 #[cfg(test)]

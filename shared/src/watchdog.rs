@@ -16,7 +16,7 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 use tokio_postgres::Client;
@@ -24,7 +24,8 @@ use tokio_postgres::Client;
 use crate::db::Database;
 use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
-use sync_core::esr::Kind;
+use sync_core::esr::schedule::Dispatches;
+use sync_core::esr::{self as esr, Kind};
 use sync_core::event::DetailType;
 use sync_core::graph::{self, GRAPH};
 use sync_core::{JobName, RunStatus, Trigger};
@@ -164,6 +165,8 @@ pub struct Watchdog<'a, C> {
     pub events: &'a EventPublisher,
     pub catch_up: &'a C,
     pub metrics: Option<&'a MetricsSink>,
+    /// When each kind of ESR file is dispatched, as deployed: which run's files are due.
+    pub dispatches: Dispatches,
 }
 
 impl<C: CatchUp + Sync> Watchdog<'_, C> {
@@ -259,7 +262,7 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         let mut esr_missing_files = Vec::new();
         for kind in [Kind::App, Kind::Notification] {
             esr_overdue.extend(overdue_records(client, kind).await?);
-            esr_missing_files.extend(missing_files(client, kind, latest_scheduled_run(kind, now)).await?);
+            esr_missing_files.extend(missing_files(client, kind, self.dispatches.of(kind).latest_run(now)).await?);
         }
         let esr_not_uploaded = not_uploaded_files(client, now).await?;
         for f in &esr_not_uploaded {
@@ -293,21 +296,6 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
     }
 }
 
-/// The run date of the latest scheduled dispatch of `kind` before `now` (13:00 UTC for app
-/// files, 14:00 for notifications, with half an hour for the files to be made).
-pub fn latest_scheduled_run(kind: Kind, now: DateTime<Utc>) -> NaiveDate {
-    let hour = match kind {
-        Kind::App => 13,
-        Kind::Notification => 14,
-    };
-    let made_by = now.date_naive().and_hms_opt(hour, 30, 0).expect("a valid time").and_utc();
-    if now >= made_by {
-        now.date_naive()
-    } else {
-        now.date_naive() - Duration::days(1)
-    }
-}
-
 async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecords>> {
     let table = records_table(kind);
     let rows = client
@@ -321,13 +309,13 @@ async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecor
                  SELECT r.deanery, count(*) AS records, min(r.start_date) AS earliest, l.file_name
                  FROM {table} r JOIN last l ON l.deanery = r.deanery
                  WHERE r.status = 'TO_EXPORT' AND r.created_at < l.created_at
-                   AND r.start_date >= l.run_date + 2 AND r.start_date < l.run_date + 91
+                   AND r.start_date >= l.run_date + $2::integer AND r.start_date < l.run_date + $3::integer
                    AND (SELECT count(*) FROM {table} x
-                        WHERE x.export_file = l.file_name AND x.position_number IS NOT DISTINCT FROM r.position_number) < 40
+                        WHERE x.export_file = l.file_name AND x.position_number IS NOT DISTINCT FROM r.position_number) < $4
                  GROUP BY r.deanery, l.file_name
                  ORDER BY r.deanery"
             ),
-            &[&kind.as_str()],
+            &[&kind.as_str(), &esr::WINDOW_FROM_DAYS, &esr::WINDOW_UNTIL_DAYS, &esr::MAX_PER_POSITION],
         )
         .await
         .map_err(|e| Error::database("looking for overdue ESR records", e))?;
@@ -378,26 +366,4 @@ async fn missing_files(client: &Client, kind: Kind, run_date: NaiveDate) -> Resu
         .await
         .map_err(|e| Error::database("looking for missing ESR files", e))?;
     Ok(rows.iter().map(|r| MissingFile { deanery: r.get(0), kind, run_date }).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn at_seven_the_latest_scheduled_runs_are_yesterdays() {
-        assert_eq!(latest_scheduled_run(Kind::App, at("2024-08-04T07:00:00Z")).to_string(), "2024-08-03");
-        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T07:00:00Z")).to_string(), "2024-08-03");
-    }
-
-    #[test]
-    fn after_the_afternoon_runs_they_are_todays() {
-        assert_eq!(latest_scheduled_run(Kind::App, at("2024-08-04T13:45:00Z")).to_string(), "2024-08-04");
-        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T13:45:00Z")).to_string(), "2024-08-03");
-        assert_eq!(latest_scheduled_run(Kind::Notification, at("2024-08-04T15:00:00Z")).to_string(), "2024-08-04");
-    }
 }

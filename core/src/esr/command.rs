@@ -41,8 +41,7 @@ impl Command {
             .map_err(|e| InvalidInput(format!("export command {}: {e}", abbreviate(body))))?;
         let date = match wire.date.as_deref() {
             None => today,
-            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|e| InvalidInput(format!("export command date '{text}' is not YYYY-MM-DD ({e})")))?,
+            Some(text) => crate::date::parse_date("export command date", text)?,
         };
         let deanery = wire.deanery.trim().to_uppercase();
         if deanery.is_empty() {
@@ -136,7 +135,7 @@ mod tests {
         for (body, expected) in [
             ("not json", "export command 'not json'"),
             (r#"{"date":"2021-08-04"}"#, "missing field `deanery`"),
-            (r#"{"deanery":"LDN","date":"2021-02-30"}"#, "date '2021-02-30' is not YYYY-MM-DD"),
+            (r#"{"deanery":"LDN","date":"2021-02-30"}"#, "date '2021-02-30' is not a date in YYYY-MM-DD form"),
             (r#"{"deanery":"LDN","kind":"dnc"}"#, "kind 'dnc' is not app or notification"),
             (r#"{"deanery":"LDN","force":"yes"}"#, "invalid type"),
             (r#"{"deanery":""}"#, "empty deanery"),

@@ -3,7 +3,7 @@
 //! operators from the console, and by `tis-sync esr dispatch`.
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,17 +50,12 @@ impl DispatchRequest {
         if let Some(trigger) = wire.trigger.as_deref().filter(|t| *t != "schedule" && *t != "manual") {
             return Err(Error::InvalidInput(format!("trigger '{trigger}' is not schedule or manual")));
         }
-        let scheduled_date = wire.scheduled_time.as_deref().and_then(|text| match DateTime::parse_from_rfc3339(text) {
-            Ok(time) => Some(time.with_timezone(&Utc).date_naive()),
-            Err(e) => {
-                tracing::warn!(scheduled_time = text, error = %e, "unparseable scheduledTime: dispatching for today");
-                None
-            }
-        });
+        let scheduled_date = crate::invocation::scheduled_time(wire.scheduled_time.as_deref(), "dispatching for today")
+            .map(|time| time.date_naive());
         let date = match wire.date.as_deref() {
             Some(text) => {
-                let date = crate::invocation::parse_date("date", text)?;
-                crate::invocation::check_distance(
+                let date = sync_core::date::parse_date("date", text)?;
+                sync_core::date::check_distance(
                     "date",
                     date,
                     today,

@@ -31,9 +31,6 @@ use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
 use crate::events::EventPublisher;
 
-/// At most this many records per position in one file: ESR quarantines a whole file with more.
-pub const MAX_PER_POSITION: i64 = 40;
-
 /// Where files go: `ESR_EXPORT_BUCKET` / `ESR_EXPORT_PREFIX`.
 #[derive(Clone)]
 pub struct FileStore {
@@ -341,11 +338,11 @@ async fn qualifying_records(
     command: &Command,
 ) -> std::result::Result<Vec<Waiting>, tokio_postgres::Error> {
     let table = records_table(command.kind);
-    let window = "status = 'TO_EXPORT' AND deanery = $1
-                  AND start_date >= $2::date + 2 AND start_date < $2::date + 91";
+    let (from, until) = sync_core::esr::window(command.date);
+    let window = "status = 'TO_EXPORT' AND deanery = $1 AND start_date >= $2 AND start_date < $3";
     tx.execute(
         &format!("SELECT 1 FROM {table} WHERE {window} ORDER BY start_date, id FOR UPDATE"),
-        &[&command.deanery, &command.date],
+        &[&command.deanery, &from, &until],
     )
     .await?;
     let (fields, notification_type) = match command.kind {
@@ -361,9 +358,9 @@ async fn qualifying_records(
                      FROM {table} WHERE {window}
                  )
                  SELECT id, placement_id, fields, notification_type FROM ranked
-                 WHERE nth <= $3 ORDER BY start_date, id"
+                 WHERE nth <= $4 ORDER BY start_date, id"
             ),
-            &[&command.deanery, &command.date, &MAX_PER_POSITION],
+            &[&command.deanery, &from, &until, &sync_core::esr::MAX_PER_POSITION],
         )
         .await?;
     Ok(rows

@@ -170,3 +170,19 @@ async fn an_unknown_deanery_or_bad_date_for_an_export_is_one_clear_line() {
     let files: i64 = c.client.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
     assert_eq!(files, 0, "nothing was written");
 }
+
+/// `tis-sync graph` is what scripts read instead of a copy of the graph: it must be the graph.
+#[tokio::test]
+async fn the_graph_command_prints_the_job_graph_without_a_database() {
+    let (out, stdout, stderr) = run(tis_sync().arg("graph").env_remove("DATABASE_URL"));
+    assert!(out.status.success(), "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let jobs = printed["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), sync_core::graph::GRAPH.len());
+    for (node, printed) in sync_core::graph::GRAPH.iter().zip(jobs) {
+        assert_eq!(printed["job"], node.job.as_str());
+        assert_eq!(printed["schedule"]["at"].as_str(), node.schedule.map(|s| s.at));
+        let follow_ups: Vec<&str> = node.follow_ups.iter().map(|j| j.as_str()).collect();
+        assert_eq!(printed["followUps"], serde_json::json!(follow_ups));
+    }
+}

@@ -72,7 +72,7 @@ impl Cloud {
     async fn seed(&self, persons: i64) {
         let database = Database::from_url(&self.env["DATABASE_URL"]).unwrap();
         let mut session = database.connect("tis-sync-test:seed").await.unwrap();
-        shared::seed::seed(&mut session.client, persons, 11).await.unwrap();
+        seed::seed(&mut session.client, persons, 11).await.unwrap();
     }
 
     /// Ledger rows for the date: (job, trigger, status).

@@ -46,7 +46,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
 
     let db = TestDb::new().await;
     let c = db.client().await;
-    shared::seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();
+    seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();
     let runner = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone()));
     runner.run(request(PersonOwnerRebuild, true)).await.unwrap();
     runner.run(request(PersonPlacementEmployingBodyTrust, true)).await.unwrap();

@@ -26,7 +26,7 @@ pub(crate) async fn run(runner: &Runner, job: JobName, payload: Value) -> RunSum
 
 pub(crate) async fn seeded() -> TestDb {
     let db = TestDb::new().await;
-    shared::seed::seed(&mut db.client().await.client, 40, 1).await.unwrap();
+    seed::seed(&mut db.client().await.client, 40, 1).await.unwrap();
     db
 }
 

@@ -48,7 +48,7 @@ fn manual(job: JobName) -> RunRequest {
 
 async fn seeded() -> TestDb {
     let db = TestDb::new().await;
-    shared::seed::seed(&mut db.client().await.client, 60, 4).await.unwrap();
+    seed::seed(&mut db.client().await.client, 60, 4).await.unwrap();
     db
 }
 

@@ -69,7 +69,7 @@ fn states(report: &WatchdogReport) -> Vec<(JobName, &'static str)> {
 
 async fn seeded() -> TestDb {
     let db = TestDb::new().await;
-    shared::seed::seed(&mut db.client().await.client, 30, 3).await.unwrap();
+    seed::seed(&mut db.client().await.client, 30, 3).await.unwrap();
     db
 }
 
@@ -260,7 +260,7 @@ fn metric_names(line: &Value) -> Vec<String> {
 async fn a_success_and_a_failure_write_valid_emf_metrics() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    shared::seed::seed(&mut db.client().await.client, 25, 1).await.unwrap();
+    seed::seed(&mut db.client().await.client, 25, 1).await.unwrap();
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let runner = db.runner().with_metrics(MetricsSink::Buffer(buffer.clone()));
 

@@ -25,7 +25,7 @@ fn request(as_of: &str) -> RunRequest {
 async fn seeded(persons: i64) -> TestDb {
     let db = TestDb::new().await;
     let mut session = db.client().await;
-    shared::seed::seed(&mut session.client, persons, 3).await.unwrap();
+    seed::seed(&mut session.client, persons, 3).await.unwrap();
     db
 }
 

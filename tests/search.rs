@@ -300,7 +300,7 @@ async fn the_people_search_queries_find_the_right_persons() {
 async fn readers_see_the_full_old_index_then_the_full_new_one() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    shared::seed::seed(&mut db.client().await.client, 300, 2).await.unwrap();
+    seed::seed(&mut db.client().await.client, 300, 2).await.unwrap();
     let alias = alias();
     sync(&db, &alias).await.unwrap();
     // The next rebuild has 20 persons more.

@@ -153,7 +153,7 @@ async fn a_killed_trust_run_leaves_the_previous_rows() {
 #[tokio::test]
 async fn readers_never_see_a_missing_part_while_the_jobs_run() {
     let db = TestDb::new().await;
-    shared::seed::seed(&mut db.client().await.client, 1500, 9).await.unwrap();
+    seed::seed(&mut db.client().await.client, 1500, 9).await.unwrap();
     for job in [JobName::PersonPlacementEmployingBodyTrust, JobName::PersonPlacementTrainingBodyTrust] {
         run(&db, job).await;
     }

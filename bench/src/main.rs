@@ -93,7 +93,7 @@ struct Report {
 fn main() -> Result<()> {
     let args = Args::parse();
     let persons = match args.scale.as_str() {
-        "tis" => shared::seed::TIS_PERSONS,
+        "tis" => seed::TIS_PERSONS,
         "small" => 3_000,
         other => bail!("--scale {other}: use tis or small"),
     };

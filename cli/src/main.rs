@@ -13,7 +13,7 @@ use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
 use shared::runner::Runner;
 use shared::status::{self, SystemStatus};
 use shared::watchdog::{RunHere, Watchdog};
-use shared::{ledger, logins, migrate, seed, Error};
+use shared::{ledger, logins, migrate, Error};
 use sync_core::esr::{Command as EsrExport, Kind};
 use sync_core::graph;
 use sync_core::JobName;
@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Apply all database migrations (idempotent).
     Migrate,
+    /// The job graph as JSON: each job, its schedule (heads) and its follow-ups, in dependency
+    /// order (what the demo and scripts read instead of a copy).
+    Graph,
     /// Give every function a database login of its own (a member of the role the migrations
     /// made for it, with a new password) and write it to the function's secret,
     /// `<secret-prefix><function>`. Run after `migrate`; running it again renews the passwords.
@@ -185,11 +188,16 @@ async fn execute(command: Command) -> Result<Value, Error> {
         }
         _ => {}
     }
+    if let Command::Graph = command {
+        // Needs nothing but the code.
+        return Ok(json!({ "jobs": graph::GRAPH }));
+    }
     let context = Context::from_env(None).await?;
     let runner = context.runner()?.following_up_in_process();
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
     match command {
+        Command::Graph => unreachable!("answered above, without a database"),
         Command::Migrate => {
             let applied = migrate::migrate(&mut session.client).await?;
             let applied_text = if applied.is_empty() { "none (up to date)".to_string() } else { applied.join(", ") };

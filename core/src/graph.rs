@@ -9,14 +9,15 @@ use crate::job::JobName;
 use JobName::*;
 
 /// A scheduled head: its time of day (UTC) as an EventBridge Scheduler cron expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Schedule {
     pub cron: &'static str,
     /// HH:MM UTC, for people.
     pub at: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Node {
     pub job: JobName,
     /// `None`: started only as a follow-up (or by hand).

@@ -20,10 +20,17 @@ import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIS_SYNC = os.path.join(ROOT, "target", "debug", "tis-sync")
-HEADS = [("person-owner-rebuild", "00:05"), ("person-placement-employing-body-trust", "00:09"),
-         ("post-employing-body-trust", "01:09")]
-JOBS = ["person-owner-rebuild", "person-placement-employing-body-trust", "person-placement-training-body-trust",
-        "post-employing-body-trust", "post-training-body-trust", "person-elasticsearch-sync"]
+
+
+def graph():
+    """The job graph from the code (`tis-sync graph`), never a copy."""
+    out = subprocess.run([TIS_SYNC, "graph"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["jobs"]
+
+
+GRAPH = graph()
+HEADS = [(node["job"], node["schedule"]["at"]) for node in GRAPH if node["schedule"]]
+JOBS = [node["job"] for node in GRAPH]
 
 
 def client(service):

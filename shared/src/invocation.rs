@@ -27,19 +27,27 @@ pub enum JobInput {
     Resume,
 }
 
-#[derive(Deserialize)]
+/// The input of a job function invoked directly (the console, the watchdog's catch-ups): the
+/// one definition both the parser and the watchdog use.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ManualInput {
-    as_of: Option<String>,
+pub struct ManualInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
     /// Needed for an `asOf` more than 31 days from today.
-    #[serde(default)]
-    allow_distant_as_of: bool,
-    follow_ups: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_distant_as_of: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_ups: Option<bool>,
     /// `manual` (the default) or `catch-up` (the watchdog's re-runs).
-    trigger: Option<String>,
-    correlation_id: Option<String>,
-    pause: Option<String>,
-    resume: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -352,4 +360,21 @@ mod tests {
         let error = error_of(json!({"detail-type": "Job Failed", "source": "tis.sync", "detail": {}}));
         assert!(error.contains("'Job Failed'"), "{error}");
     }
+
+    #[test]
+    fn the_watchdogs_catch_up_input_reads_back_as_a_catch_up_run() {
+        let input = ManualInput {
+            trigger: Some("catch-up".into()),
+            as_of: Some("2020-01-01".into()),
+            allow_distant_as_of: true,
+            follow_ups: Some(true),
+            ..ManualInput::default()
+        };
+        let JobInput::Run(request) = parse(JOB, serde_json::to_value(&input).unwrap(), today()).unwrap() else {
+            panic!("a run")
+        };
+        assert_eq!((request.trigger, request.follow_ups), (Trigger::CatchUp, true));
+        assert_eq!(request.as_of.to_string(), "2020-01-01");
+    }
+
 }

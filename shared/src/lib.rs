@@ -8,7 +8,7 @@
 //! - `context`: dependencies built once at init (the Lambda side is the `functions` crate).
 //! - `functions`: the stack's functions by name (binary, database role, secret); `logins`: each
 //!   function's database login and secret.
-//! - `db`, `config`, `events`, `migrate`, `seed`, `telemetry`: plumbing.
+//! - `db`, `config`, `events`, `migrate`, `telemetry`: plumbing.
 
 pub mod config;
 pub mod context;
@@ -25,7 +25,6 @@ pub mod logins;
 pub mod migrate;
 pub mod runner;
 pub mod search;
-pub mod seed;
 pub mod status;
 pub mod telemetry;
 pub mod watchdog;

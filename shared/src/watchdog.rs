@@ -32,6 +32,7 @@ use sync_core::{JobName, RunStatus, Trigger};
 
 use crate::esr::records_table;
 use crate::events::EventPublisher;
+use crate::invocation::ManualInput;
 use crate::ledger::{self, RunRecord};
 use crate::runner::Runner;
 
@@ -58,8 +59,14 @@ impl CatchUp for InvokeFunction {
     async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
         let name = format!("{}{job}", self.prefix);
         // The watchdog checked its own date: a distant one was allowed by its input already.
-        let payload =
-            json!({"trigger": "catch-up", "asOf": as_of, "allowDistantAsOf": true, "followUps": true}).to_string();
+        let input = ManualInput {
+            trigger: Some(Trigger::CatchUp.as_str().into()),
+            as_of: Some(as_of.to_string()),
+            allow_distant_as_of: true,
+            follow_ups: Some(true),
+            ..ManualInput::default()
+        };
+        let payload = serde_json::to_string(&input).expect("job input serializes");
         self.client
             .invoke()
             .function_name(&name)

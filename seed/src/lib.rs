@@ -18,7 +18,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use shared::error::{Error, Result};
 
 /// Persons at TIS scale (performance.md); every other table scales from it.
 pub const TIS_PERSONS: i64 = 300_000;

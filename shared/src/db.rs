@@ -14,6 +14,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::DatabaseSecret;
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 
 /// How to reach the database: connection settings plus the TLS connector, built once at init.
 /// Settings read from a secret are read again when the password stops working (rotation).
@@ -179,28 +180,6 @@ pub fn is_transient_error(error: &Error) -> bool {
     matches!(error, Error::Database { source, .. } if is_transient(source))
 }
 
-/// Bounded retries with exponential backoff.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Total attempts, the first included.
-    pub max_attempts: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { max_attempts: 4, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(8) }
-    }
-}
-
-impl RetryPolicy {
-    pub fn delay_before(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(2));
-        self.first_delay.saturating_mul(factor).min(self.max_delay)
-    }
-}
-
 /// Runs `attempt` until it succeeds, fails with a non-transient error, or the policy's attempts
 /// are used up. Returns the result and the number of attempts made.
 pub async fn retry_transient<T, F, Fut>(policy: RetryPolicy, what: &str, mut attempt: F) -> (Result<T>, u32)
@@ -212,28 +191,12 @@ where
     loop {
         match attempt(n).await {
             Err(e) if is_transient_error(&e) && n < policy.max_attempts => {
-                let delay = policy.delay_before(n + 1);
-                tracing::warn!(what, attempt = n, error = %e, delay_ms = delay.as_millis() as u64, "transient database error; retrying");
-                tokio::time::sleep(delay).await;
+                tracing::warn!(what, attempt = n, error = %e, "transient database error; retrying");
+                let delay = policy.pause_before(n + 1).await;
+                tracing::debug!(what, delay_ms = delay.as_millis() as u64, "retrying now");
                 n += 1;
             }
             result => return (result, n),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_from_the_first_delay_up_to_the_cap() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            first_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(500),
-        };
-        let delays: Vec<u128> = (2..=6).map(|a| policy.delay_before(a).as_millis()).collect();
-        assert_eq!(delays, vec![100, 200, 400, 500, 500]);
     }
 }

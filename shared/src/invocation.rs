@@ -376,5 +376,4 @@ mod tests {
         assert_eq!((request.trigger, request.follow_ups), (Trigger::CatchUp, true));
         assert_eq!(request.as_of.to_string(), "2020-01-01");
     }
-
 }

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod logins;
 pub mod migrate;
+pub mod retry;
 pub mod runner;
 pub mod search;
 pub mod status;

@@ -14,10 +14,11 @@ use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::db::{retry_transient, Database, RetryPolicy, Session};
+use crate::db::{retry_transient, Database, Session};
 use crate::deadline::Deadline;
 use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use sync_core::event::DetailType;
 use sync_core::{graph, JobName, RunStatus, Trigger};
 

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use shared::db::{Database, RetryPolicy, Session};
+use shared::db::{Database, Session};
 use shared::events::EventPublisher;
+use shared::retry::RetryPolicy;
 
 use shared::runner::Runner;
 use tokio_postgres::Client;

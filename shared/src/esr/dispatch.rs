@@ -2,6 +2,8 @@
 //! dispatch order, unless named), in batches of ten. Used by the 13:00/14:00 schedules, by
 //! operators from the console, and by `tis-sync esr dispatch`.
 
+use std::time::Duration;
+
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,15 @@ use sync_core::esr::{Command, Kind};
 use super::{active_deaneries, check_deaneries};
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// Attempts of a batch whose entries the queue rejected, the first included.
+const SEND_ATTEMPTS: u32 = 3;
+const SEND_BACKOFF: RetryPolicy = RetryPolicy {
+    max_attempts: SEND_ATTEMPTS,
+    first_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(1),
+};
 
 /// What to dispatch. Function input: the schedule's
 /// `{"trigger": "schedule", "kind": "app", "scheduledTime": "…"}` or an operator's
@@ -127,11 +138,11 @@ impl Dispatcher {
         Ok(Dispatched { queue_url: self.queue_url.clone(), commands })
     }
 
-    /// One SendMessageBatch; entries the queue rejected are sent again, a few times.
+    /// One SendMessageBatch; entries the queue rejected are sent again, a few times, backing off.
     async fn send_batch(&self, commands: &[Command]) -> Result<()> {
         let mut pending: Vec<(String, String)> =
             commands.iter().enumerate().map(|(i, c)| (format!("c{i}"), c.to_json())).collect();
-        for attempt in 1..=3 {
+        for attempt in 1..=SEND_ATTEMPTS {
             let entries = pending
                 .iter()
                 .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
@@ -153,9 +164,12 @@ impl Dispatcher {
                 answer.failed().iter().map(|f| f.message().unwrap_or(f.code()).to_string()).collect();
             tracing::warn!(attempt, failed = failed.len(), reasons = ?reasons, "the queue rejected some commands; sending them again");
             pending.retain(|(id, _)| failed.contains(id));
+            if attempt < SEND_ATTEMPTS {
+                SEND_BACKOFF.pause_before(attempt + 1).await;
+            }
         }
         let bodies: Vec<&str> = pending.iter().map(|(_, body)| body.as_str()).collect();
-        Err(self.error(format!("not accepted after 3 attempts: {}", bodies.join(", "))))
+        Err(self.error(format!("not accepted after {SEND_ATTEMPTS} attempts: {}", bodies.join(", "))))
     }
 
     fn error(&self, reason: String) -> Error {

@@ -26,10 +26,11 @@ use sync_core::esr::{Command, Kind};
 use sync_core::event::DetailType;
 
 use super::{check_deaneries, file_sequence, records_table};
-use crate::db::{retry_transient, Database, RetryPolicy};
+use crate::db::{retry_transient, Database};
 use crate::emf::MetricsSink;
 use crate::error::{Error, Result};
 use crate::events::EventPublisher;
+use crate::retry::RetryPolicy;
 
 /// Where files go: `ESR_EXPORT_BUCKET` / `ESR_EXPORT_PREFIX`.
 #[derive(Clone)]

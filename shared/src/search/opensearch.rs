@@ -17,14 +17,22 @@ use serde_json::Value;
 
 use super::{ItemFailure, SearchIndex};
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 
 /// Attempts for a request answered 429 (too many requests), the first included.
 const THROTTLE_ATTEMPTS: u32 = 6;
 
+/// How a throttled request backs off: 0.2 s doubling, up to 6.4 s before the last attempt.
+const THROTTLE_BACKOFF: RetryPolicy = RetryPolicy {
+    max_attempts: THROTTLE_ATTEMPTS,
+    first_delay: Duration::from_millis(200),
+    max_delay: Duration::from_millis(6400),
+};
+
 #[derive(Clone)]
 pub struct OpenSearchIndex {
     client: OpenSearch,
-    first_backoff: Duration,
+    backoff: RetryPolicy,
 }
 
 fn search_error(operation: &str, reason: impl std::fmt::Display) -> Error {
@@ -51,7 +59,7 @@ impl OpenSearchIndex {
             builder = builder.auth(credentials).service_name("es");
         }
         let transport = builder.build().map_err(|e| Error::Config(format!("OpenSearch client for {url}: {e}")))?;
-        Ok(OpenSearchIndex { client: OpenSearch::new(transport), first_backoff: Duration::from_millis(200) })
+        Ok(OpenSearchIndex { client: OpenSearch::new(transport), backoff: THROTTLE_BACKOFF })
     }
 
     pub fn client(&self) -> &OpenSearch {
@@ -65,19 +73,17 @@ impl OpenSearchIndex {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<Response, opensearch::Error>>,
     {
-        let mut delay = self.first_backoff;
         for attempt in 1..=THROTTLE_ATTEMPTS {
             let response = request().await.map_err(|e| search_error(operation, e))?;
             let status = response.status_code();
             if status == StatusCode::TOO_MANY_REQUESTS && attempt < THROTTLE_ATTEMPTS {
+                let delay = self.backoff.pause_before(attempt + 1).await;
                 tracing::warn!(
                     operation,
                     attempt,
                     delay_ms = delay.as_millis() as u64,
-                    "OpenSearch answered 429; backing off"
+                    "OpenSearch answered 429; backed off"
                 );
-                tokio::time::sleep(delay).await;
-                delay *= 2;
                 continue;
             }
             if !status.is_success() {
@@ -112,7 +118,6 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn bulk(&self, index: &str, ndjson: String) -> Result<Vec<ItemFailure>> {
         let mut pending = ndjson;
-        let mut delay = self.first_backoff;
         for attempt in 1..=THROTTLE_ATTEMPTS {
             let body = pending.clone();
             let response = self
@@ -135,8 +140,7 @@ impl SearchIndex for OpenSearchIndex {
                 return Ok(failures);
             }
             tracing::warn!(items = throttled.len(), attempt, "bulk items answered 429; re-sending them");
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+            self.backoff.pause_before(attempt + 1).await;
             pending = throttled.into_iter().map(|(_, lines)| lines).collect();
         }
         unreachable!("the last attempt returns")

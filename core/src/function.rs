@@ -38,7 +38,7 @@ impl Function {
     }
 
     /// The database role the migrations create for it, holding exactly its grants
-    /// (infra/migrations/0005_function_roles.sql).
+    /// (shared/migrations/0005_function_roles.sql).
     pub fn database_role(self) -> String {
         format!("tis_sync_{}", self.name().replace('-', "_"))
     }

@@ -1,9 +1,6 @@
 //! Configuration, read once at init from the environment into typed settings. A missing or
 //! malformed setting fails init with a message naming the variable.
 
-use serde::Deserialize;
-
-use crate::db::Database;
 use crate::error::{Error, Result};
 use sync_core::Function;
 
@@ -92,70 +89,6 @@ impl Settings {
             || self.job_function_prefix.is_some()
             || (self.database_url.is_none() && self.database_secret_prefix.is_some())
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
-    }
-}
-
-#[derive(Deserialize)]
-struct RdsSecret {
-    host: String,
-    port: Option<u16>,
-    username: String,
-    password: String,
-    dbname: Option<String>,
-}
-
-/// A Secrets Manager secret with the database credentials, read at init and again when the
-/// database refuses its password (the secret was rotated while the function stayed warm).
-#[derive(Clone)]
-pub struct DatabaseSecret {
-    client: aws_sdk_secretsmanager::Client,
-    /// Its name or ARN.
-    id: String,
-}
-
-impl DatabaseSecret {
-    pub fn new(client: aws_sdk_secretsmanager::Client, id: String) -> Self {
-        DatabaseSecret { client, id }
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The connection settings the secret holds now. TLS is required.
-    pub async fn read(&self) -> Result<tokio_postgres::Config> {
-        let secret_error = |reason: String| Error::Secret { secret: self.id.clone(), reason };
-        let value = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.id)
-            .send()
-            .await
-            .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
-        let text = value.secret_string().ok_or_else(|| secret_error("the secret has no string value".into()))?;
-        let secret: RdsSecret =
-            serde_json::from_str(text).map_err(|e| secret_error(format!("not an RDS credentials secret: {e}")))?;
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(&secret.host)
-            .port(secret.port.unwrap_or(5432))
-            .user(&secret.username)
-            .password(secret.password)
-            .dbname(secret.dbname.as_deref().unwrap_or("tcs"))
-            .ssl_mode(tokio_postgres::config::SslMode::Require);
-        Ok(config)
-    }
-}
-
-/// Builds the database handle, reading the secret when the settings name one.
-pub async fn database(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
-    match source {
-        DatabaseSource::Url(url) => Database::from_url(url),
-        DatabaseSource::Secret(id) => {
-            let aws = aws.ok_or_else(|| Error::Config("the database secret needs AWS configuration".into()))?;
-            let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), id.clone());
-            Database::from_secret(secret.read().await?, secret)
-        }
     }
 }
 

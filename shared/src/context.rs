@@ -1,7 +1,7 @@
 //! Building the long-lived dependencies (database handle, event publisher, runner, exporter,
 //! dispatcher) from settings, once per process: shared by the functions and the CLI.
 
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::esr::dispatch::Dispatcher;
@@ -34,7 +34,7 @@ impl Context {
         } else {
             None
         };
-        let database = config::database(&settings.database_source(function)?, aws.as_ref()).await?;
+        let database = Database::from_source(&settings.database_source(function)?, aws.as_ref()).await?;
         let events = match (&settings.event_bus, &aws) {
             (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
             _ => EventPublisher::disabled(),

@@ -12,9 +12,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::DatabaseSecret;
+use crate::config::DatabaseSource;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
+use crate::secret::DatabaseSecret;
 
 /// How to reach the database: connection settings plus the TLS connector, built once at init.
 /// Settings read from a secret are read again when the password stops working (rotation).
@@ -60,6 +61,18 @@ impl Database {
             tls: MakeRustlsConnect::new(tls_config()?),
             secret: None,
         })
+    }
+
+    /// Builds the database handle, reading the secret when the settings name one.
+    pub async fn from_source(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
+        match source {
+            DatabaseSource::Url(url) => Database::from_url(url),
+            DatabaseSource::Secret(id) => {
+                let aws = aws.ok_or_else(|| Error::Config("the database secret needs AWS configuration".into()))?;
+                let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), id.clone());
+                Database::from_secret(secret.read().await?, secret)
+            }
+        }
     }
 
     /// From the settings in `secret` (read already into `config`): when the password is

@@ -42,7 +42,12 @@ pub enum Error {
     Deadline { job: String, during: String },
 
     #[error("publishing {detail_type} to EventBridge bus {bus}: {reason}")]
-    EventPublish { detail_type: String, bus: String, reason: String },
+    EventPublish {
+        detail_type: String,
+        bus: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// Some of the runs one command started failed or were skipped (each reported already).
     #[error("{0} run(s) failed or were skipped")]
@@ -54,22 +59,89 @@ pub enum Error {
 
     /// Writing a file to its store (S3) failed.
     #[error("storing {location}: {reason}")]
-    Storage { location: String, reason: String },
+    Storage {
+        location: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// Invoking another function failed.
     #[error("invoking {function}: {reason}")]
-    Invoke { function: String, reason: String },
+    Invoke {
+        function: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// Sending messages to a queue failed.
     #[error("sending to queue {queue}: {reason}")]
-    Queue { queue: String, reason: String },
+    Queue {
+        queue: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// An OpenSearch request failed (after retries where they apply).
     #[error("OpenSearch, {operation}: {reason}")]
-    Search { operation: String, reason: String },
+    Search {
+        operation: String,
+        #[source]
+        reason: Cause,
+    },
 
     #[error("reading the database secret {secret}: {reason}")]
-    Secret { secret: String, reason: String },
+    Secret {
+        secret: String,
+        #[source]
+        reason: Cause,
+    },
+}
+
+/// What a client (an AWS SDK, OpenSearch) or the service said, kept whole: the message for
+/// people, with the SDK's context (service error code and message), and the error itself as the
+/// source for code that looks further.
+#[derive(Debug)]
+pub struct Cause {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Cause {
+    /// An AWS SDK error, described with its context (the service's error code and message).
+    pub fn aws<E: std::error::Error + Send + Sync + 'static>(error: E) -> Cause {
+        // Every SDK re-exports the same DisplayErrorContext (aws-smithy-types'); any one serves.
+        let message = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
+        Cause { message, source: Some(Box::new(error)) }
+    }
+
+    /// Any other client error.
+    pub fn of<E: std::error::Error + Send + Sync + 'static>(error: E) -> Cause {
+        Cause { message: error.to_string(), source: Some(Box::new(error)) }
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Cause {
+        Cause { message, source: None }
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Cause {
+        message.to_string().into()
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// tokio-postgres prints only "db error" for server errors: say what the server said, without
@@ -136,3 +208,21 @@ impl From<sync_core::InvalidInput> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_client_error_is_described_and_kept_as_the_source() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let error = Error::Search { operation: "bulk indexing".into(), reason: Cause::of(refused) };
+        assert_eq!(error.to_string(), "OpenSearch, bulk indexing: connection refused");
+        let cause = error.source().expect("the cause is the source");
+        let io = cause.source().and_then(|e| e.downcast_ref::<std::io::Error>()).expect("the client's own error");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        let plain = Error::Queue { queue: "q".into(), reason: "not accepted".into() };
+        assert!(plain.source().unwrap().source().is_none());
+    }
+}

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sync_core::event::{DetailType, SOURCE};
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 
 /// Publishes events to the bus, or, without a bus, says so once and does nothing.
 #[derive(Clone)]
@@ -34,19 +34,14 @@ impl EventPublisher {
             return Ok(());
         };
         let failure =
-            |reason: String| Error::EventPublish { detail_type: detail_type.as_str().into(), bus: bus.clone(), reason };
+            |reason: Cause| Error::EventPublish { detail_type: detail_type.as_str().into(), bus: bus.clone(), reason };
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(bus)
             .source(SOURCE)
             .detail_type(detail_type.as_str())
             .detail(body)
             .build();
-        let output = client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| failure(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+        let output = client.put_events().entries(entry).send().await.map_err(|e| failure(Cause::aws(e)))?;
         // PutEvents answers 200 even when an entry was rejected: check the entry itself.
         if output.failed_entry_count() > 0 {
             let reason = output
@@ -55,7 +50,7 @@ impl EventPublisher {
                 .filter_map(|e| e.error_message().or(e.error_code()))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(failure(reason));
+            return Err(failure(reason.into()));
         }
         tracing::info!(detail_type = detail_type.as_str(), bus = %bus, "event published");
         Ok(())

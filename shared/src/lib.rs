@@ -26,6 +26,7 @@ pub mod migrate;
 pub mod retry;
 pub mod runner;
 pub mod search;
+pub mod secret;
 pub mod status;
 pub mod telemetry;
 pub mod watchdog;

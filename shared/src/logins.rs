@@ -8,7 +8,7 @@
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use sync_core::Function;
 
 /// Where the functions reach the database: written into every secret beside the login.
@@ -95,12 +95,12 @@ pub async fn store(
         "password": login.password,
     })
     .to_string();
-    let failed = |reason: String| Error::Secret { secret: name.clone(), reason };
+    let failed = |reason: Cause| Error::Secret { secret: name.clone(), reason };
     let created = secrets.create_secret().name(&name).secret_string(&value).send().await;
     if let Err(error) = created {
         let exists = error.as_service_error().is_some_and(|e| e.is_resource_exists_exception());
         if !exists {
-            return Err(failed(aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string()));
+            return Err(failed(Cause::aws(error)));
         }
         secrets
             .put_secret_value()
@@ -108,7 +108,7 @@ pub async fn store(
             .secret_string(&value)
             .send()
             .await
-            .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| failed(Cause::aws(e)))?;
     }
     Ok(Issued { function: login.function.name().into(), login: login.username.clone(), secret: name })
 }

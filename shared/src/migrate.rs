@@ -1,4 +1,4 @@
-//! Schema migrations: the SQL files in `infra/migrations`, applied in order, each in its own
+//! Schema migrations: the SQL files in `shared/migrations`, applied in order, each in its own
 //! transaction, recorded in `sync.schema_migration` with a checksum. Idempotent; concurrent
 //! callers serialise on an advisory lock; an applied file that changed is an error, not a
 //! silent skip.
@@ -13,11 +13,11 @@ pub struct Migration {
 }
 
 pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: "0001_tcs", sql: include_str!("../../infra/migrations/0001_tcs.sql") },
-    Migration { version: "0002_sync", sql: include_str!("../../infra/migrations/0002_sync.sql") },
-    Migration { version: "0003_esr", sql: include_str!("../../infra/migrations/0003_esr.sql") },
-    Migration { version: "0004_failure_paths", sql: include_str!("../../infra/migrations/0004_failure_paths.sql") },
-    Migration { version: "0005_function_roles", sql: include_str!("../../infra/migrations/0005_function_roles.sql") },
+    Migration { version: "0001_tcs", sql: include_str!("../migrations/0001_tcs.sql") },
+    Migration { version: "0002_sync", sql: include_str!("../migrations/0002_sync.sql") },
+    Migration { version: "0003_esr", sql: include_str!("../migrations/0003_esr.sql") },
+    Migration { version: "0004_failure_paths", sql: include_str!("../migrations/0004_failure_paths.sql") },
+    Migration { version: "0005_function_roles", sql: include_str!("../migrations/0005_function_roles.sql") },
 ];
 
 /// FNV-1a, enough to notice an edited migration file.

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::ledger::{self, JobStatus};
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,10 +84,7 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<i
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
         .send()
         .await
-        .map_err(|e| Error::Queue {
-            queue: queue_url.into(),
-            reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-        })?;
+        .map_err(|e| Error::Queue { queue: queue_url.into(), reason: Cause::aws(e) })?;
     let attributes = answer.attributes().cloned().unwrap_or_default();
     let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     Ok(count(QueueAttributeName::ApproximateNumberOfMessages)

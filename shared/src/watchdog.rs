@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 
 use crate::db::Database;
 use crate::emf::MetricsSink;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use sync_core::esr::schedule::Dispatches;
 use sync_core::esr::{self as esr, Kind};
 use sync_core::event::DetailType;
@@ -74,10 +74,7 @@ impl CatchUp for InvokeFunction {
             .payload(aws_sdk_lambda::primitives::Blob::new(payload))
             .send()
             .await
-            .map_err(|e| Error::Invoke {
-                function: name.clone(),
-                reason: aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
-            })?;
+            .map_err(|e| Error::Invoke { function: name.clone(), reason: Cause::aws(e) })?;
         Ok(format!("invoked {name}"))
     }
 }

@@ -13,7 +13,7 @@ use sync_core::esr::{Command, Kind};
 
 use super::{active_deaneries, check_deaneries};
 use crate::db::Database;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::retry::RetryPolicy;
 
 /// Attempts of a batch whose entries the queue rejected, the first included.
@@ -147,7 +147,7 @@ impl Dispatcher {
                 .iter()
                 .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| self.error(e.to_string()))?;
+                .map_err(|e| self.error(Cause::of(e)))?;
             let answer = self
                 .sqs
                 .send_message_batch()
@@ -155,7 +155,7 @@ impl Dispatcher {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| self.error(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| self.error(Cause::aws(e)))?;
             let failed: Vec<String> = answer.failed().iter().map(|f| f.id().to_string()).collect();
             if failed.is_empty() {
                 return Ok(());
@@ -169,10 +169,10 @@ impl Dispatcher {
             }
         }
         let bodies: Vec<&str> = pending.iter().map(|(_, body)| body.as_str()).collect();
-        Err(self.error(format!("not accepted after {SEND_ATTEMPTS} attempts: {}", bodies.join(", "))))
+        Err(self.error(format!("not accepted after {SEND_ATTEMPTS} attempts: {}", bodies.join(", ")).into()))
     }
 
-    fn error(&self, reason: String) -> Error {
+    fn error(&self, reason: Cause) -> Error {
         Error::Queue { queue: self.queue_url.clone(), reason }
     }
 }

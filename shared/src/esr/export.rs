@@ -28,7 +28,7 @@ use sync_core::event::DetailType;
 use super::{check_deaneries, file_sequence, records_table};
 use crate::db::{retry_transient, Database};
 use crate::emf::MetricsSink;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::events::EventPublisher;
 use crate::retry::RetryPolicy;
 
@@ -62,10 +62,7 @@ impl FileStore {
             .body(ByteStream::from(content))
             .send()
             .await
-            .map_err(|e| Error::Storage {
-                location: format!("s3://{}/{key}", self.bucket),
-                reason: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-            })?;
+            .map_err(|e| Error::Storage { location: format!("s3://{}/{key}", self.bucket), reason: Cause::aws(e) })?;
         Ok(())
     }
 }

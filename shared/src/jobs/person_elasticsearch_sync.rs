@@ -9,46 +9,20 @@
 //! failure, or reaching the invocation's deadline, deletes the new index and leaves the alias
 //! where it was; indexes left by runs whose process died are deleted by the next run.
 
-use chrono::Utc;
 use serde_json::{json, Value};
 use tokio_postgres::{Client, IsolationLevel};
 
 use super::JobOutput;
 use crate::error::{Error, Result};
-use crate::search::SearchIndex;
+use crate::search::{IndexTarget, SearchIndex};
 
 const DOCUMENTS: &str = include_str!("person_elasticsearch_sync.sql");
 const INDEX_DEFINITION: &str = include_str!("person_elasticsearch_mapping.json");
 
-/// AWS OpenSearch rejects requests over 10 MB; half of that leaves room.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
 /// A single document beyond this could never be sent.
 const HARD_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 /// Rows fetched from the cursor per round trip.
 const FETCH_ROWS: i32 = 1000;
-
-/// Where and how the index is written.
-#[derive(Debug, Clone)]
-pub struct IndexTarget {
-    /// The alias readers query (`PERSONS_INDEX_ALIAS`, default `persons`).
-    pub alias: String,
-    pub max_request_bytes: usize,
-}
-
-impl IndexTarget {
-    pub fn new(alias: impl Into<String>) -> Self {
-        IndexTarget { alias: alias.into(), max_request_bytes: DEFAULT_MAX_REQUEST_BYTES }
-    }
-
-    /// Concrete indices are `<alias>-<UTC timestamp>-<run>`, so they sort by age.
-    fn new_index_name(&self, run_label: &str) -> String {
-        format!("{}-{}-{}", self.alias, Utc::now().format("%Y%m%d%H%M%S"), run_label).to_lowercase()
-    }
-
-    fn concrete_prefix(&self) -> String {
-        format!("{}-", self.alias)
-    }
-}
 
 /// The index definition: explicit mapping, refresh off while loading.
 pub fn index_definition() -> Value {
@@ -135,7 +109,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
                 operation: "checking the new index".into(),
                 reason: format!(
                     "it holds {counted} documents ({sent} sent) but there are {expected_documents} persons; the alias was not moved"
-                ),
+                ).into(),
             });
         }
         let mut actions: Vec<Value> =
@@ -218,7 +192,8 @@ async fn load<I: SearchIndex + Sync, S: DocumentSource + Send>(
                 if size > HARD_LIMIT_BYTES {
                     return Err(Error::Search {
                         operation: "bulk indexing".into(),
-                        reason: format!("the document of person {id} is {size} bytes, over the 10 MB request limit"),
+                        reason: format!("the document of person {id} is {size} bytes, over the 10 MB request limit")
+                            .into(),
                     });
                 }
                 let full = !body.is_empty() && body.len() + size > max_bytes;
@@ -248,7 +223,8 @@ async fn load<I: SearchIndex + Sync, S: DocumentSource + Send>(
                         first.id,
                         first.status,
                         first.reason
-                    ),
+                    )
+                    .into(),
                 });
             }
         }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use chrono::Utc;
 use serde_json::Value;
 
 use crate::error::Result;
@@ -11,7 +12,32 @@ use crate::error::Result;
 mod opensearch;
 
 pub use self::opensearch::OpenSearchIndex;
-pub use crate::jobs::person_elasticsearch_sync::IndexTarget;
+
+/// AWS OpenSearch rejects requests over 10 MB; half of that leaves room.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
+
+/// Where and how the index is written.
+#[derive(Debug, Clone)]
+pub struct IndexTarget {
+    /// The alias readers query (`PERSONS_INDEX_ALIAS`, default `persons`).
+    pub alias: String,
+    pub max_request_bytes: usize,
+}
+
+impl IndexTarget {
+    pub fn new(alias: impl Into<String>) -> Self {
+        IndexTarget { alias: alias.into(), max_request_bytes: DEFAULT_MAX_REQUEST_BYTES }
+    }
+
+    /// Concrete indices are `<alias>-<UTC timestamp>-<run>`, so they sort by age.
+    pub(crate) fn new_index_name(&self, run_label: &str) -> String {
+        format!("{}-{}-{}", self.alias, Utc::now().format("%Y%m%d%H%M%S"), run_label).to_lowercase()
+    }
+
+    pub(crate) fn concrete_prefix(&self) -> String {
+        format!("{}-", self.alias)
+    }
+}
 
 /// The person index as configured: the client and the alias it maintains.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use opensearch::{BulkParts, CountParts, OpenSearch};
 use serde_json::Value;
 
 use super::{ItemFailure, SearchIndex};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::retry::RetryPolicy;
 
 /// Attempts for a request answered 429 (too many requests), the first included.
@@ -35,8 +35,8 @@ pub struct OpenSearchIndex {
     backoff: RetryPolicy,
 }
 
-fn search_error(operation: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Search { operation: operation.to_string(), reason: reason.to_string() }
+fn search_error(operation: &str, reason: impl Into<Cause>) -> Error {
+    Error::Search { operation: operation.to_string(), reason: reason.into() }
 }
 
 impl OpenSearchIndex {
@@ -74,7 +74,7 @@ impl OpenSearchIndex {
         Fut: std::future::Future<Output = std::result::Result<Response, opensearch::Error>>,
     {
         for attempt in 1..=THROTTLE_ATTEMPTS {
-            let response = request().await.map_err(|e| search_error(operation, e))?;
+            let response = request().await.map_err(|e| search_error(operation, Cause::of(e)))?;
             let status = response.status_code();
             if status == StatusCode::TOO_MANY_REQUESTS && attempt < THROTTLE_ATTEMPTS {
                 let delay = self.backoff.pause_before(attempt + 1).await;
@@ -96,7 +96,7 @@ impl OpenSearchIndex {
     }
 
     async fn json(&self, operation: &str, response: Response) -> Result<Value> {
-        response.json::<Value>().await.map_err(|e| search_error(operation, e))
+        response.json::<Value>().await.map_err(|e| search_error(operation, Cause::of(e)))
     }
 }
 
@@ -177,7 +177,7 @@ impl SearchIndex for OpenSearchIndex {
             .get_alias(IndicesGetAliasParts::Name(&[alias]))
             .send()
             .await
-            .map_err(|e| search_error("reading the alias", e))?;
+            .map_err(|e| search_error("reading the alias", Cause::of(e)))?;
         if response.status_code() == StatusCode::NOT_FOUND {
             return Ok(Vec::new());
         }
@@ -199,7 +199,7 @@ impl SearchIndex for OpenSearchIndex {
             .exists(IndicesExistsParts::Index(&[name]))
             .send()
             .await
-            .map_err(|e| search_error("checking for an index", e))?;
+            .map_err(|e| search_error("checking for an index", Cause::of(e)))?;
         Ok(response.status_code().is_success())
     }
 

@@ -8,6 +8,7 @@ use sync_core::graph;
 use sync_core::JobName::{self, *};
 use sync_core::RunStatus;
 use sync_core::Trigger;
+use tis_sync::InProcess;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";

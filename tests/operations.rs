@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use shared::emf::MetricsSink;
 use shared::events::EventPublisher;
 use shared::runner::RunRequest;
-use shared::watchdog::{RunHere, Watchdog, WatchdogReport};
+use shared::watchdog::{Watchdog, WatchdogReport};
 use sync_core::JobName::{self, *};
+use tis_sync::{InProcess, RunHere};
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";

@@ -12,11 +12,12 @@ use shared::esr::dispatch::DispatchRequest;
 use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
 use shared::runner::Runner;
 use shared::status::{self, SystemStatus};
-use shared::watchdog::{RunHere, Watchdog};
+use shared::watchdog::Watchdog;
 use shared::{ledger, logins, migrate, Error};
 use sync_core::esr::{Command as EsrExport, Kind};
 use sync_core::graph;
 use sync_core::JobName;
+use tis_sync::{InProcess, RunHere};
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -158,15 +159,34 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         // Failed runs were reported one line each already.
-        Err(Error::JobsFailed(_)) => ExitCode::FAILURE,
-        Err(error) => {
+        Err(Failure::Runs) => ExitCode::FAILURE,
+        Err(Failure::Error(error)) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn execute(command: Command) -> Result<Value, Error> {
+/// How a command failed: with one error (reported as one line), or with runs that failed or
+/// were skipped (each reported already, as it happened).
+enum Failure {
+    Error(Error),
+    Runs,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Error(error)
+    }
+}
+
+impl From<sync_core::InvalidInput> for Failure {
+    fn from(invalid: sync_core::InvalidInput) -> Self {
+        Failure::Error(invalid.into())
+    }
+}
+
+async fn execute(command: Command) -> Result<Value, Failure> {
     // Check the arguments before touching the database: bad input is reported as itself.
     match &command {
         Command::Run { job, as_of, allow_distant_as_of, .. } => {
@@ -293,7 +313,7 @@ async fn execute(command: Command) -> Result<Value, Error> {
             }
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
-        Command::Esr(command) => esr(&context, &session.client, command).await,
+        Command::Esr(command) => Ok(esr(&context, &session.client, command).await?),
     }
 }
 
@@ -375,7 +395,7 @@ fn run_date(value: Option<&str>, allowed: bool) -> Result<NaiveDate, Error> {
 
 /// Runs `jobs` in order in this process, printing progress; fails if any run failed or had to
 /// be skipped, after printing one line per failure.
-async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Result<Value, Error> {
+async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Result<Value, Failure> {
     let names: Vec<&str> = jobs.iter().map(|j| j.as_str()).collect();
     eprintln!("running for {as_of}: {}", names.join(" -> "));
     let report = runner.run_in_process(jobs, as_of, follow_ups).await;
@@ -400,7 +420,7 @@ async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bo
         Ok(output)
     } else {
         println!("{output}");
-        Err(Error::JobsFailed(report.failed.len() + report.skipped.len()))
+        Err(Failure::Runs)
     }
 }
 

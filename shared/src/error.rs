@@ -49,10 +49,6 @@ pub enum Error {
         reason: Cause,
     },
 
-    /// Some of the runs one command started failed or were skipped (each reported already).
-    #[error("{0} run(s) failed or were skipped")]
-    JobsFailed(usize),
-
     /// Data changed under an operation that expected it not to; nothing was written.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -192,7 +188,6 @@ impl Error {
             Error::EventPublish { .. } => "EventPublishError",
             Error::Secret { .. } => "SecretError",
             Error::Search { .. } => "SearchError",
-            Error::JobsFailed(_) => "JobsFailed",
             Error::Storage { .. } => "StorageError",
             Error::Conflict(_) => "Conflict",
             Error::Queue { .. } => "QueueError",

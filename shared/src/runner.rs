@@ -129,20 +129,6 @@ impl RunSummary {
     }
 }
 
-/// What `run_in_process` did.
-#[derive(Debug, Default, Serialize)]
-pub struct ChainReport {
-    pub runs: Vec<RunSummary>,
-    pub failed: Vec<(JobName, String)>,
-    pub skipped: Vec<(JobName, String)>,
-}
-
-impl ChainReport {
-    pub fn all_succeeded(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
-    }
-}
-
 /// The fan-in rule for a job that follows several others (the index): may it run now?
 enum FanIn {
     Ready,
@@ -572,78 +558,6 @@ impl Runner {
         let mut summary = RunSummary::from_record(&record, Outcome::Deferred);
         summary.warnings.push(reason);
         Ok(summary)
-    }
-
-    /// Runs `jobs` in order in this process, as the CLI does: the first ones (those none of
-    /// the others lead to) as manual runs, the rest as their follow-ups. A job whose
-    /// predecessor in the list failed or was deferred is skipped, with the reason.
-    pub async fn run_in_process(&self, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> ChainReport {
-        self.run_chain(jobs, Trigger::Manual, as_of, follow_ups).await
-    }
-
-    /// `run_in_process`, with the first jobs started by `trigger` (manual, or the watchdog's
-    /// catch-up).
-    pub async fn run_chain(
-        &self,
-        jobs: &[JobName],
-        trigger: Trigger,
-        as_of: NaiveDate,
-        follow_ups: bool,
-    ) -> ChainReport {
-        let correlation_id = format!("cli-{}", Uuid::new_v4());
-        let mut report = ChainReport::default();
-        let mut succeeded: Vec<(JobName, Uuid)> = Vec::new();
-        for &job in jobs {
-            let predecessors: Vec<JobName> =
-                graph::predecessors(job).into_iter().filter(|p| jobs.contains(p)).collect();
-            let request = if predecessors.is_empty() {
-                RunRequest {
-                    job,
-                    trigger,
-                    as_of,
-                    follow_ups,
-                    delivery_key: None,
-                    after: None,
-                    correlation_id: Some(correlation_id.clone()),
-                    deadline: None,
-                }
-            } else {
-                let missing: Vec<String> = predecessors
-                    .iter()
-                    .filter(|p| !succeeded.iter().any(|(s, _)| s == *p))
-                    .map(|p| p.to_string())
-                    .collect();
-                if !missing.is_empty() {
-                    report.skipped.push((job, format!("not run: {} did not succeed", missing.join(", "))));
-                    continue;
-                }
-                let after = succeeded
-                    .iter()
-                    .rev()
-                    .find(|(s, _)| predecessors.contains(s))
-                    .map(|&(job, run_id)| After { job, run_id });
-                RunRequest {
-                    job,
-                    trigger: Trigger::FollowUp,
-                    as_of,
-                    follow_ups: true,
-                    delivery_key: after.map(|a| a.delivery_key()),
-                    after,
-                    correlation_id: Some(correlation_id.clone()),
-                    deadline: None,
-                }
-            };
-            match self.run(request).await {
-                Ok(summary) => {
-                    if summary.status != Outcome::Deferred {
-                        succeeded.push((job, summary.run_id));
-                    }
-                    report.runs.push(summary);
-                }
-                Err(error) => report.failed.push((job, error.to_string())),
-            }
-        }
-        report
     }
 
     async fn already_running(&self, control: &Session, job: JobName) -> Error {

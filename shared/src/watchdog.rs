@@ -18,7 +18,6 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::json;
 use tokio_postgres::Client;
 
 use crate::db::Database;
@@ -34,7 +33,6 @@ use crate::esr::records_table;
 use crate::events::EventPublisher;
 use crate::invocation::ManualInput;
 use crate::ledger::{self, RunRecord};
-use crate::runner::Runner;
 
 /// How a missed job is started again.
 pub trait CatchUp {
@@ -76,22 +74,6 @@ impl CatchUp for InvokeFunction {
             .await
             .map_err(|e| Error::Invoke { function: name.clone(), reason: Cause::aws(e) })?;
         Ok(format!("invoked {name}"))
-    }
-}
-
-/// Locally (CLI): run the job and its follow-ups in this process.
-pub struct RunHere<'a>(pub &'a Runner);
-
-impl CatchUp for RunHere<'_> {
-    async fn start(&self, job: JobName, as_of: NaiveDate) -> Result<String> {
-        // Started is what this answers; how the runs ended is in the ledger (a failure also in
-        // its Job Failed event), and summarised here.
-        let report = self.0.run_chain(&graph::downstream(job), Trigger::CatchUp, as_of, true).await;
-        let mut outcomes: Vec<String> =
-            report.runs.iter().map(|r| format!("{} {}", r.job, json!(r.status).as_str().unwrap_or(""))).collect();
-        outcomes.extend(report.failed.iter().map(|(job, error)| format!("{job} failed: {error}")));
-        outcomes.extend(report.skipped.iter().map(|(job, reason)| format!("{job} {reason}")));
-        Ok(format!("ran here: {}", outcomes.join(", ")))
     }
 }
 

@@ -105,7 +105,7 @@ fn main() -> Result<()> {
     let bin = std::env::current_exe()?.parent().context("binary directory")?.to_path_buf();
     let tis_sync = bin.join("tis-sync");
     let database = format!("tis_sync_bench_{}", args.scale);
-    let url = with_database(&admin, &database);
+    let url = shared::db::with_database(&admin, &database);
 
     runtime.block_on(async {
         let admin_db = Database::from_url(&admin)?;
@@ -499,17 +499,6 @@ fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
         }
     }
     Ok(median(&times))
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
-    let cut = base.rfind('/').unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..cut]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 fn render(r: &Report) -> String {

@@ -213,3 +213,29 @@ where
         }
     }
 }
+
+/// Replaces the database name in a URL of the form postgres://user:pass@host:port/db?params.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[authority_end..].find('/').map(|i| i + authority_end).unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        let url = "postgres://u:p@127.0.0.1:5432/tis_sync?sslmode=disable";
+        assert_eq!(with_database(url, "other"), "postgres://u:p@127.0.0.1:5432/other?sslmode=disable");
+        assert_eq!(with_database("postgres://u@h", "db"), "postgres://u@h/db");
+        assert_eq!(with_database("postgres://u@h/a/b", "db"), "postgres://u@h/db", "everything after the host");
+    }
+}

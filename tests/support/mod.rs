@@ -68,18 +68,7 @@ impl Drop for TestDb {
     }
 }
 
-/// Replaces the database name in a URL of the form postgres://user:pass@host:port/db?params.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
-    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[authority_end..].find('/').map(|i| i + authority_end).unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..path_start], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
+pub use shared::db::with_database;
 
 pub fn quick_retries() -> RetryPolicy {
     RetryPolicy { max_attempts: 3, first_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) }

@@ -5,6 +5,8 @@
 //! runs only once all its predecessors have succeeded for the same as-of date (the runner's
 //! fan-in rule).
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use crate::job::JobName;
 use JobName::*;
 
@@ -88,6 +90,52 @@ pub fn nightly_order() -> Vec<JobName> {
     GRAPH.iter().map(|n| n.job).collect()
 }
 
+/// Where a predecessor of a fan-in job stands for the as-of date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predecessor {
+    /// A run of it is running now.
+    Running,
+    /// It has no successful run for the date.
+    NotSucceeded,
+    /// Its latest successful run for the date finished then.
+    SucceededAt(DateTime<Utc>),
+}
+
+/// The fan-in rule's answer for a job that follows several others (the index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FanIn {
+    Ready,
+    /// Some predecessor is running or has not succeeded for the as-of date (why, each).
+    Waiting(Vec<String>),
+    /// The job already succeeded for the date after its predecessors' latest successes.
+    UpToDate,
+}
+
+/// May a job with these predecessors (each with its state for `as_of`) run now, given when its
+/// own latest success for the date started? A job with fewer than two predecessors is not a
+/// fan-in and is always ready.
+pub fn fan_in(as_of: NaiveDate, predecessors: &[(JobName, Predecessor)], own_success: Option<DateTime<Utc>>) -> FanIn {
+    if predecessors.len() < 2 {
+        return FanIn::Ready;
+    }
+    let mut waiting = Vec::new();
+    let mut latest = None;
+    for &(job, state) in predecessors {
+        match state {
+            Predecessor::Running => waiting.push(format!("{job} (running now)")),
+            Predecessor::NotSucceeded => waiting.push(format!("{job} (no successful run for {as_of})")),
+            Predecessor::SucceededAt(finished) => latest = latest.max(Some(finished)),
+        }
+    }
+    if !waiting.is_empty() {
+        return FanIn::Waiting(waiting);
+    }
+    match own_success {
+        Some(started) if Some(started) >= latest => FanIn::UpToDate,
+        _ => FanIn::Ready,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +183,41 @@ mod tests {
         );
         assert_eq!(downstream(PostEmployingBodyTrust), vec![PostEmployingBodyTrust, PostTrainingBodyTrust]);
         assert_eq!(downstream(PostTrainingBodyTrust), vec![PostTrainingBodyTrust]);
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_fan_in_job_runs_once_all_its_predecessors_succeeded_and_only_if_it_has_not_since() {
+        let as_of = NaiveDate::from_ymd_opt(2021, 8, 4).unwrap();
+        let done = |t: &str| Predecessor::SucceededAt(at(t));
+        let both = [
+            (PersonOwnerRebuild, done("2021-08-04T00:10:00Z")),
+            (PersonPlacementTrainingBodyTrust, done("2021-08-04T00:20:00Z")),
+        ];
+        assert_eq!(fan_in(as_of, &both, None), FanIn::Ready);
+        assert_eq!(fan_in(as_of, &both, Some(at("2021-08-04T00:25:00Z"))), FanIn::UpToDate);
+        assert_eq!(
+            fan_in(as_of, &both, Some(at("2021-08-04T00:15:00Z"))),
+            FanIn::Ready,
+            "a predecessor finished since"
+        );
+        let one_running = [(PersonOwnerRebuild, Predecessor::Running), both[1]];
+        assert_eq!(
+            fan_in(as_of, &one_running, None),
+            FanIn::Waiting(vec!["person-owner-rebuild (running now)".into()])
+        );
+        let one_missing = [both[0], (PersonPlacementTrainingBodyTrust, Predecessor::NotSucceeded)];
+        assert_eq!(
+            fan_in(as_of, &one_missing, Some(at("2021-08-05T00:00:00Z"))),
+            FanIn::Waiting(vec!["person-placement-training-body-trust (no successful run for 2021-08-04)".into()])
+        );
+        assert_eq!(
+            fan_in(as_of, &[(PersonOwnerRebuild, Predecessor::NotSucceeded)], None),
+            FanIn::Ready,
+            "not a fan-in"
+        );
     }
 }

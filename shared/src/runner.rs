@@ -20,7 +20,8 @@ use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use sync_core::event::DetailType;
-use sync_core::{graph, JobName, RunStatus, Trigger};
+use sync_core::graph::{self, FanIn, Predecessor};
+use sync_core::{JobName, RunStatus, Trigger};
 
 use crate::events::EventPublisher;
 use crate::jobs;
@@ -129,41 +130,27 @@ impl RunSummary {
     }
 }
 
-/// The fan-in rule for a job that follows several others (the index): may it run now?
-enum FanIn {
-    Ready,
-    /// Some predecessor is running or has not succeeded for the as-of date (reasons).
-    Waiting(Vec<String>),
-    /// The job already succeeded for the as-of date after its predecessors' latest successes.
-    UpToDate(RunRecord),
-}
-
-async fn fan_in(control: &Session, job: JobName, as_of: NaiveDate) -> Result<FanIn> {
+/// The fan-in rule (`graph::fan_in`) over the ledger: each predecessor's state for the date and
+/// the job's own latest success for it (returned when the job is up to date).
+async fn fan_in(control: &Session, job: JobName, as_of: NaiveDate) -> Result<(FanIn, Option<RunRecord>)> {
     let predecessors = graph::predecessors(job);
     if predecessors.len() < 2 {
-        return Ok(FanIn::Ready);
+        return Ok((FanIn::Ready, None));
     }
-    let mut waiting = Vec::new();
-    let mut latest_predecessor = None;
+    let mut states = Vec::new();
     for predecessor in predecessors {
-        if ledger::is_locked(&control.client, predecessor).await? {
-            waiting.push(format!("{predecessor} (running now)"));
-            continue;
-        }
-        match ledger::succeeded_for(&control.client, predecessor, as_of).await? {
-            None => waiting.push(format!("{predecessor} (no successful run for {as_of})")),
-            Some(run) => latest_predecessor = latest_predecessor.max(run.finished_at),
-        }
+        let state = if ledger::is_locked(&control.client, predecessor).await? {
+            Predecessor::Running
+        } else {
+            match ledger::succeeded_for(&control.client, predecessor, as_of).await? {
+                None => Predecessor::NotSucceeded,
+                Some(run) => Predecessor::SucceededAt(run.finished_at.unwrap_or(run.started_at)),
+            }
+        };
+        states.push((predecessor, state));
     }
-    if !waiting.is_empty() {
-        return Ok(FanIn::Waiting(waiting));
-    }
-    if let Some(done) = ledger::succeeded_for(&control.client, job, as_of).await? {
-        if Some(done.started_at) >= latest_predecessor {
-            return Ok(FanIn::UpToDate(done));
-        }
-    }
-    Ok(FanIn::Ready)
+    let own = ledger::succeeded_for(&control.client, job, as_of).await?;
+    Ok((graph::fan_in(as_of, &states, own.as_ref().map(|r| r.started_at)), own))
 }
 
 /// Checks a follow-up's claim against the ledger: the run it names must be a succeeded run of a
@@ -299,8 +286,8 @@ impl Runner {
         }
 
         match fan_in(&control, job, request.as_of).await? {
-            FanIn::Ready => {}
-            FanIn::UpToDate(done) if request.trigger == Trigger::FollowUp => {
+            (FanIn::Ready, _) => {}
+            (FanIn::UpToDate, Some(done)) if request.trigger == Trigger::FollowUp => {
                 let mut summary = RunSummary::from_record(&done, Outcome::Duplicate);
                 summary.warnings.push(format!(
                     "run {} already built it for {} after its predecessors' latest runs",
@@ -308,12 +295,12 @@ impl Runner {
                 ));
                 return Ok(summary);
             }
-            FanIn::UpToDate(_) => {}
-            FanIn::Waiting(waiting) if request.trigger == Trigger::FollowUp => {
+            (FanIn::UpToDate, _) => {}
+            (FanIn::Waiting(waiting), _) if request.trigger == Trigger::FollowUp => {
                 let reason = format!("waiting for {}", waiting.join("; "));
                 return self.defer(&control, &request, reason).await;
             }
-            FanIn::Waiting(waiting) => {
+            (FanIn::Waiting(waiting), _) => {
                 for reason in waiting {
                     warnings.push(format!("started by hand although {reason}"));
                 }

@@ -19,6 +19,7 @@ pub mod function;
 pub mod graph;
 pub mod job;
 pub mod run;
+pub mod watch;
 
 pub use function::Function;
 pub use job::JobName;

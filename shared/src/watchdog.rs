@@ -26,8 +26,9 @@ use crate::error::{Cause, Error, Result};
 use sync_core::esr::schedule::Dispatches;
 use sync_core::esr::{self as esr, Kind};
 use sync_core::event::DetailType;
-use sync_core::graph::{self, GRAPH};
-use sync_core::{JobName, RunStatus, Trigger};
+use sync_core::graph::GRAPH;
+use sync_core::watch::{self, JobFacts, RunFacts, Verdict};
+use sync_core::{JobName, Trigger};
 
 use crate::esr::records_table;
 use crate::events::EventPublisher;
@@ -161,86 +162,59 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         let session = self.db.connect("tis-sync:watchdog").await?;
         let client = &session.client;
 
-        let mut checks = Vec::new();
-        let mut missed: Vec<(JobName, Option<RunRecord>, Option<RunRecord>)> = Vec::new();
-        let mut running = Vec::new();
+        // The ledger's facts for each job, then the decision (sync_core::watch), then acting on it.
         let pauses = ledger::pauses(client).await?;
-        // GRAPH is in dependency order, so a job's predecessors are classified before it.
-        let mut held: Vec<JobName> = Vec::new();
+        let mut facts = Vec::new();
         for node in GRAPH {
             let job = node.job;
-            if let Some(pause) = pauses.iter().find(|p| p.job == job) {
-                held.push(job);
-                let reason =
-                    format!("paused since {} ({})", pause.paused_at.format("%Y-%m-%d %H:%M UTC"), pause.reason);
-                checks.push(JobCheck { job, state: "paused", reason: Some(reason), action: Some("left alone".into()) });
-                continue;
-            }
-            if let Some(p) = graph::predecessors(job).into_iter().find(|p| held.contains(p)) {
-                held.push(job);
-                let reason = format!("follows {p}, which is paused");
-                checks.push(JobCheck { job, state: "held", reason: Some(reason), action: Some("left alone".into()) });
-                continue;
-            }
-            let live = ledger::live(client, job).await?;
-            match &live {
-                Some(run) if run.as_of >= as_of => {
-                    let reason = (run.as_of > as_of).then(|| format!("newer output, as of {}, is live", run.as_of));
-                    checks.push(JobCheck { job, state: "ok", reason, action: None });
-                }
-                _ if ledger::is_locked(client, job).await? => {
-                    running.push(job);
-                    checks.push(JobCheck { job, state: "running", reason: None, action: Some("left alone".into()) });
-                }
-                _ => missed.push((job, ledger::latest_for(client, job, as_of).await?, live)),
-            }
+            let paused = pauses.iter().find(|p| p.job == job).map(|pause| {
+                format!("paused since {} ({})", pause.paused_at.format("%Y-%m-%d %H:%M UTC"), pause.reason)
+            });
+            facts.push(JobFacts {
+                job,
+                paused,
+                live: ledger::live(client, job).await?.as_ref().map(run_facts),
+                locked: ledger::is_locked(client, job).await?,
+                last_for_date: ledger::latest_for(client, job, as_of).await?.as_ref().map(run_facts),
+            });
         }
-        let missed_jobs: Vec<JobName> = missed.iter().map(|(j, _, _)| *j).collect();
-        for (job, last, live) in &missed {
-            let reason = match (last, live) {
-                // It did succeed for the date, but a later run for an earlier date replaced it.
-                (Some(run), Some(live)) if run.status == RunStatus::Succeeded => format!(
-                    "its live output is as of {} (run {}), not {as_of}: a later run for another date replaced it",
-                    live.as_of, live.run_id
-                ),
-                (None, Some(live)) => {
-                    format!("no run for {as_of}; its live output is as of {} (run {})", live.as_of, live.run_id)
+        let mut checks = Vec::new();
+        for (job, verdict) in watch::judge(as_of, &facts) {
+            let left_alone = Some("left alone".to_string());
+            let check = match verdict {
+                Verdict::Ok { reason } => JobCheck { job, state: "ok", reason, action: None },
+                Verdict::Running => JobCheck { job, state: "running", reason: None, action: left_alone },
+                Verdict::Paused(since) => JobCheck { job, state: "paused", reason: Some(since), action: left_alone },
+                Verdict::Held { paused } => {
+                    let reason = Some(format!("follows {paused}, which is paused"));
+                    JobCheck { job, state: "held", reason, action: left_alone }
                 }
-                (None, None) => format!("no run for {as_of}"),
-                (Some(run), _) => match (run.status, &run.error) {
-                    (RunStatus::Failed, Some(error)) => format!("its last run for {as_of} failed: {error}"),
-                    (status, error) => {
-                        format!("its last run for {as_of} is {} {}", status.as_str(), error.as_deref().unwrap_or(""))
-                            .trim_end()
-                            .to_string()
+                Verdict::Missed { reason, waits_for } => {
+                    let action = match waits_for {
+                        Some(p) => format!("follows {p}, which is missed or running"),
+                        None => match self.catch_up.start(job, as_of).await {
+                            Ok(done) => format!("started again ({done})"),
+                            Err(e) => format!("could not start it again: {e}"),
+                        },
+                    };
+                    let known = facts.iter().find(|f| f.job == job).expect("a verdict is on a job with facts");
+                    let detail = JobMissedDetail {
+                        job,
+                        as_of,
+                        trigger: Trigger::CatchUp,
+                        follow_ups: true,
+                        error: &reason,
+                        started_again: waits_for.is_none(),
+                        last_run_id: known.last_for_date.as_ref().or(known.live.as_ref()).map(|r| r.run_id),
+                    };
+                    if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
+                        tracing::error!(job = %job, error = %e, "could not announce a missed job");
                     }
-                },
+                    tracing::warn!(job = %job, as_of = %as_of, reason = %reason, action = %action, "job missed");
+                    JobCheck { job, state: "missed", reason: Some(reason), action: Some(action) }
+                }
             };
-            // Started again only if nothing it follows is missed or running: that one's
-            // catch-up (or its own success) brings this one along.
-            let predecessors = graph::predecessors(*job);
-            let waits_for = predecessors.iter().find(|p| missed_jobs.contains(p) || running.contains(p));
-            let action = match waits_for {
-                Some(p) => format!("follows {p}, which is missed or running"),
-                None => match self.catch_up.start(*job, as_of).await {
-                    Ok(done) => format!("started again ({done})"),
-                    Err(e) => format!("could not start it again: {e}"),
-                },
-            };
-            let detail = JobMissedDetail {
-                job: *job,
-                as_of,
-                trigger: Trigger::CatchUp,
-                follow_ups: true,
-                error: &reason,
-                started_again: waits_for.is_none(),
-                last_run_id: last.as_ref().or(live.as_ref()).map(|r| r.run_id),
-            };
-            if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
-                tracing::error!(job = %job, error = %e, "could not announce a missed job");
-            }
-            tracing::warn!(job = %job, as_of = %as_of, reason = %reason, action = %action, "job missed");
-            checks.push(JobCheck { job: *job, state: "missed", reason: Some(reason), action: Some(action) });
+            checks.push(check);
         }
         checks.sort_by_key(|c| GRAPH.iter().position(|n| n.job == c.job));
 
@@ -261,6 +235,8 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         for m in &esr_missing_files {
             tracing::error!(deanery = %m.deanery, kind = %m.kind, run_date = %m.run_date, "no ESR file for the scheduled run");
         }
+        let missed: Vec<JobName> = checks.iter().filter(|c| c.state == "missed").map(|c| c.job).collect();
+        let running = checks.iter().filter(|c| c.state == "running").count();
         if let Some(sink) = self.metrics {
             sink.watchdog(missed.len(), overdue_total.max(0) as u64, esr_missing_files.len(), esr_not_uploaded.len());
         }
@@ -271,9 +247,9 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
             if missed.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", missed_jobs.iter().map(|j| j.as_str()).collect::<Vec<_>>().join(", "))
+                format!(" ({})", missed.iter().map(|j| j.as_str()).collect::<Vec<_>>().join(", "))
             },
-            running.len(),
+            running,
             esr_missing_files.len(),
             esr_not_uploaded.len()
         );
@@ -352,4 +328,8 @@ async fn missing_files(client: &Client, kind: Kind, run_date: NaiveDate) -> Resu
         .await
         .map_err(|e| Error::database("looking for missing ESR files", e))?;
     Ok(rows.iter().map(|r| MissingFile { deanery: r.get(0), kind, run_date }).collect())
+}
+
+fn run_facts(run: &RunRecord) -> RunFacts {
+    RunFacts { run_id: run.run_id, as_of: run.as_of, status: run.status, error: run.error.clone() }
 }

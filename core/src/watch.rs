@@ -1,0 +1,197 @@
+//! What the watchdog must do about each job, given the ledger's facts for a date: a decision
+//! over data, so every case is unit-tested here; the watchdog gathers the facts and acts.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use crate::graph::{self, GRAPH};
+use crate::job::JobName;
+use crate::run::RunStatus;
+
+/// A run, as much of it as the decision needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFacts {
+    pub run_id: Uuid,
+    pub as_of: NaiveDate,
+    pub status: RunStatus,
+    pub error: Option<String>,
+}
+
+/// What the ledger says of one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFacts {
+    pub job: JobName,
+    /// Paused by an operator: since when and why, as people read it.
+    pub paused: Option<String>,
+    /// The run whose output is live now (the latest success).
+    pub live: Option<RunFacts>,
+    /// A run of it holds the job's lock now.
+    pub locked: bool,
+    /// Its latest run for the date checked.
+    pub last_for_date: Option<RunFacts>,
+}
+
+/// The watchdog's verdict on one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its live output is for the date or newer (`reason` when newer).
+    Ok { reason: Option<String> },
+    /// Running now: left alone.
+    Running,
+    /// Paused (why): left alone.
+    Paused(String),
+    /// Follows a paused job: left alone.
+    Held { paused: JobName },
+    /// Missed for the date (why). Started again unless it follows a job that is missed or
+    /// running, whose catch-up (or own success) brings it along.
+    Missed { reason: String, waits_for: Option<JobName> },
+}
+
+/// The verdict on every job in `facts`, in the graph's dependency order.
+pub fn judge(as_of: NaiveDate, facts: &[JobFacts]) -> Vec<(JobName, Verdict)> {
+    let mut verdicts: Vec<(JobName, Verdict)> = Vec::new();
+    let mut held: Vec<JobName> = Vec::new();
+    for node in GRAPH {
+        let Some(f) = facts.iter().find(|f| f.job == node.job) else { continue };
+        let paused_predecessor = graph::predecessors(f.job).into_iter().find(|p| held.contains(p));
+        let verdict = if let Some(since) = &f.paused {
+            held.push(f.job);
+            Verdict::Paused(since.clone())
+        } else if let Some(paused) = paused_predecessor {
+            held.push(f.job);
+            Verdict::Held { paused }
+        } else {
+            match &f.live {
+                Some(live) if live.as_of >= as_of => Verdict::Ok {
+                    reason: (live.as_of > as_of).then(|| format!("newer output, as of {}, is live", live.as_of)),
+                },
+                _ if f.locked => Verdict::Running,
+                live => Verdict::Missed {
+                    reason: missed_reason(as_of, f.last_for_date.as_ref(), live.as_ref()),
+                    waits_for: None,
+                },
+            }
+        };
+        verdicts.push((f.job, verdict));
+    }
+    let blocking: Vec<JobName> = verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Missed { .. } | Verdict::Running))
+        .map(|(job, _)| *job)
+        .collect();
+    for (job, verdict) in &mut verdicts {
+        if let Verdict::Missed { waits_for, .. } = verdict {
+            *waits_for = graph::predecessors(*job).into_iter().find(|p| blocking.contains(p));
+        }
+    }
+    verdicts
+}
+
+fn missed_reason(as_of: NaiveDate, last: Option<&RunFacts>, live: Option<&RunFacts>) -> String {
+    match (last, live) {
+        // It did succeed for the date, but a later run for an earlier date replaced it.
+        (Some(run), Some(live)) if run.status == RunStatus::Succeeded => format!(
+            "its live output is as of {} (run {}), not {as_of}: a later run for another date replaced it",
+            live.as_of, live.run_id
+        ),
+        (None, Some(live)) => {
+            format!("no run for {as_of}; its live output is as of {} (run {})", live.as_of, live.run_id)
+        }
+        (None, None) => format!("no run for {as_of}"),
+        (Some(run), _) => match (run.status, &run.error) {
+            (RunStatus::Failed, Some(error)) => format!("its last run for {as_of} failed: {error}"),
+            (status, error) => {
+                format!("its last run for {as_of} is {} {}", status.as_str(), error.as_deref().unwrap_or(""))
+                    .trim_end()
+                    .to_string()
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use JobName::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn run(as_of: &str, status: RunStatus, error: Option<&str>) -> RunFacts {
+        RunFacts { run_id: Uuid::nil(), as_of: day(as_of), status, error: error.map(String::from) }
+    }
+
+    fn fine(job: JobName, as_of: &str) -> JobFacts {
+        let done = run(as_of, RunStatus::Succeeded, None);
+        JobFacts { job, paused: None, live: Some(done.clone()), locked: false, last_for_date: Some(done) }
+    }
+
+    fn verdict(verdicts: &[(JobName, Verdict)], job: JobName) -> Verdict {
+        verdicts.iter().find(|(j, _)| *j == job).unwrap().1.clone()
+    }
+
+    fn night(as_of: &str) -> Vec<JobFacts> {
+        JobName::ALL.iter().map(|&job| fine(job, as_of)).collect()
+    }
+
+    #[test]
+    fn a_night_that_ran_needs_nothing_and_newer_output_is_said() {
+        let verdicts = judge(day("2021-08-04"), &night("2021-08-04"));
+        assert!(verdicts.iter().all(|(_, v)| *v == Verdict::Ok { reason: None }), "{verdicts:?}");
+        let newer = judge(day("2021-08-03"), &night("2021-08-04"));
+        assert_eq!(
+            verdict(&newer, PersonOwnerRebuild),
+            Verdict::Ok { reason: Some("newer output, as of 2021-08-04, is live".into()) }
+        );
+    }
+
+    #[test]
+    fn a_failed_job_is_started_again_and_what_follows_it_waits_for_it() {
+        let mut facts = night("2021-08-04");
+        facts[1] = JobFacts {
+            live: Some(run("2021-08-03", RunStatus::Succeeded, None)),
+            last_for_date: Some(run("2021-08-04", RunStatus::Failed, Some("deadlock"))),
+            ..facts[1].clone()
+        };
+        facts[2].live = Some(run("2021-08-03", RunStatus::Succeeded, None));
+        facts[2].last_for_date = None;
+        let verdicts = judge(day("2021-08-04"), &facts);
+        assert_eq!(
+            verdict(&verdicts, PersonPlacementEmployingBodyTrust),
+            Verdict::Missed { reason: "its last run for 2021-08-04 failed: deadlock".into(), waits_for: None }
+        );
+        assert_eq!(
+            verdict(&verdicts, PersonPlacementTrainingBodyTrust),
+            Verdict::Missed {
+                reason: "no run for 2021-08-04; its live output is as of 2021-08-03 (run 00000000-0000-0000-0000-000000000000)".into(),
+                waits_for: Some(PersonPlacementEmployingBodyTrust),
+            }
+        );
+    }
+
+    #[test]
+    fn running_paused_and_held_jobs_are_left_alone() {
+        let mut facts = night("2021-08-03");
+        for f in &mut facts {
+            f.last_for_date = None;
+        }
+        facts[0].locked = true;
+        facts[3].paused = Some("paused since 2021-08-04 09:00 UTC (TCS outage)".into());
+        let verdicts = judge(day("2021-08-04"), &facts);
+        assert_eq!(verdict(&verdicts, PersonOwnerRebuild), Verdict::Running);
+        assert_eq!(
+            verdict(&verdicts, PostEmployingBodyTrust),
+            Verdict::Paused("paused since 2021-08-04 09:00 UTC (TCS outage)".into())
+        );
+        assert_eq!(verdict(&verdicts, PostTrainingBodyTrust), Verdict::Held { paused: PostEmployingBodyTrust });
+        assert_eq!(
+            verdict(&verdicts, PersonElasticsearchSync),
+            Verdict::Missed {
+                reason: "no run for 2021-08-04; its live output is as of 2021-08-03 (run 00000000-0000-0000-0000-000000000000)".into(),
+                waits_for: Some(PersonOwnerRebuild),
+            },
+            "the index follows the running job"
+        );
+    }
+}

@@ -1,14 +1,16 @@
-//! tis-sync: the nightly TCS sync jobs and the ESR exporter as Lambda functions, and the same
-//! code behind the `tis-sync` CLI.
+//! tis-sync's services over Postgres and AWS: the runner, the jobs, the exporter, the watchdog
+//! and status, and their adapters. The vocabulary and the decisions without I/O are
+//! `sync_core`'s; the Lambda side is the `functions` crate; the command line is `cli`.
 //!
-//! - `jobs`: what each job computes (one file per job) and the job names.
-//! - `runner`: the one runner every job goes through (ledger, lock, retries, events).
-//! - `ledger`: the run ledger and the per-job lock.
-//! - `invocation`: the function input shapes (console, schedule, follow-up).
-//! - `context`: dependencies built once at init (the Lambda side is the `functions` crate).
-//! - `functions`: the stack's functions by name (binary, database role, secret); `logins`: each
-//!   function's database login and secret.
-//! - `db`, `config`, `events`, `migrate`, `telemetry`: plumbing.
+//! - `runner`: the one runner every job goes through (ledger, lock, retries, events, fan-in).
+//! - `jobs`: what each job computes (one file per job); `search`: the index port and adapter.
+//! - `ledger`: the run ledger and the per-job lock; `migrate`: the schema (`shared/migrations`).
+//! - `esr`: dispatch, export and intake over the database, S3 and SQS.
+//! - `watchdog`: gathers the night's facts and acts on `sync_core::watch`; `status`: the view.
+//! - `invocation`: reading the function inputs (console, schedule, follow-up).
+//! - `context`: what a process builds once at init; `config`: the environment's settings.
+//! - `db`, `secret`, `logins`: Postgres, each function's secret and database login.
+//! - `events`, `emf`, `retry`, `deadline`, `telemetry`, `error`: plumbing.
 
 pub mod config;
 pub mod context;

@@ -14,6 +14,10 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// The code broke a rule it relies on (not the caller's input): a bug to fix, named.
+    #[error("internal: {0}")]
+    Invariant(String),
+
     #[error("{context}: {}", describe_postgres_error(source))]
     Database {
         context: String,
@@ -180,6 +184,7 @@ impl Error {
         match self {
             Error::Config(_) => "ConfigError",
             Error::InvalidInput(_) => "InvalidInput",
+            Error::Invariant(_) => "Invariant",
             Error::Database { .. } => "DatabaseError",
             Error::AlreadyRunning { .. } | Error::AlreadyStarting { .. } => "AlreadyRunning",
             Error::JobFailed { .. } => "JobFailed",

@@ -142,8 +142,9 @@ impl Exporter {
     }
 
     async fn export_once(&self, command: &Command) -> Result<ExportedFile> {
+        // Command::parse refuses such a command: only code building one by hand could send it.
         if command.force && command.command_id.is_none() {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Invariant(format!(
                 "forced export of {} {} for {} has no command id: it could not tell its own retry from a new request",
                 command.deanery, command.kind, command.date
             )));

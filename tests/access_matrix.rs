@@ -7,21 +7,25 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const JOBS: [&str; 6] = [
+const JOBS: [&str; 8] = [
     "PersonOwnerRebuildFunction",
     "PersonPlacementEmployingBodyTrustFunction",
     "PersonPlacementTrainingBodyTrustFunction",
     "PostEmployingBodyTrustFunction",
     "PostTrainingBodyTrustFunction",
+    "PersonRecordStatusFunction",
+    "PostFundingStatusFunction",
     "PersonElasticsearchSyncFunction",
 ];
 /// Every function and the name its secret ends with (sync_core::Function::name).
-const FUNCTIONS: [(&str, &str); 11] = [
+const FUNCTIONS: [(&str, &str); 13] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
     ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
     ("PostEmployingBodyTrustFunction", "post-employing-body-trust"),
     ("PostTrainingBodyTrustFunction", "post-training-body-trust"),
+    ("PersonRecordStatusFunction", "person-record-status"),
+    ("PostFundingStatusFunction", "post-funding-status"),
     ("PersonElasticsearchSyncFunction", "person-elasticsearch-sync"),
     ("EsrExportDispatchFunction", "esr-export-dispatch"),
     ("EsrExportFunction", "esr-export"),
@@ -85,9 +89,13 @@ pub fn matrix() -> Vec<Path> {
     for job in JOBS {
         paths.extend([FunctionToBus(job, JOB_EVENTS), FunctionToFailureQueue(job)]);
     }
-    for head in
-        ["PersonOwnerRebuildFunction", "PersonPlacementEmployingBodyTrustFunction", "PostEmployingBodyTrustFunction"]
-    {
+    for head in [
+        "PersonOwnerRebuildFunction",
+        "PersonPlacementEmployingBodyTrustFunction",
+        "PostEmployingBodyTrustFunction",
+        "PersonRecordStatusFunction",
+        "PostFundingStatusFunction",
+    ] {
         paths.push(ScheduleToFunction(head));
     }
     for follower in

@@ -23,7 +23,7 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["jobs"].as_array().unwrap().len(), 5);
+    assert_eq!(report["jobs"].as_array().unwrap().len(), 7);
     for job in report["jobs"].as_array().unwrap() {
         assert!(job["rows"].as_u64().unwrap() > 0, "{job}");
         assert!(job["floor_ms"].as_u64().is_some() && job["legacy_ms"].as_u64().is_some(), "{job}");
@@ -34,7 +34,7 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
     assert_eq!(report["index_documents"], 3000);
     assert_eq!(report["esr_burst"]["records_exported"], 39000, "every burst record exported");
     assert_eq!(report["esr_burst"]["exported_twice"], 0);
-    assert_eq!(report["functions"].as_array().unwrap().len(), 11);
+    assert_eq!(report["functions"].as_array().unwrap().len(), 13);
     // Every target of performance.md is judged in the report, whatever this run's figures.
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 9);

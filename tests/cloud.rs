@@ -124,20 +124,17 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
     let cloud = Cloud::connect().await;
     cloud.seed(150).await;
     // Only the heads are invoked, with their schedules' input; everything else follows events.
-    for (head, at) in [
-        ("person-owner-rebuild", "00:05"),
-        ("person-placement-employing-body-trust", "00:09"),
-        ("post-employing-body-trust", "01:09"),
-    ] {
-        let (error, _) = cloud
-            .invoke(head, json!({"trigger": "schedule", "scheduledTime": format!("2024-08-04T{at}:00Z")}), true)
-            .await;
+    for head in sync_core::graph::heads() {
+        let at = head.schedule.expect("a head has a schedule").at;
+        let payload = json!({"trigger": "schedule", "scheduledTime": format!("2024-08-04T{at}:00Z")});
+        let (error, _) = cloud.invoke(head.job.as_str(), payload, true).await;
         assert_eq!(error, None);
     }
-    let runs = eventually("all six jobs to succeed for 2024-08-04", Duration::from_secs(120), || async {
+    let jobs = sync_core::graph::GRAPH.len();
+    let runs = eventually("every job to succeed for 2024-08-04", Duration::from_secs(120), || async {
         let runs = cloud.runs("2024-08-04").await;
         let succeeded = runs.iter().filter(|(_, _, s)| s == "succeeded").count();
-        (succeeded >= 6).then_some(runs)
+        (succeeded >= jobs).then_some(runs)
     })
     .await;
     let succeeded: Vec<_> = runs.iter().filter(|(_, _, s)| s == "succeeded").cloned().collect();
@@ -145,6 +142,8 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
         row("person-owner-rebuild", "schedule", "succeeded"),
         row("person-placement-employing-body-trust", "schedule", "succeeded"),
         row("post-employing-body-trust", "schedule", "succeeded"),
+        row("person-record-status", "schedule", "succeeded"),
+        row("post-funding-status", "schedule", "succeeded"),
         row("person-placement-training-body-trust", "follow-up", "succeeded"),
         row("post-training-body-trust", "follow-up", "succeeded"),
         row("person-elasticsearch-sync", "follow-up", "succeeded"),

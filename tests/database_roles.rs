@@ -33,7 +33,19 @@ const PROBES: &[Probe] = &[
     Probe { what: "tcs.person_owner", sql: "DELETE FROM tcs.person_owner", owners: &["person-owner-rebuild"] },
     Probe { what: "tcs.person_trust", sql: "DELETE FROM tcs.person_trust", owners: PERSON_TRUST_JOBS },
     Probe { what: "tcs.post_trust", sql: "DELETE FROM tcs.post_trust", owners: POST_TRUST_JOBS },
-    Probe { what: "TCS's own tcs.person", sql: "UPDATE tcs.person SET status = status", owners: &[] },
+    Probe {
+        what: "a person's record status",
+        sql: "UPDATE tcs.person SET status = status, amended_date = now()",
+        owners: &["person-record-status"],
+    },
+    Probe { what: "TCS's own tcs.person", sql: "UPDATE tcs.person SET role = role", owners: &[] },
+    Probe {
+        what: "a post's funding status",
+        sql: "UPDATE tcs.post SET funding_status = funding_status",
+        owners: &["post-funding-status"],
+    },
+    Probe { what: "TCS's own tcs.post", sql: "UPDATE tcs.post SET owner = owner", owners: &[] },
+    Probe { what: "TCS's own tcs.post_funding", sql: "DELETE FROM tcs.post_funding", owners: &[] },
     Probe { what: "TCS's own tcs.placement", sql: "DELETE FROM tcs.placement", owners: &[] },
     Probe {
         what: "applicant records' status",

@@ -34,7 +34,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
             rules.push((format!("{}.{name}", binary(&function)), to_json(&rule["Properties"]["Pattern"])));
         }
     }
-    assert_eq!(rules.len(), 5, "the template's follow-up rules");
+    assert_eq!(rules.len(), 6, "the template's follow-up rules");
     rules.push(("all".into(), json!({"source": ["tis.sync"]})));
     let mut queues = BTreeMap::new();
     for (n, (label, pattern)) in rules.iter().enumerate() {
@@ -51,6 +51,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     runner.run(request(PersonOwnerRebuild, true)).await.unwrap();
     runner.run(request(PersonPlacementEmployingBodyTrust, true)).await.unwrap();
     runner.run(request(PersonPlacementEmployingBodyTrust, false)).await.unwrap();
+    runner.run(request(PersonRecordStatus, true)).await.unwrap();
     // The CLI runs follow-ups itself: its events must not start them a second time.
     let cli = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone())).following_up_in_process();
     cli.run(request(PostEmployingBodyTrust, true)).await.unwrap();
@@ -63,7 +64,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
 
     let mut seen: BTreeMap<String, Vec<(String, String, bool)>> = BTreeMap::new();
     for (label, url) in &queues {
-        let events = aws::drain(&sqs, url, if label == "all" { 6 } else { 0 }).await;
+        let events = aws::drain(&sqs, url, if label == "all" { 7 } else { 0 }).await;
         seen.insert(
             label.clone(),
             events
@@ -89,6 +90,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
         succeeded(PersonPlacementEmployingBodyTrust)
     );
     assert_eq!(seen["person-elasticsearch-sync.AfterPersonPlacementTrainingBodyTrust"], vec![]);
+    assert_eq!(seen["person-elasticsearch-sync.AfterPersonRecordStatus"], succeeded(PersonRecordStatus));
     assert_eq!(
         seen["post-training-body-trust.AfterPostEmployingBodyTrust"],
         vec![],
@@ -104,6 +106,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
             ("Job Succeeded".into(), "person-owner-rebuild".into(), true),
             ("Job Succeeded".into(), "person-placement-employing-body-trust".into(), false),
             ("Job Succeeded".into(), "person-placement-employing-body-trust".into(), true),
+            ("Job Succeeded".into(), "person-record-status".into(), true),
             ("Job Succeeded".into(), "post-employing-body-trust".into(), false),
         ]
     );

@@ -99,6 +99,8 @@ async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
             row(PersonPlacementTrainingBodyTrust, "follow-up", "succeeded"),
             row(PostEmployingBodyTrust, "manual", "succeeded"),
             row(PostTrainingBodyTrust, "follow-up", "succeeded"),
+            row(PersonRecordStatus, "manual", "succeeded"),
+            row(PostFundingStatus, "manual", "succeeded"),
             row(PersonElasticsearchSync, "follow-up", "succeeded"),
         ]
     );
@@ -133,6 +135,7 @@ async fn the_index_defers_until_its_last_predecessor_succeeds_then_runs_once() {
     );
 
     runner.run(manual(PersonOwnerRebuild)).await.unwrap();
+    runner.run(manual(PersonRecordStatus)).await.unwrap();
     runner.run(manual(PersonPlacementEmployingBodyTrust)).await.unwrap();
     // After the employing job: the training job has not run yet.
     let deferred = runner.run(follow_up(PersonElasticsearchSync, "b")).await.unwrap();
@@ -185,8 +188,8 @@ async fn started_by_hand_the_index_runs_and_warns_about_predecessors() {
     let summary = runner.run(manual(PersonElasticsearchSync)).await.unwrap();
     assert_eq!(summary.status, Outcome::Succeeded);
     let by_hand: Vec<&String> = summary.warnings.iter().filter(|w| w.starts_with("started by hand although")).collect();
-    assert_eq!(by_hand.len(), 3, "{:?}", summary.warnings);
+    assert_eq!(by_hand.len(), 4, "{:?}", summary.warnings);
     // The rest says the run was for another date than today.
-    assert_eq!(summary.warnings.len(), 4, "{:?}", summary.warnings);
+    assert_eq!(summary.warnings.len(), 5, "{:?}", summary.warnings);
     assert!(summary.warnings.iter().any(|w| w.starts_with(&format!("as of {AS_OF}, not today"))));
 }

@@ -15,5 +15,6 @@ mod operations;
 mod person_owner;
 mod runner;
 mod search;
+mod status_jobs;
 mod template;
 mod trusts;

@@ -140,6 +140,8 @@ fn main() -> Result<()> {
         JobName::PersonPlacementTrainingBodyTrust,
         JobName::PostEmployingBodyTrust,
         JobName::PostTrainingBodyTrust,
+        JobName::PersonRecordStatus,
+        JobName::PostFundingStatus,
     ] {
         eprintln!("{job}: {} runs, floor, legacy ...", args.runs);
         let mut times = Vec::new();
@@ -302,9 +304,12 @@ async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) 
         JobName::PersonPlacementTrainingBodyTrust => jobs::person_placement_training_body_trust::FRESH.to_string(),
         JobName::PostEmployingBodyTrust => jobs::post_employing_body_trust::FRESH.to_string(),
         JobName::PostTrainingBodyTrust => jobs::post_training_body_trust::FRESH.to_string(),
+        JobName::PersonRecordStatus => jobs::person_record_status::FRESH.to_string(),
+        JobName::PostFundingStatus => jobs::post_funding_status::FRESH.to_string(),
         JobName::PersonElasticsearchSync => bail!("the index has no SQL floor"),
     };
-    let uses_date = job == JobName::PersonOwnerRebuild;
+    let uses_date =
+        matches!(job, JobName::PersonOwnerRebuild | JobName::PersonRecordStatus | JobName::PostFundingStatus);
     let mut floors = Vec::new();
     for _ in 0..runs {
         c.batch_execute("DROP TABLE IF EXISTS bench_floor; SET work_mem = '128MB'").await?;
@@ -427,6 +432,9 @@ async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> R
         }
         JobName::PostEmployingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'employing-body'",
         JobName::PostTrainingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'training-body'",
+        // Updated in place in one transaction: a reader sees every person's status throughout.
+        JobName::PersonRecordStatus => "SELECT count(*) FROM tcs.person WHERE status IS DISTINCT FROM 'DELETE'",
+        JobName::PostFundingStatus => "SELECT count(*) FROM tcs.post WHERE funding_status = 'INACTIVE'",
         other => bail!("no table to watch for {other}"),
     };
     let session = db.connect("tis-sync-bench:reader").await?;

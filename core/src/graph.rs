@@ -47,6 +47,17 @@ pub const GRAPH: &[Node] = &[
         follow_ups: &[PostTrainingBodyTrust],
     },
     Node { job: PostTrainingBodyTrust, schedule: None, follow_ups: &[] },
+    // The index shows each person's status: it waits for this too (fan-in).
+    Node {
+        job: PersonRecordStatus,
+        schedule: Some(Schedule { cron: "cron(0 1 * * ? *)", at: "01:00" }),
+        follow_ups: &[PersonElasticsearchSync],
+    },
+    Node {
+        job: PostFundingStatus,
+        schedule: Some(Schedule { cron: "cron(45 1 * * ? *)", at: "01:45" }),
+        follow_ups: &[],
+    },
     Node { job: PersonElasticsearchSync, schedule: None, follow_ups: &[] },
 ];
 
@@ -155,23 +166,30 @@ mod tests {
     }
 
     #[test]
-    fn heads_are_the_three_scheduled_jobs_of_the_runbook() {
+    fn heads_are_the_scheduled_jobs_of_the_runbook_and_of_todays_nightly() {
         let heads: Vec<(JobName, &str)> = heads().iter().map(|n| (n.job, n.schedule.unwrap().at)).collect();
         assert_eq!(
             heads,
             vec![
                 (PersonOwnerRebuild, "00:05"),
                 (PersonPlacementEmployingBodyTrust, "00:09"),
-                (PostEmployingBodyTrust, "01:09")
+                (PostEmployingBodyTrust, "01:09"),
+                (PersonRecordStatus, "01:00"),
+                (PostFundingStatus, "01:45"),
             ]
         );
     }
 
     #[test]
-    fn the_index_follows_both_person_chains() {
+    fn the_index_follows_both_person_chains_and_the_record_status() {
         assert_eq!(
             predecessors(PersonElasticsearchSync),
-            vec![PersonOwnerRebuild, PersonPlacementEmployingBodyTrust, PersonPlacementTrainingBodyTrust]
+            vec![
+                PersonOwnerRebuild,
+                PersonPlacementEmployingBodyTrust,
+                PersonPlacementTrainingBodyTrust,
+                PersonRecordStatus
+            ]
         );
     }
 

@@ -9,6 +9,8 @@ vocabulary! {
         PersonPlacementTrainingBodyTrust = "person-placement-training-body-trust",
         PostEmployingBodyTrust = "post-employing-body-trust",
         PostTrainingBodyTrust = "post-training-body-trust",
+        PersonRecordStatus = "person-record-status",
+        PostFundingStatus = "post-funding-status",
         PersonElasticsearchSync = "person-elasticsearch-sync",
     }
 }

@@ -136,6 +136,7 @@ mod table {
     pub const POST: u64 = 4;
     pub const PLACEMENT: u64 = 5;
     pub const ESR_RECORD: u64 = 6;
+    pub const POST_FUNDING: u64 = 7;
 }
 
 pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedReport> {
@@ -149,7 +150,7 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
         "TRUNCATE tcs.person, tcs.contact_details, tcs.gmc_details, tcs.gdc_details, tcs.programme,
                   tcs.programme_membership, tcs.curriculum_membership, tcs.post, tcs.placement,
                   tcs.specialty, tcs.placement_specialty, tcs.person_owner, tcs.person_trust,
-                  tcs.post_trust, esr.generated_app_record, esr.notification_record, esr.export_file",
+                  tcs.post_trust, tcs.post_funding, esr.generated_app_record, esr.notification_record, esr.export_file",
     )
     .await
     .map_err(|e| Error::database("clearing the tables before seeding", e))?;
@@ -180,6 +181,7 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
         ("tcs.programme_membership", copy_programme_memberships(&tx, shape, seed, today).await?),
         ("tcs.curriculum_membership", copy_curriculum_memberships(&tx, shape, seed).await?),
         ("tcs.post", copy_posts(&tx, shape, seed).await?),
+        ("tcs.post_funding", copy_post_fundings(&tx, shape, seed, today).await?),
         ("tcs.placement", copy_placements(&tx, shape, seed, today).await?),
         ("tcs.placement_specialty", copy_placement_specialties(&tx, shape, seed).await?),
         ("esr.generated_app_record", copy_esr_records(&tx, shape, seed, today, &deaneries).await?),
@@ -444,6 +446,38 @@ async fn copy_posts(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i64
         let status = if id % 25 == 0 { "INACTIVE" } else { "CURRENT" };
         copy.row(&[&id, &employing_body_id, &training_body_id, &owner, &national_post_number(id), &status, &"FUNDED"])
             .await?;
+    }
+    copy.finish().await
+}
+
+/// Post fundings: one to three per post. About a quarter of the posts have every funding ended
+/// (their funding status should become INACTIVE); the rest have one open funding (no end date,
+/// or one in the future) besides any ended ones.
+async fn copy_post_fundings(tx: &Transaction<'_>, shape: Shape, seed: i64, today: NaiveDate) -> Result<i64> {
+    use Type as T;
+    let mut copy = Copy::start(
+        tx,
+        "tcs.post_funding (id, post_id, start_date, end_date, funding_type)",
+        &[T::INT8, T::INT8, T::DATE, T::DATE, T::TEXT],
+    )
+    .await?;
+    const TYPES: [&str; 4] = ["TARIFF", "TRUST_FUNDED", "ACADEMIC", "OTHER"];
+    for post_id in 1..=shape.posts {
+        let mut d = Draws::new(seed, table::POST_FUNDING, post_id);
+        let fundings = 1 + d.below(3) as i64;
+        let all_ended = d.below(4) == 0;
+        for k in 0..fundings {
+            let start = today - TimeDelta::days(2400) - d.days(2000);
+            let end = if all_ended || k > 0 {
+                Some(today - TimeDelta::days(1) - d.days(2000))
+            } else if d.one_in(2) {
+                None
+            } else {
+                Some(today + TimeDelta::days(1) + d.days(700))
+            };
+            let funding_type = TYPES[d.below(4) as usize];
+            copy.row(&[&(post_id * 4 + k), &post_id, &start, &end, &funding_type]).await?;
+        }
     }
     copy.finish().await
 }

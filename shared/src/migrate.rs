@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0003_esr", sql: include_str!("../migrations/0003_esr.sql") },
     Migration { version: "0004_failure_paths", sql: include_str!("../migrations/0004_failure_paths.sql") },
     Migration { version: "0005_function_roles", sql: include_str!("../migrations/0005_function_roles.sql") },
+    Migration { version: "0006_status_jobs", sql: include_str!("../migrations/0006_status_jobs.sql") },
 ];
 
 /// FNV-1a, enough to notice an edited migration file.

@@ -13,7 +13,9 @@ pub mod person_elasticsearch_sync;
 pub mod person_owner_rebuild;
 pub mod person_placement_employing_body_trust;
 pub mod person_placement_training_body_trust;
+pub mod person_record_status;
 pub mod post_employing_body_trust;
+pub mod post_funding_status;
 pub mod post_training_body_trust;
 mod trust_links;
 
@@ -51,6 +53,8 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
         JobName::PersonPlacementTrainingBodyTrust => person_placement_training_body_trust::run(client).await,
         JobName::PostEmployingBodyTrust => post_employing_body_trust::run(client).await,
         JobName::PostTrainingBodyTrust => post_training_body_trust::run(client).await,
+        JobName::PersonRecordStatus => person_record_status::run(client, as_of).await,
+        JobName::PostFundingStatus => post_funding_status::run(client, as_of).await,
         JobName::PersonElasticsearchSync => {
             let search = context.search.ok_or_else(|| {
                 Error::Config("person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)".into())

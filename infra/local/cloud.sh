@@ -49,7 +49,12 @@ cargo build --locked --quiet --workspace --bins
 
 psql "postgres://tis_sync:tis_sync@127.0.0.1:$port/tis_sync?sslmode=disable" -qX \
   -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
-DATABASE_URL=$database_url RUST_LOG=warn "$root/target/debug/tis-sync" migrate >/dev/null
+# Progress goes to a log; shown only when the step fails.
+quietly() { # log name, command...
+  local log="$state/$1.log"; shift
+  "$@" > "$log" 2>&1 || { cat "$log" >&2; return 1; }
+}
+quietly migrate env DATABASE_URL="$database_url" RUST_LOG=warn "$root/target/debug/tis-sync" migrate
 
 aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")
@@ -68,9 +73,9 @@ output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.jso
 # Each function's database login and secret, made as in AWS (README, "Apply migrations"). The
 # environment tells this cloud's logins from the other local cloud's: roles are cluster-wide.
 secret_prefix=tis-sync/database/
-AWS_ENDPOINT_URL=$aws_url AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-  DATABASE_URL=$database_url RUST_LOG=warn \
-  "$root/target/debug/tis-sync" logins --secret-prefix "$secret_prefix" --environment "local_$flavour" >/dev/null
+quietly logins env AWS_ENDPOINT_URL="$aws_url" AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  DATABASE_URL="$database_url" RUST_LOG=warn \
+  "$root/target/debug/tis-sync" logins --secret-prefix "$secret_prefix" --environment "local_$flavour"
 # What the binaries read: the names template.yaml gives them in AWS, and the same credential
 # path: each function's own secret, TLS required and verified against the local CA
 # (postgres.sh made it; PGSSLROOTCERT names it).

@@ -394,10 +394,7 @@ impl<'a> Deployed<'a> {
                 if !delegates {
                     self.problems.push(format!("{key}'s key policy does not leave its use to the account's IAM"));
                 }
-                let logging = &self.resource("EsrExportBucket")["Properties"]["LoggingConfiguration"];
-                if target(&logging["DestinationBucketName"]).is_empty() || logging.is_null() {
-                    self.problems.push("the export bucket has no access logging".into());
-                }
+                self.check_access_logging();
             }
             Path::FunctionToSecret(function, name) => {
                 let role = self.role_of(function);
@@ -436,6 +433,38 @@ impl<'a> Deployed<'a> {
                     self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
                 }
             }
+        }
+    }
+
+    /// The export bucket logs its access, and S3's log delivery may write exactly there: the
+    /// log bucket's policy lets `logging.s3.amazonaws.com` put objects under the configured
+    /// prefix, for this bucket and account only.
+    fn check_access_logging(&mut self) {
+        let logging = self.resource("EsrExportBucket")["Properties"]["LoggingConfiguration"].clone();
+        if logging.is_null() {
+            self.problems.push("the export bucket has no access logging".into());
+            return;
+        }
+        let (log_bucket, prefix) = (target(&logging["DestinationBucketName"]), target(&logging["LogFilePrefix"]));
+        let policies = self.of_type("AWS::S3::BucketPolicy");
+        let allowed = policies.iter().any(|(_, p)| {
+            target(&p["Properties"]["Bucket"]) == log_bucket
+                && self
+                    .service_statement(
+                        &p["Properties"]["PolicyDocument"],
+                        "logging.s3.amazonaws.com",
+                        &["s3:PutObject"],
+                    )
+                    .is_some_and(|st| {
+                        target(&st["Resource"]) == format!("${{{log_bucket}.Arn}}/{prefix}*")
+                            && target(&st["Condition"]["ArnEquals"]["aws:SourceArn"]) == "EsrExportBucket"
+                            && target(&st["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId"
+                    })
+        });
+        if !allowed {
+            self.problems.push(format!(
+                "{log_bucket}'s policy does not let S3 log delivery (only, for the export bucket) write under {prefix}"
+            ));
         }
     }
 

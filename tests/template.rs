@@ -356,7 +356,38 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 11] = [
+    let mutations: [(&str, &str, Mutation); 14] = [
+        ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
+            let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+                ["Statement"]
+                .as_array_mut()
+                .unwrap();
+            statements.retain(|s| s["Sid"] != "EncryptExportFiles");
+        }),
+        ("log delivery for any bucket", "does not let S3 log delivery", |t| {
+            let statements = t["Resources"]["EsrExportAccessLogBucketPolicy"]["Properties"]["PolicyDocument"]
+                ["Statement"]
+                .as_array_mut()
+                .unwrap();
+            statements[0]["Condition"].as_object_mut().unwrap().remove("ArnEquals");
+        }),
+        (
+            "the watchdog may not start person-record-status",
+            "does not grant lambda:InvokeFunction on PersonRecordStatusFunction",
+            |t| {
+                let role = t["Resources"]["SyncWatchdogFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+                for policy in role {
+                    for statement in policy["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
+                        if statement["Sid"] == "StartJobsAgain" {
+                            statement["Resource"]
+                                .as_array_mut()
+                                .unwrap()
+                                .retain(|r| r["Fn::GetAtt"][0] != "PersonRecordStatusFunction");
+                        }
+                    }
+                }
+            },
+        ),
         ("status may read the intake's secret", "which no path needs", |t| {
             let policies = t["Resources"]["SyncStatusFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
             policies.push(json!({"PolicyName": "wide", "PolicyDocument": {"Statement": [{

@@ -5,33 +5,34 @@
 -- Roles belong to the Postgres cluster, not to one database, so they are created only when
 -- missing (another database of the cluster may have created them first, or be doing so now);
 -- the grants below belong to this database.
-DO $$
-DECLARE
-    role_name text;
-BEGIN
-    FOREACH role_name IN ARRAY ARRAY[
-        'tis_sync_person_owner_rebuild',
-        'tis_sync_person_placement_employing_body_trust',
-        'tis_sync_person_placement_training_body_trust',
-        'tis_sync_post_employing_body_trust',
-        'tis_sync_post_training_body_trust',
-        'tis_sync_person_elasticsearch_sync',
-        'tis_sync_esr_export_dispatch',
-        'tis_sync_esr_export',
-        'tis_sync_esr_intake',
-        'tis_sync_sync_watchdog',
-        'tis_sync_sync_status'
-    ] LOOP
+
+-- Creates a function role unless it exists. Later migrations add their functions' roles
+-- with it. It runs with the caller's rights: only a role that may create roles can use it.
+CREATE FUNCTION sync.ensure_role(role_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                NULL; -- created by a concurrent migration of another database
-            END;
+            EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
         END IF;
-    END LOOP;
-END
-$$;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL; -- created by a concurrent migration of another database
+    END
+    $$;
+
+SELECT sync.ensure_role(role_name) FROM unnest(ARRAY[
+    'tis_sync_person_owner_rebuild',
+    'tis_sync_person_placement_employing_body_trust',
+    'tis_sync_person_placement_training_body_trust',
+    'tis_sync_post_employing_body_trust',
+    'tis_sync_post_training_body_trust',
+    'tis_sync_person_elasticsearch_sync',
+    'tis_sync_esr_export_dispatch',
+    'tis_sync_esr_export',
+    'tis_sync_esr_intake',
+    'tis_sync_sync_watchdog',
+    'tis_sync_sync_status'
+]) AS role_name;
 
 -- The run ledger: every job reads all of it (fan-in, follow-up verification, catch-up) and
 -- writes only its own job's rows. Row security enforces the second for the job roles; the

@@ -1,5 +1,5 @@
 -- person-record-status and post-funding-status (docs/jobs.md): the posts' fundings, and the
--- two jobs' roles with their grants (see 0005_function_roles.sql for the pattern).
+-- two jobs' roles with their grants (made as 0005_function_roles.sql makes the others).
 
 CREATE TABLE tcs.post_funding (
     id            bigint PRIMARY KEY,
@@ -10,21 +10,7 @@ CREATE TABLE tcs.post_funding (
 );
 CREATE INDEX post_funding_post_id ON tcs.post_funding (post_id);
 
-DO $$
-DECLARE
-    role_name text;
-BEGIN
-    FOREACH role_name IN ARRAY ARRAY['tis_sync_person_record_status', 'tis_sync_post_funding_status'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                NULL; -- created by a concurrent migration of another database
-            END;
-        END IF;
-    END LOOP;
-END
-$$;
+SELECT sync.ensure_role('tis_sync_person_record_status'), sync.ensure_role('tis_sync_post_funding_status');
 
 GRANT USAGE ON SCHEMA sync, tcs TO tis_sync_person_record_status, tis_sync_post_funding_status;
 GRANT SELECT, INSERT, UPDATE ON sync.job_run TO tis_sync_person_record_status, tis_sync_post_funding_status;

@@ -20,16 +20,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::db::Database;
-use crate::emf::MetricsSink;
-use crate::error::{Cause, Error, Result};
 use sync_core::esr::schedule::Dispatches;
-use sync_core::esr::{self as esr, Kind};
+use sync_core::esr::{self, Kind};
 use sync_core::event::DetailType;
 use sync_core::graph::GRAPH;
 use sync_core::watch::{self, JobFacts, RunFacts, Verdict};
 use sync_core::{JobName, Trigger};
 
+use crate::db::Database;
+use crate::emf::MetricsSink;
+use crate::error::{Cause, Error, Result};
 use crate::esr::records_table;
 use crate::events::EventPublisher;
 use crate::invocation::ManualInput;

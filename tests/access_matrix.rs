@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const JOBS: [&str; 8] = [
+const JOBS: [&str; 10] = [
     "PersonOwnerRebuildFunction",
     "PersonPlacementEmployingBodyTrustFunction",
     "PersonPlacementTrainingBodyTrustFunction",
@@ -15,10 +15,14 @@ const JOBS: [&str; 8] = [
     "PostTrainingBodyTrustFunction",
     "PersonRecordStatusFunction",
     "PostFundingStatusFunction",
+    "RevalCurrentPmSyncFunction",
+    "RevalCurrentPlacementSyncFunction",
     "PersonElasticsearchSyncFunction",
 ];
+/// The revalidation feeds' queue: the stack's own, or the one the template is given.
+const REVAL_QUEUE: &str = "If(CreateRevalQueue, RevalTraineeUpdateQueue, RevalQueueArn)";
 /// Every function and the name its secret ends with (sync_core::Function::name).
-const FUNCTIONS: [(&str, &str); 13] = [
+const FUNCTIONS: [(&str, &str); 15] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
     ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
@@ -26,6 +30,8 @@ const FUNCTIONS: [(&str, &str); 13] = [
     ("PostTrainingBodyTrustFunction", "post-training-body-trust"),
     ("PersonRecordStatusFunction", "person-record-status"),
     ("PostFundingStatusFunction", "post-funding-status"),
+    ("RevalCurrentPmSyncFunction", "reval-current-pm-sync"),
+    ("RevalCurrentPlacementSyncFunction", "reval-current-placement-sync"),
     ("PersonElasticsearchSyncFunction", "person-elasticsearch-sync"),
     ("EsrExportDispatchFunction", "esr-export-dispatch"),
     ("EsrExportFunction", "esr-export"),
@@ -61,6 +67,8 @@ pub enum Path {
     FunctionToFailureQueue(&'static str),
     WatchdogToJobs,
     IndexToDomain,
+    /// The revalidation service's account reads the stack's queue (its queue policy), nobody else.
+    ConsumerToRevalQueue,
 }
 
 /// Every path the design needs.
@@ -82,6 +90,9 @@ pub fn matrix() -> Vec<Path> {
         FunctionToFailureQueue("SyncWatchdogFunction"),
         WatchdogToJobs,
         IndexToDomain,
+        FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
+        FunctionToQueue("RevalCurrentPlacementSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
+        ConsumerToRevalQueue,
     ];
     for (function, name) in FUNCTIONS {
         paths.push(FunctionToSecret(function, name));
@@ -95,6 +106,8 @@ pub fn matrix() -> Vec<Path> {
         "PostEmployingBodyTrustFunction",
         "PersonRecordStatusFunction",
         "PostFundingStatusFunction",
+        "RevalCurrentPmSyncFunction",
+        "RevalCurrentPlacementSyncFunction",
     ] {
         paths.push(ScheduleToFunction(head));
     }
@@ -107,8 +120,16 @@ pub fn matrix() -> Vec<Path> {
 }
 
 /// The resource a policy or property names: a logical id for `Ref`/`GetAtt` (and a `Sub` of
-/// one), else the `Sub` template or the literal.
+/// one), else the `Sub` template or the literal. A conditional one reads `If(condition, a, b)`,
+/// or just `a` when it is otherwise absent (`AWS::NoValue`).
 pub fn target(value: &Value) -> String {
+    if let Some([condition, then, otherwise]) = value.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
+        let condition = condition.as_str().unwrap_or_default();
+        return match target(otherwise).as_str() {
+            "AWS::NoValue" => target(then),
+            otherwise => format!("If({condition}, {}, {otherwise})", target(then)),
+        };
+    }
     if let Some(id) = value.get("Ref").and_then(Value::as_str) {
         return id.to_string();
     }
@@ -419,6 +440,35 @@ impl<'a> Deployed<'a> {
                 let role = self.role_of("SyncWatchdogFunction");
                 for job in JOBS {
                     self.check_role_grants(&role, &["lambda:InvokeFunction"], job);
+                }
+            }
+            Path::ConsumerToRevalQueue => {
+                let policies = self.of_type("AWS::SQS::QueuePolicy");
+                let policy = policies.iter().find(|(_, p)| {
+                    list(&p["Properties"]["Queues"]).iter().any(|q| target(q) == "RevalTraineeUpdateQueue")
+                });
+                let Some((_, policy)) = policy else {
+                    self.problems.push("the revalidation queue has no queue policy".into());
+                    return;
+                };
+                let consumer = "If(RevalConsumerIsAnotherAccount, arn:${AWS::Partition}:iam::${RevalConsumerAccountId}:root, arn:${AWS::Partition}:iam::${AWS::AccountId}:root)";
+                let statements = list(&policy["Properties"]["PolicyDocument"]["Statement"]);
+                if statements.is_empty() {
+                    self.problems.push("the revalidation queue's policy lets nobody read it".into());
+                }
+                for statement in statements {
+                    let actions: BTreeSet<String> = strings(&statement["Action"]).into_iter().collect();
+                    let wanted: BTreeSet<String> = CONSUME.iter().map(|a| a.to_string()).collect();
+                    let principal = target(&statement["Principal"]["AWS"]);
+                    if statement["Effect"] != "Allow"
+                        || principal != consumer
+                        || actions != wanted
+                        || target(&statement["Resource"]) != "RevalTraineeUpdateQueue"
+                    {
+                        self.problems.push(format!(
+                            "the revalidation queue's policy grants more or other than the consumer's reads: {statement}"
+                        ));
+                    }
                 }
             }
             Path::IndexToDomain => {

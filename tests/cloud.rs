@@ -144,6 +144,8 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
         row("post-employing-body-trust", "schedule", "succeeded"),
         row("person-record-status", "schedule", "succeeded"),
         row("post-funding-status", "schedule", "succeeded"),
+        row("reval-current-pm-sync", "schedule", "succeeded"),
+        row("reval-current-placement-sync", "schedule", "succeeded"),
         row("person-placement-training-body-trust", "follow-up", "succeeded"),
         row("post-training-body-trust", "follow-up", "succeeded"),
         row("person-elasticsearch-sync", "follow-up", "succeeded"),

@@ -106,6 +106,9 @@ async fn work(db: &TestDb, function: Function, database: Database) {
             if job == JobName::PersonElasticsearchSync {
                 runner = integration_tests::with_search(db, runner);
             }
+            if sync_core::reval::FEEDS.contains(&job) {
+                runner = runner.with_reval_queue(integration_tests::reval_queue().await.0);
+            }
             let summary = run(&runner, job, json!({"followUps": false})).await;
             assert_eq!(summary.status, Outcome::Succeeded, "{name}: {summary:?}");
             let pause = run_pause(&runner, job).await;
@@ -165,6 +168,7 @@ async fn work(db: &TestDb, function: Function, database: Database) {
                 catch_up: &NoteCatchUp,
                 metrics: None,
                 dispatches: Default::default(),
+                jobs: sync_core::JobName::ALL.to_vec(),
             };
             watchdog.check(Utc::now().date_naive(), Utc::now()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         }

@@ -88,7 +88,8 @@ async fn with_follow_ups_off_only_the_job_runs() {
 async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
     let db = seeded().await;
     let c = db.client().await;
-    let runner = integration_tests::with_search(&db, db.runner().following_up_in_process());
+    let (reval, _, _) = integration_tests::reval_queue().await;
+    let runner = integration_tests::with_search(&db, db.runner().with_reval_queue(reval).following_up_in_process());
     let report = runner.run_in_process(&graph::nightly_order(), date(AS_OF), true).await;
     assert!(report.all_succeeded(), "{:?} {:?}", report.failed, report.skipped);
     assert_eq!(
@@ -101,6 +102,8 @@ async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
             row(PostTrainingBodyTrust, "follow-up", "succeeded"),
             row(PersonRecordStatus, "manual", "succeeded"),
             row(PostFundingStatus, "manual", "succeeded"),
+            row(RevalCurrentPmSync, "manual", "succeeded"),
+            row(RevalCurrentPlacementSync, "manual", "succeeded"),
             row(PersonElasticsearchSync, "follow-up", "succeeded"),
         ]
     );

@@ -13,6 +13,7 @@ mod function;
 mod graph;
 mod operations;
 mod person_owner;
+mod reval_feeds;
 mod runner;
 mod search;
 mod status_jobs;

@@ -60,6 +60,7 @@ async fn watch(db: &TestDb) -> WatchdogReport {
         catch_up: &catch_up,
         metrics: None,
         dispatches: Default::default(),
+        jobs: sync_core::JobName::ALL.to_vec(),
     };
     watchdog.check(date(AS_OF), seven_am()).await.unwrap()
 }
@@ -395,6 +396,7 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
         catch_up: &catch_up,
         metrics: Some(&sink),
         dispatches: Default::default(),
+        jobs: sync_core::JobName::ALL.to_vec(),
     };
     let report = watchdog.check(date(AS_OF), seven_am()).await.unwrap();
     let names: Vec<&str> = report.esr_not_uploaded.iter().map(|f| f.file_name.as_str()).collect();

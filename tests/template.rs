@@ -334,7 +334,19 @@ fn the_watchdog_runs_at_seven_and_after_the_esr_dispatches_and_may_start_only_th
     let statements = function["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().clone();
     let statement = statements.iter().find(|s| s["Sid"].as_str() == Some("StartJobsAgain")).unwrap();
     assert_eq!(statement["Action"].as_str(), Some("lambda:InvokeFunction"));
-    let targets: Vec<String> = statement["Resource"].as_sequence().unwrap().iter().map(get_att).collect();
+    // The feeds are there when deployed: `!If [RevalEnabled, !GetAtt …, !Ref AWS::NoValue]`.
+    let targets: Vec<String> = statement["Resource"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| match tagged(r) {
+            Some((tag, branches)) if tag == "If" => {
+                assert_eq!(branches[0].as_str(), Some("RevalEnabled"), "{r:?}");
+                get_att(&branches[1])
+            }
+            _ => get_att(r),
+        })
+        .collect();
     assert_eq!(targets.len(), JobName::ALL.len());
 }
 
@@ -356,7 +368,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 14] = [
+    let mutations: [(&str, &str, Mutation); 16] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -388,6 +400,20 @@ fn a_mutated_grant_fails_the_access_matrix() {
                 }
             },
         ),
+        ("a feed may not send to its queue", "does not grant sqs:SendMessage on If(CreateRevalQueue", |t| {
+            let role =
+                t["Resources"]["RevalCurrentPmSyncFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+            for policy in role {
+                policy["PolicyDocument"]["Statement"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|s| s["Sid"] != "SendToTheRevalidationQueue");
+            }
+        }),
+        ("the revalidation queue readable by anyone", "grants more or other than the consumer's reads", |t| {
+            t["Resources"]["RevalTraineeUpdateQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+                ["Principal"] = json!({"AWS": "*"});
+        }),
         ("status may read the intake's secret", "which no path needs", |t| {
             let policies = t["Resources"]["SyncStatusFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
             policies.push(json!({"PolicyName": "wide", "PolicyDocument": {"Statement": [{
@@ -459,4 +485,44 @@ fn a_mutated_grant_fails_the_access_matrix() {
             "{what}: expected a problem with '{expected}', got {problems:#?}"
         );
     }
+}
+
+/// The feeds exist only with RevalEnabled, and send where their role may send: the stack's
+/// queue, or the queue whose ARN the template is given (its URL built from the ARN's parts).
+#[test]
+fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
+    for (function, job) in [
+        ("RevalCurrentPmSyncFunction", JobName::RevalCurrentPmSync),
+        ("RevalCurrentPlacementSyncFunction", JobName::RevalCurrentPlacementSync),
+    ] {
+        let definition = resource(function);
+        assert_eq!(definition["Condition"].as_str(), Some("RevalEnabled"), "{function}");
+        assert_eq!(binary(&definition), job.as_str());
+        let url = to_json(&definition["Properties"]["Environment"]["Variables"]["REVAL_QUEUE_URL"]);
+        let (condition, own, given) = (&url["!If"][0], &url["!If"][1], &url["!If"][2]);
+        assert_eq!(
+            (condition.as_str(), own["!Ref"].as_str()),
+            (Some("CreateRevalQueue"), Some("RevalTraineeUpdateQueue"))
+        );
+        assert_eq!(given["!Sub"][0], "https://sqs.${Region}.${AWS::URLSuffix}/${Account}/${Name}");
+        for (part, index) in [("Region", 3), ("Account", 4), ("Name", 5)] {
+            assert_eq!(given["!Sub"][1][part]["!Select"][0], index, "{function}: {part} is part {index} of an SQS ARN");
+            assert_eq!(given["!Sub"][1][part]["!Select"][1]["!Split"][1]["!Ref"], "RevalQueueArn");
+        }
+        let statements = definition["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().clone();
+        let send = statements.iter().find(|s| s["Sid"].as_str() == Some("SendToTheRevalidationQueue")).unwrap();
+        let resource = to_json(&send["Resource"]);
+        assert_eq!(
+            resource["!If"],
+            json!(["CreateRevalQueue", {"!GetAtt": "RevalTraineeUpdateQueue.Arn"}, {"!Ref": "RevalQueueArn"}])
+        );
+    }
+    for queue in ["RevalTraineeUpdateQueue", "RevalTraineeUpdateDeadLetterQueue", "RevalTraineeUpdateQueuePolicy"] {
+        assert_eq!(resource(queue)["Condition"].as_str(), Some("CreateRevalQueue"), "{queue}");
+    }
+    let watchdog = resource("SyncWatchdogFunction");
+    assert_eq!(
+        to_json(&watchdog["Properties"]["Environment"]["Variables"]["REVAL_ENABLED"]),
+        json!({"!Ref": "RevalEnabled"})
+    );
 }

@@ -67,9 +67,9 @@ struct JobResult {
     legacy_sampled_rows: i64,
     legacy_slower_by: f64,
     /// The fewest rows a reader polling the job's table saw during a further run (the table was
-    /// complete before it), and how many times it looked.
-    reader_min_rows: i64,
-    reader_polls: u64,
+    /// complete before it), and how many times it looked; none for the feeds, which write no table.
+    reader_min_rows: Option<i64>,
+    reader_polls: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -115,7 +115,25 @@ fn main() -> Result<()> {
         session.client.batch_execute(&format!("CREATE DATABASE {database}")).await?;
         anyhow::Ok(())
     })?;
-    let envs = [("DATABASE_URL", url.clone()), ("RUST_LOG", "warn".into()), ("OPENSEARCH_URL", opensearch.clone())];
+    let endpoint =
+        std::env::var("TIS_SYNC_MINISTACK_URL").context("TIS_SYNC_MINISTACK_URL (make bench starts ministack)")?;
+    let aws = runtime.block_on(local_aws(&endpoint));
+    // The revalidation feeds send to a queue of the benchmark's own on the local AWS.
+    let reval_queue = runtime.block_on(async {
+        let name = format!("tis-sync-bench-reval-{}", chrono::Utc::now().timestamp_millis());
+        let created = aws_sdk_sqs::Client::new(&aws).create_queue().queue_name(name).send().await?;
+        anyhow::Ok(created.queue_url().context("a created queue has a URL")?.to_string())
+    })?;
+    let envs = [
+        ("DATABASE_URL", url.clone()),
+        ("RUST_LOG", "warn".into()),
+        ("OPENSEARCH_URL", opensearch.clone()),
+        ("REVAL_QUEUE_URL", reval_queue),
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_REGION", "eu-west-2".into()),
+        ("AWS_ACCESS_KEY_ID", "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+    ];
     let tool = |args: &[&str]| -> Result<Measured> {
         let mut command = Command::new(&tis_sync);
         command.args(args).env_remove("EVENT_BUS_NAME");
@@ -142,6 +160,8 @@ fn main() -> Result<()> {
         JobName::PostTrainingBodyTrust,
         JobName::PersonRecordStatus,
         JobName::PostFundingStatus,
+        JobName::RevalCurrentPmSync,
+        JobName::RevalCurrentPlacementSync,
     ] {
         eprintln!("{job}: {} runs, floor, legacy ...", args.runs);
         let mut times = Vec::new();
@@ -159,13 +179,20 @@ fn main() -> Result<()> {
         }
         // One more run, untimed (the reader's counts compete for the same two cores), with a
         // reader watching the table the job replaces.
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = runtime.spawn(watch_as_reader(db.clone(), job, stop.clone()));
-        let watched = tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF, "--allow-distant-as-of"])?
-            .check(job.as_str());
-        stop.store(true, Ordering::Relaxed);
-        let (reader_min_rows, reader_polls) = runtime.block_on(reader)??;
-        watched?;
+        let (reader_min_rows, reader_polls) = match output_count(job) {
+            Some(count) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let reader = runtime.spawn(watch_as_reader(db.clone(), count, stop.clone()));
+                let watched =
+                    tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF, "--allow-distant-as-of"])?
+                        .check(job.as_str());
+                stop.store(true, Ordering::Relaxed);
+                let (fewest, polls) = runtime.block_on(reader)??;
+                watched?;
+                (Some(fewest), Some(polls))
+            }
+            None => (None, None),
+        };
         let (floor_ms, legacy_ms, sampled) = runtime.block_on(references(&db, job, args.runs, args.legacy_rows))?;
         let median_ms = median(&times[1.min(times.len() - 1)..]);
         results.push(JobResult {
@@ -209,7 +236,7 @@ fn main() -> Result<()> {
     let index_ms = index_answer["runs"][0]["durationMs"].as_u64().unwrap_or(index.wall_ms);
 
     eprintln!("the 13-deanery ESR burst ...");
-    let esr_burst = runtime.block_on(esr_burst(&db))?;
+    let esr_burst = runtime.block_on(esr_burst(&db, &aws))?;
     let functions = functions(&bin, &url)?;
 
     let report = Report {
@@ -306,10 +333,15 @@ async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) 
         JobName::PostTrainingBodyTrust => jobs::post_training_body_trust::FRESH.to_string(),
         JobName::PersonRecordStatus => jobs::person_record_status::FRESH.to_string(),
         JobName::PostFundingStatus => jobs::post_funding_status::FRESH.to_string(),
+        // A feed's floor: selecting its ids (sending them is the queue's cost, not the database's).
+        JobName::RevalCurrentPmSync => jobs::reval_current_pm_sync::IDS.to_string(),
+        JobName::RevalCurrentPlacementSync => jobs::reval_current_placement_sync::IDS.to_string(),
         JobName::PersonElasticsearchSync => bail!("the index has no SQL floor"),
     };
     let uses_date =
         matches!(job, JobName::PersonOwnerRebuild | JobName::PersonRecordStatus | JobName::PostFundingStatus);
+    let feed = sync_core::reval::FEEDS.contains(&job);
+    let (dates, days_before) = (vec![as_of], vec![as_of.pred_opt().context("a day before")?]);
     let mut floors = Vec::new();
     for _ in 0..runs {
         c.batch_execute("DROP TABLE IF EXISTS bench_floor; SET work_mem = '128MB'").await?;
@@ -317,6 +349,8 @@ async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) 
         let start = Instant::now();
         if uses_date {
             c.execute(&statement, &[&as_of]).await?;
+        } else if feed {
+            c.execute(&statement, &[&dates, &days_before]).await?;
         } else {
             c.batch_execute(&statement).await?;
         }
@@ -354,10 +388,18 @@ async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) 
     Ok((floor, floor + legacy_write_ms as u64, written))
 }
 
+/// The local AWS emulator `make bench` starts.
+async fn local_aws(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-west-2"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("bench", "bench", None, None, "bench"))
+        .load()
+        .await
+}
+
 /// 13 commands at once, 3,000 records each, through the real exporter and S3.
-async fn esr_burst(db: &Database) -> Result<Value> {
-    let endpoint =
-        std::env::var("TIS_SYNC_MINISTACK_URL").context("TIS_SYNC_MINISTACK_URL (make bench starts ministack)")?;
+async fn esr_burst(db: &Database, config: &aws_config::SdkConfig) -> Result<Value> {
     let session = db.connect("tis-sync-bench:esr").await?;
     session
         .client
@@ -369,13 +411,7 @@ async fn esr_burst(db: &Database) -> Result<Value> {
              FROM esr.deanery d, generate_series(1, 3000) g"
         ))
         .await?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("eu-west-2"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("bench", "bench", None, None, "bench"))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
     let bucket = format!("tis-sync-bench-{}", chrono::Utc::now().timestamp_millis());
     let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
         .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
@@ -418,11 +454,9 @@ async fn esr_burst(db: &Database) -> Result<Value> {
     }))
 }
 
-/// What a reader of the job's table sees while the job runs: polls the row count until `stop`,
-/// answering the fewest rows seen and the number of polls. The old service emptied the table and
-/// refilled it page by page, so its readers saw from none to all of the rows for the whole run.
-async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> Result<(i64, u64)> {
-    let count = match job {
+/// The count of the rows the job writes, which a reader watches; `None` for the feeds.
+fn output_count(job: JobName) -> Option<&'static str> {
+    Some(match job {
         JobName::PersonOwnerRebuild => "SELECT count(*) FROM tcs.person_owner",
         JobName::PersonPlacementEmployingBodyTrust => {
             "SELECT count(*) FROM tcs.person_trust WHERE source = 'employing-body'"
@@ -435,8 +469,16 @@ async fn watch_as_reader(db: Database, job: JobName, stop: Arc<AtomicBool>) -> R
         // Updated in place in one transaction: a reader sees every person's status throughout.
         JobName::PersonRecordStatus => "SELECT count(*) FROM tcs.person WHERE status IS DISTINCT FROM 'DELETE'",
         JobName::PostFundingStatus => "SELECT count(*) FROM tcs.post WHERE funding_status = 'INACTIVE'",
-        other => bail!("no table to watch for {other}"),
-    };
+        JobName::RevalCurrentPmSync | JobName::RevalCurrentPlacementSync | JobName::PersonElasticsearchSync => {
+            return None
+        }
+    })
+}
+
+/// What a reader of the job's table sees while the job runs: polls `count` until `stop`,
+/// answering the fewest rows seen and the number of polls. The old service emptied the table and
+/// refilled it page by page, so its readers saw from none to all of the rows for the whole run.
+async fn watch_as_reader(db: Database, count: &'static str, stop: Arc<AtomicBool>) -> Result<(i64, u64)> {
     let session = db.connect("tis-sync-bench:reader").await?;
     let (mut fewest, mut polls) = (i64::MAX, 0u64);
     // At least once, however quickly the run ends.
@@ -532,8 +574,8 @@ fn render(r: &Report) -> String {
             j.ratio_to_floor,
             j.legacy_ms as f64 / 1000.0,
             j.legacy_slower_by,
-            j.reader_min_rows,
-            j.reader_polls
+            j.reader_min_rows.map_or("-".into(), |r| r.to_string()),
+            j.reader_polls.map_or("no table".into(), |p| p.to_string())
         ));
     }
     s.push_str(&format!(

@@ -273,6 +273,7 @@ async fn execute(command: Command) -> Result<Value, Failure> {
                 catch_up: &catch_up,
                 metrics: None,
                 dispatches: context.dispatches()?,
+                jobs: context.deployed_jobs(),
             };
             let report = watchdog.check(as_of_date(as_of.as_deref(), allow_distant_as_of)?, Utc::now()).await?;
             for check in &report.jobs {

@@ -15,7 +15,7 @@ pub enum Function {
 }
 
 impl Function {
-    /// Every function: the six jobs, then the exporter's three, the watchdog and status.
+    /// Every function: the jobs, then the exporter's three, the watchdog and status.
     pub fn all() -> impl Iterator<Item = Function> {
         JobName::ALL.into_iter().map(Function::Job).chain([
             Function::EsrExportDispatch,
@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn names_roles_and_secrets_follow_one_name() {
         let names: Vec<&str> = Function::all().map(Function::name).collect();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 15);
         assert_eq!(Function::EsrIntake.database_role(), "tis_sync_esr_intake");
         assert_eq!(Function::Job(JobName::PersonOwnerRebuild).database_role(), "tis_sync_person_owner_rebuild");
         assert_eq!(Function::SyncStatus.secret_name("tis-sync/database/"), "tis-sync/database/sync-status");

@@ -58,6 +58,17 @@ pub const GRAPH: &[Node] = &[
         schedule: Some(Schedule { cron: "cron(45 1 * * ? *)", at: "01:45" }),
         follow_ups: &[],
     },
+    // The revalidation feeds (crate::reval): read-only, so nothing follows them.
+    Node {
+        job: RevalCurrentPmSync,
+        schedule: Some(Schedule { cron: "cron(39 1 * * ? *)", at: "01:39" }),
+        follow_ups: &[],
+    },
+    Node {
+        job: RevalCurrentPlacementSync,
+        schedule: Some(Schedule { cron: "cron(49 1 * * ? *)", at: "01:49" }),
+        follow_ups: &[],
+    },
     Node { job: PersonElasticsearchSync, schedule: None, follow_ups: &[] },
 ];
 
@@ -176,6 +187,8 @@ mod tests {
                 (PostEmployingBodyTrust, "01:09"),
                 (PersonRecordStatus, "01:00"),
                 (PostFundingStatus, "01:45"),
+                (RevalCurrentPmSync, "01:39"),
+                (RevalCurrentPlacementSync, "01:49"),
             ]
         );
     }

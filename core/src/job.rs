@@ -11,6 +11,8 @@ vocabulary! {
         PostTrainingBodyTrust = "post-training-body-trust",
         PersonRecordStatus = "person-record-status",
         PostFundingStatus = "post-funding-status",
+        RevalCurrentPmSync = "reval-current-pm-sync",
+        RevalCurrentPlacementSync = "reval-current-placement-sync",
         PersonElasticsearchSync = "person-elasticsearch-sync",
     }
 }

@@ -4,6 +4,7 @@
 //! - `graph`: the job graph (schedules, follow-ups, fan-in);
 //! - `run`: what starts a run and what becomes of it; `event`: the events on the job bus;
 //! - `esr`: the ESR export command, the kinds of file, their layout, window and schedules;
+//! - `reval`: the revalidation feeds' dates and messages;
 //! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
 //! Nothing here reads a clock it is not given, a database or the network: the library
@@ -18,6 +19,7 @@ pub mod event;
 pub mod function;
 pub mod graph;
 pub mod job;
+pub mod reval;
 pub mod run;
 pub mod watch;
 

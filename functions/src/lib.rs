@@ -153,6 +153,7 @@ pub async fn handle_watchdog<C: CatchUp + Sync>(
         catch_up,
         metrics: Some(&MetricsSink::Stdout),
         dispatches: context.dispatches()?,
+        jobs: context.deployed_jobs(),
     };
     Ok(watchdog.check(as_of, Utc::now()).await?)
 }

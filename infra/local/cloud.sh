@@ -94,6 +94,7 @@ ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
 ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
 ESR_EXPORT_PREFIX="exports/"
 JOB_FUNCTION_PREFIX="$stack-"
+REVAL_QUEUE_URL="$(output RevalTraineeUpdateQueueUrl)"
 ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 RUST_LOG="info"
 ENV

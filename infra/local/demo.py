@@ -75,7 +75,8 @@ def run_the_night(today):
             elif state == "succeeded":
                 say(f"✓ {name} succeeded in {run.get('durationMs', 0)} ms, {run.get('rows')} rows ({run['trigger']})")
             elif state == "deferred":
-                say(f"… {name} deferred: {run.get('error')}")
+                # The ledger's reason already says "deferred: …".
+                say(f"… {name} {run.get('error')}")
             else:
                 say(f"✗ {name} {state}: {run.get('error')}")
         if all((jobs[j].get("lastSuccess") or {}).get("asOf") == today for j in JOBS):
@@ -112,6 +113,10 @@ def summary():
     with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/{alias}/_count") as r:
         count = json.load(r)["count"]
     print(f"\nsearch index: alias {alias} -> {index}, {count} documents")
+    queue = os.environ["REVAL_QUEUE_URL"]
+    waiting = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+    print(f"revalidation feeds: {waiting['Attributes']['ApproximateNumberOfMessages']} message(s) of trainee ids "
+          f"waiting in {queue.rsplit('/', 1)[-1]}")
     bucket = os.environ["ESR_EXPORT_BUCKET"]
     objects = client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
     print(f"ESR files in s3://{bucket}: {len(objects)}")

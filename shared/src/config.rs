@@ -2,7 +2,7 @@
 //! malformed setting fails init with a message naming the variable.
 
 use crate::error::{Error, Result};
-use sync_core::Function;
+use sync_core::{reval, Function, JobName};
 
 /// Where one process reaches the database.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,11 @@ pub struct Settings {
     /// `ESR_APP_FILES_SCHEDULE`: the app-files dispatch as deployed (the template's
     /// EsrAppFilesSchedule); production's default when unset.
     pub esr_app_files_schedule: Option<String>,
+    /// `REVAL_QUEUE_URL`: where the revalidation feeds send.
+    pub reval_queue_url: Option<String>,
+    /// `REVAL_ENABLED` (`true` when unset): whether the feeds are deployed (the template's
+    /// RevalEnabled), so the watchdog expects them only then.
+    pub reval_enabled: bool,
     /// `JOB_FUNCTION_PREFIX`: job functions are named `<prefix><job>` (the watchdog invokes them).
     pub job_function_prefix: Option<String>,
 }
@@ -64,6 +69,14 @@ impl Settings {
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
             esr_command_dlq_url: var("ESR_COMMAND_DLQ_URL"),
             esr_app_files_schedule: var("ESR_APP_FILES_SCHEDULE"),
+            reval_queue_url: var("REVAL_QUEUE_URL"),
+            reval_enabled: match var("REVAL_ENABLED").as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(Error::Config(format!("REVAL_ENABLED is '{other}'; it must be true or false")))
+                }
+            },
             job_function_prefix: var("JOB_FUNCTION_PREFIX"),
         })
     }
@@ -80,12 +93,19 @@ impl Settings {
         }
     }
 
+    /// The jobs deployed: every job of the graph, less the revalidation feeds when the template
+    /// leaves them out (what the watchdog expects to have run).
+    pub fn deployed_jobs(&self) -> Vec<JobName> {
+        JobName::ALL.into_iter().filter(|job| self.reval_enabled || !reval::FEEDS.contains(job)).collect()
+    }
+
     /// Whether any AWS client is needed (to avoid loading AWS configuration when none is).
     pub fn needs_aws(&self) -> bool {
         self.event_bus.is_some()
             || self.esr_command_queue_url.is_some()
             || self.esr_export_bucket.is_some()
             || self.esr_command_dlq_url.is_some()
+            || self.reval_queue_url.is_some()
             || self.job_function_prefix.is_some()
             || (self.database_url.is_none() && self.database_secret_prefix.is_some())
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
@@ -135,5 +155,17 @@ mod tests {
         }
         let error = s.database_source(None).unwrap_err().to_string();
         assert!(error.contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn the_feeds_are_expected_unless_the_template_leaves_them_out() {
+        let enabled = settings(&[("DATABASE_URL", "postgres://h/db")]).unwrap();
+        assert_eq!(enabled.deployed_jobs(), JobName::ALL.to_vec());
+        let disabled = settings(&[("DATABASE_URL", "postgres://h/db"), ("REVAL_ENABLED", "false")]).unwrap();
+        let expected: Vec<JobName> = JobName::ALL.into_iter().filter(|j| !j.as_str().starts_with("reval-")).collect();
+        assert_eq!(disabled.deployed_jobs(), expected);
+        assert_eq!(expected.len(), JobName::ALL.len() - 2);
+        let error = settings(&[("DATABASE_URL", "postgres://h/db"), ("REVAL_ENABLED", "no")]).unwrap_err().to_string();
+        assert!(error.contains("REVAL_ENABLED is 'no'"), "{error}");
     }
 }

@@ -7,11 +7,13 @@ use crate::error::{Error, Result};
 use crate::esr::dispatch::Dispatcher;
 use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
+use crate::jobs::reval_feed::RevalQueue;
+use crate::queue::Queue;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
 use crate::watchdog::InvokeFunction;
 use sync_core::esr::schedule::{Dispatch, Dispatches};
-use sync_core::Function;
+use sync_core::{Function, JobName};
 
 /// What every entry point needs: settings, AWS configuration when any AWS client is used, the
 /// database and the event publisher.
@@ -50,7 +52,16 @@ impl Context {
                 target: IndexTarget::new(self.settings.persons_index_alias.clone()),
             });
         }
+        if let Some(url) = &self.settings.reval_queue_url {
+            let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
+            runner = runner.with_reval_queue(RevalQueue(Queue::new(aws_sdk_sqs::Client::new(aws), url.clone())));
+        }
         Ok(runner)
+    }
+
+    /// The jobs deployed here (`Settings::deployed_jobs`).
+    pub fn deployed_jobs(&self) -> Vec<JobName> {
+        self.settings.deployed_jobs()
     }
 
     pub fn exporter(&self) -> Result<Exporter> {

@@ -421,3 +421,12 @@ pub async fn latest_for(client: &Client, job: JobName, as_of: NaiveDate) -> Resu
         .map_err(db("reading the run ledger"))?;
     row.as_ref().map(RunRecord::from_row).transpose()
 }
+
+/// The latest as-of date `job` has succeeded for (what the feeds catch up from).
+pub async fn last_succeeded_as_of(client: &Client, job: JobName) -> Result<Option<NaiveDate>> {
+    let row = client
+        .query_one("SELECT max(as_of) FROM sync.job_run WHERE job = $1 AND status = 'succeeded'", &[&job.as_str()])
+        .await
+        .map_err(db("reading the run ledger"))?;
+    Ok(row.get(0))
+}

@@ -10,6 +10,7 @@
 //! - `invocation`: reading the function inputs (console, schedule, follow-up).
 //! - `context`: what a process builds once at init; `config`: the environment's settings.
 //! - `db`, `secret`, `logins`: Postgres, each function's secret and database login.
+//! - `queue`: sending to SQS in batches (the dispatcher, the revalidation feeds).
 //! - `events`, `emf`, `retry`, `deadline`, `telemetry`, `error`: plumbing.
 
 pub mod config;
@@ -25,6 +26,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod logins;
 pub mod migrate;
+pub mod queue;
 pub mod retry;
 pub mod runner;
 pub mod search;

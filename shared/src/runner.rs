@@ -24,7 +24,7 @@ use sync_core::graph::{self, FanIn, Predecessor};
 use sync_core::{JobName, RunStatus, Trigger};
 
 use crate::events::EventPublisher;
-use crate::jobs;
+use crate::jobs::{self, reval_feed::RevalQueue};
 use crate::ledger::{self, Finish, NewRun, RunRecord};
 use crate::search::PersonSearch;
 
@@ -209,6 +209,7 @@ pub struct Runner {
     db: Database,
     events: EventPublisher,
     search: Option<PersonSearch>,
+    reval: Option<RevalQueue>,
     retry: RetryPolicy,
     /// How follow-ups start: through the `Job Succeeded` event's rules (the functions), or
     /// in this process (the CLI), in which case events say `followUps: false` so no rule
@@ -219,7 +220,15 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(db: Database, events: EventPublisher) -> Self {
-        Runner { db, events, search: None, retry: RetryPolicy::default(), follow_ups_by_events: true, metrics: None }
+        Runner {
+            db,
+            events,
+            search: None,
+            reval: None,
+            retry: RetryPolicy::default(),
+            follow_ups_by_events: true,
+            metrics: None,
+        }
     }
 
     /// Each run's metrics go to `sink` (EMF).
@@ -236,6 +245,11 @@ impl Runner {
 
     pub fn with_search(mut self, search: PersonSearch) -> Self {
         self.search = Some(search);
+        self
+    }
+
+    pub fn with_reval_queue(mut self, queue: RevalQueue) -> Self {
+        self.reval = Some(queue);
         self
     }
 
@@ -382,7 +396,8 @@ impl Runner {
         deadline: Option<Deadline>,
         attempts_made: &AtomicU32,
     ) -> Result<jobs::JobOutput> {
-        let context = jobs::JobContext { as_of, run_id, search: self.search.as_ref(), deadline };
+        let context =
+            jobs::JobContext { as_of, run_id, search: self.search.as_ref(), reval: self.reval.as_ref(), deadline };
         let context = &context;
         let (outcome, _) = retry_transient(self.retry, job.as_str(), |attempt| async move {
             attempts_made.store(attempt, Ordering::Relaxed);

@@ -154,6 +154,8 @@ pub struct Watchdog<'a, C> {
     pub metrics: Option<&'a MetricsSink>,
     /// When each kind of ESR file is dispatched, as deployed: which run's files are due.
     pub dispatches: Dispatches,
+    /// The jobs deployed (`Context::deployed_jobs`): only these can be missed.
+    pub jobs: Vec<JobName>,
 }
 
 impl<C: CatchUp + Sync> Watchdog<'_, C> {
@@ -165,7 +167,7 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         // The ledger's facts for each job, then the decision (sync_core::watch), then acting on it.
         let pauses = ledger::pauses(client).await?;
         let mut facts = Vec::new();
-        for node in GRAPH {
+        for node in GRAPH.iter().filter(|n| self.jobs.contains(&n.job)) {
             let job = node.job;
             let paused = pauses.iter().find(|p| p.job == job).map(|pause| {
                 format!("paused since {} ({})", pause.paused_at.format("%Y-%m-%d %H:%M UTC"), pause.reason)

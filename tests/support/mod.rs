@@ -306,6 +306,13 @@ pub fn with_search(_db: &TestDb, runner: Runner) -> Runner {
     })
 }
 
+/// A queue of the test's own on the local AWS for the revalidation feeds (its URL and a client).
+pub async fn reval_queue() -> (shared::jobs::reval_feed::RevalQueue, String, aws_sdk_sqs::Client) {
+    let sqs = aws_sdk_sqs::Client::new(&aws::config().await);
+    let url = aws::queue(&sqs, &format!("reval-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).await;
+    (shared::jobs::reval_feed::RevalQueue(shared::queue::Queue::new(sqs.clone(), url.clone())), url, sqs)
+}
+
 impl TestDb {
     /// A runner publishing to a real bus (follow-ups by events, as the functions do).
     pub fn runner_with_events(&self, events: EventPublisher) -> Runner {

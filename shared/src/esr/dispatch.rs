@@ -2,9 +2,6 @@
 //! dispatch order, unless named), in batches of ten. Used by the 13:00/14:00 schedules, by
 //! operators from the console, and by `tis-sync esr dispatch`.
 
-use std::time::Duration;
-
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,16 +10,8 @@ use sync_core::esr::{Command, Kind};
 
 use super::{active_deaneries, check_deaneries};
 use crate::db::Database;
-use crate::error::{Cause, Error, Result};
-use crate::retry::RetryPolicy;
-
-/// Attempts of a batch whose entries the queue rejected, the first included.
-const SEND_ATTEMPTS: u32 = 3;
-const SEND_BACKOFF: RetryPolicy = RetryPolicy {
-    max_attempts: SEND_ATTEMPTS,
-    first_delay: Duration::from_millis(100),
-    max_delay: Duration::from_secs(1),
-};
+use crate::error::{Error, Result};
+use crate::queue::{Queue, MAX_BATCH};
 
 /// What to dispatch. Function input: the schedule's
 /// `{"trigger": "schedule", "kind": "app", "scheduledTime": "…"}` or an operator's
@@ -101,13 +90,12 @@ pub struct Dispatched {
 
 pub struct Dispatcher {
     db: Database,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    queue: Queue,
 }
 
 impl Dispatcher {
     pub fn new(db: Database, sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
-        Dispatcher { db, sqs, queue_url }
+        Dispatcher { db, queue: Queue::new(sqs, queue_url) }
     }
 
     /// Sends the commands; an unknown deanery fails the whole request before anything is sent.
@@ -131,49 +119,12 @@ impl Dispatcher {
                 command_id: Some(uuid::Uuid::new_v4().to_string()),
             })
             .collect();
-        for chunk in commands.chunks(10) {
-            self.send_batch(chunk).await?;
+        for chunk in commands.chunks(MAX_BATCH) {
+            let bodies: Vec<String> = chunk.iter().map(Command::to_json).collect();
+            self.queue.send_batch(&bodies).await?;
         }
         tracing::info!(commands = commands.len(), kind = %request.kind, date = %request.date, "export commands sent");
-        Ok(Dispatched { queue_url: self.queue_url.clone(), commands })
-    }
-
-    /// One SendMessageBatch; entries the queue rejected are sent again, a few times, backing off.
-    async fn send_batch(&self, commands: &[Command]) -> Result<()> {
-        let mut pending: Vec<(String, String)> =
-            commands.iter().enumerate().map(|(i, c)| (format!("c{i}"), c.to_json())).collect();
-        for attempt in 1..=SEND_ATTEMPTS {
-            let entries = pending
-                .iter()
-                .map(|(id, body)| SendMessageBatchRequestEntry::builder().id(id).message_body(body).build())
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| self.error(Cause::of(e)))?;
-            let answer = self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| self.error(Cause::aws(e)))?;
-            let failed: Vec<String> = answer.failed().iter().map(|f| f.id().to_string()).collect();
-            if failed.is_empty() {
-                return Ok(());
-            }
-            let reasons: Vec<String> =
-                answer.failed().iter().map(|f| f.message().unwrap_or(f.code()).to_string()).collect();
-            tracing::warn!(attempt, failed = failed.len(), reasons = ?reasons, "the queue rejected some commands; sending them again");
-            pending.retain(|(id, _)| failed.contains(id));
-            if attempt < SEND_ATTEMPTS {
-                SEND_BACKOFF.pause_before(attempt + 1).await;
-            }
-        }
-        let bodies: Vec<&str> = pending.iter().map(|(_, body)| body.as_str()).collect();
-        Err(self.error(format!("not accepted after {SEND_ATTEMPTS} attempts: {}", bodies.join(", ")).into()))
-    }
-
-    fn error(&self, reason: Cause) -> Error {
-        Error::Queue { queue: self.queue_url.clone(), reason }
+        Ok(Dispatched { queue_url: self.queue.url().to_string(), commands })
     }
 }
 

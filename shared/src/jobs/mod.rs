@@ -8,6 +8,7 @@ use sync_core::JobName;
 
 use crate::error::{Error, Result};
 use crate::search::PersonSearch;
+use reval_feed::RevalQueue;
 
 pub mod person_elasticsearch_sync;
 pub mod person_owner_rebuild;
@@ -17,6 +18,9 @@ pub mod person_record_status;
 pub mod post_employing_body_trust;
 pub mod post_funding_status;
 pub mod post_training_body_trust;
+pub mod reval_current_placement_sync;
+pub mod reval_current_pm_sync;
+pub mod reval_feed;
 mod trust_links;
 
 /// Set at the start of each job transaction: enough memory for the hashes and sorts of a
@@ -38,6 +42,8 @@ pub struct JobContext<'a> {
     pub run_id: uuid::Uuid,
     /// The search index, when configured (`OPENSEARCH_URL`); only the index job needs it.
     pub search: Option<&'a PersonSearch>,
+    /// The revalidation queue, when configured (`REVAL_QUEUE_URL`); only the feeds need it.
+    pub reval: Option<&'a RevalQueue>,
     /// When the job's work must end (the index job stops and deletes its new index by then).
     pub deadline: Option<crate::deadline::Deadline>,
 }
@@ -55,6 +61,16 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
         JobName::PostTrainingBodyTrust => post_training_body_trust::run(client).await,
         JobName::PersonRecordStatus => person_record_status::run(client, as_of).await,
         JobName::PostFundingStatus => post_funding_status::run(client, as_of).await,
+        JobName::RevalCurrentPmSync | JobName::RevalCurrentPlacementSync => {
+            let queue = context
+                .reval
+                .ok_or_else(|| Error::Config(format!("{job} needs REVAL_QUEUE_URL (the revalidation queue)")))?;
+            let ids = match job {
+                JobName::RevalCurrentPmSync => reval_current_pm_sync::IDS,
+                _ => reval_current_placement_sync::IDS,
+            };
+            reval_feed::run(client, job, as_of, ids, queue).await
+        }
         JobName::PersonElasticsearchSync => {
             let search = context.search.ok_or_else(|| {
                 Error::Config("person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)".into())

@@ -11,7 +11,7 @@ use opensearch::http::request::JsonBody;
 use opensearch::http::Method;
 use serde_json::{json, Value};
 use shared::runner::{RunRequest, Runner};
-use shared::search::{IndexTarget, OpenSearchIndex, PersonSearch};
+use shared::search::{IndexTarget, OpenSearchIndex, Search};
 use sync_core::JobName;
 use tokio_postgres::Client;
 
@@ -23,9 +23,10 @@ fn alias() -> String {
 }
 
 fn runner(db: &TestDb, alias: &str) -> Runner {
-    db.runner().with_search(PersonSearch {
+    db.runner().with_search(Search {
         index: OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
-        target: IndexTarget::new(alias),
+        persons: IndexTarget::new(alias),
+        posts: IndexTarget::new(format!("{alias}_posts")),
     })
 }
 

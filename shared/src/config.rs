@@ -27,6 +27,8 @@ pub struct Settings {
     pub opensearch_url: Option<String>,
     /// `PERSONS_INDEX_ALIAS`, default `persons`: the alias readers query.
     pub persons_index_alias: String,
+    /// `POSTS_INDEX_ALIAS`, default `posts`: the alias TCS's post search queries.
+    pub posts_index_alias: String,
     /// `ESR_COMMAND_QUEUE_URL`: where export commands are sent.
     pub esr_command_queue_url: Option<String>,
     /// `ESR_EXPORT_BUCKET` and `ESR_EXPORT_PREFIX` (default empty): where files are written.
@@ -64,6 +66,7 @@ impl Settings {
             event_bus: var("EVENT_BUS_NAME"),
             opensearch_url: var("OPENSEARCH_URL"),
             persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
+            posts_index_alias: var("POSTS_INDEX_ALIAS").unwrap_or_else(|| "posts".into()),
             esr_command_queue_url: var("ESR_COMMAND_QUEUE_URL"),
             esr_export_bucket: var("ESR_EXPORT_BUCKET"),
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),

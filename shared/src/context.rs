@@ -10,7 +10,7 @@ use crate::events::EventPublisher;
 use crate::jobs::reval_feed::RevalQueue;
 use crate::queue::Queue;
 use crate::runner::Runner;
-use crate::search::{IndexTarget, OpenSearchIndex, PersonSearch};
+use crate::search::{IndexTarget, OpenSearchIndex, Search};
 use crate::watchdog::InvokeFunction;
 use sync_core::esr::schedule::{Dispatch, Dispatches};
 use sync_core::{Function, JobName};
@@ -47,9 +47,10 @@ impl Context {
     pub fn runner(&self) -> Result<Runner> {
         let mut runner = Runner::new(self.database.clone(), self.events.clone());
         if let Some(url) = &self.settings.opensearch_url {
-            runner = runner.with_search(PersonSearch {
+            runner = runner.with_search(Search {
                 index: OpenSearchIndex::connect(url, self.aws.as_ref())?,
-                target: IndexTarget::new(self.settings.persons_index_alias.clone()),
+                persons: IndexTarget::new(self.settings.persons_index_alias.clone()),
+                posts: IndexTarget::new(self.settings.posts_index_alias.clone()),
             });
         }
         if let Some(url) = &self.settings.reval_queue_url {

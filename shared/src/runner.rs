@@ -26,7 +26,7 @@ use sync_core::{JobName, RunStatus, Trigger};
 use crate::events::EventPublisher;
 use crate::jobs::{self, reval_feed::RevalQueue};
 use crate::ledger::{self, Finish, NewRun, RunRecord};
-use crate::search::PersonSearch;
+use crate::search::Search;
 
 /// The predecessor run a follow-up says it follows (from its `Job Succeeded` event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ async fn until(at: Option<tokio::time::Instant>) {
 pub struct Runner {
     db: Database,
     events: EventPublisher,
-    search: Option<PersonSearch>,
+    search: Option<Search>,
     reval: Option<RevalQueue>,
     retry: RetryPolicy,
     /// How follow-ups start: through the `Job Succeeded` event's rules (the functions), or
@@ -243,7 +243,7 @@ impl Runner {
         self
     }
 
-    pub fn with_search(mut self, search: PersonSearch) -> Self {
+    pub fn with_search(mut self, search: Search) -> Self {
         self.search = Some(search);
         self
     }

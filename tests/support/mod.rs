@@ -299,10 +299,11 @@ pub mod template {
 /// `runner` with the person index on this process's OpenSearch-API server, under an alias of
 /// the test's own.
 pub fn with_search(_db: &TestDb, runner: Runner) -> Runner {
-    let alias = format!("persons_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    runner.with_search(shared::search::PersonSearch {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    runner.with_search(shared::search::Search {
         index: shared::search::OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
-        target: shared::search::IndexTarget::new(alias),
+        persons: shared::search::IndexTarget::new(format!("persons_{}", &unique[..12])),
+        posts: shared::search::IndexTarget::new(format!("posts_{}", &unique[..12])),
     })
 }
 

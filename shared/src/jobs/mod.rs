@@ -7,7 +7,8 @@ use tokio_postgres::Client;
 use sync_core::JobName;
 
 use crate::error::{Error, Result};
-use crate::search::PersonSearch;
+use crate::search::rebuild::{self, Rebuilt};
+use crate::search::Search;
 use reval_feed::RevalQueue;
 
 pub mod person_elasticsearch_sync;
@@ -36,12 +37,21 @@ pub struct JobOutput {
     pub detail: serde_json::Value,
 }
 
+impl From<Rebuilt> for JobOutput {
+    fn from(rebuilt: Rebuilt) -> Self {
+        JobOutput {
+            rows: rebuilt.documents,
+            detail: serde_json::to_value(&rebuilt).expect("a rebuild's report serializes"),
+        }
+    }
+}
+
 /// What a run of a job gets besides its work connection.
 pub struct JobContext<'a> {
     pub as_of: NaiveDate,
     pub run_id: uuid::Uuid,
-    /// The search index, when configured (`OPENSEARCH_URL`); only the index job needs it.
-    pub search: Option<&'a PersonSearch>,
+    /// The search domain, when configured (`OPENSEARCH_URL`); only the index jobs need it.
+    pub search: Option<&'a Search>,
     /// The revalidation queue, when configured (`REVAL_QUEUE_URL`); only the feeds need it.
     pub reval: Option<&'a RevalQueue>,
     /// When the job's work must end (the index job stops and deletes its new index by then).
@@ -72,12 +82,16 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
             reval_feed::run(client, job, as_of, ids, queue).await
         }
         JobName::PersonElasticsearchSync => {
-            let search = context.search.ok_or_else(|| {
-                Error::Config("person-elasticsearch-sync needs OPENSEARCH_URL (the OpenSearch endpoint)".into())
-            })?;
+            let search = context
+                .search
+                .ok_or_else(|| Error::Config(format!("{job} needs OPENSEARCH_URL (the OpenSearch endpoint)")))?;
             let label = context.run_id.simple().to_string();
             let work_stop = context.deadline.map(|d| d.work_stop);
-            person_elasticsearch_sync::run(client, as_of, &search.index, &search.target, &label[..8], work_stop).await
+            let kind = &person_elasticsearch_sync::PERSONS;
+            let target = &search.persons;
+            rebuild::from_snapshot(client, kind, as_of, &search.index, target, &label[..8], work_stop)
+                .await
+                .map(Into::into)
         }
     }
 }

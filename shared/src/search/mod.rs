@@ -1,6 +1,7 @@
-//! The person search index. `SearchIndex` is the port the index job talks to (the operations a
-//! zero-downtime rebuild needs); `OpenSearchIndex` is its adapter over the `opensearch` crate.
-//! Unit tests of the rebuild use a recording adapter instead.
+//! The search indexes (persons, posts). `SearchIndex` is the port the index jobs talk to (the
+//! operations a zero-downtime rebuild needs); `OpenSearchIndex` is its adapter over the
+//! `opensearch` crate; `rebuild` is the one routine both jobs run. Unit tests of the rebuild use
+//! a recording adapter instead.
 
 use std::future::Future;
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::error::Result;
 
 mod opensearch;
+pub mod rebuild;
 
 pub use self::opensearch::OpenSearchIndex;
 
@@ -19,7 +21,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
 /// Where and how the index is written.
 #[derive(Debug, Clone)]
 pub struct IndexTarget {
-    /// The alias readers query (`PERSONS_INDEX_ALIAS`, default `persons`).
+    /// The alias readers query (`PERSONS_INDEX_ALIAS`, default `persons`; `POSTS_INDEX_ALIAS`,
+    /// default `posts`).
     pub alias: String,
     pub max_request_bytes: usize,
 }
@@ -39,11 +42,12 @@ impl IndexTarget {
     }
 }
 
-/// The person index as configured: the client and the alias it maintains.
+/// The search domain as configured: the client and the alias of each index.
 #[derive(Clone)]
-pub struct PersonSearch {
+pub struct Search {
     pub index: OpenSearchIndex,
-    pub target: IndexTarget,
+    pub persons: IndexTarget,
+    pub posts: IndexTarget,
 }
 
 /// One failed item of a bulk request.

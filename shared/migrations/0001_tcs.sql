@@ -1,4 +1,4 @@
--- The TCS tables the jobs read and write. Naming rule (../shared/spec/contract.md): schema tcs,
+-- The TCS tables the jobs read and write. Naming rule (docs/contract.md): schema tcs,
 -- TCS table and column names in snake_case. Only the columns the contract names, plus defaulted
 -- ones, so a loader that fills just the contract's columns always works.
 --

@@ -1,4 +1,4 @@
--- The ESR exporter's state (../shared/spec/esr-export.md): deaneries as data, the records waiting
+-- The ESR exporter's state (docs/esr-export.md): deaneries as data, the records waiting
 -- to be exported, the files made from them, and one file-sequence per kind shared by all
 -- deaneries.
 

@@ -214,6 +214,18 @@ where
     }
 }
 
+/// A read-only transaction on one consistent snapshot (repeatable read): what every streaming
+/// reader (the index rebuilds, the revalidation feeds) reads its rows through.
+pub async fn read_only_snapshot<'a>(client: &'a mut Client, context: &str) -> Result<tokio_postgres::Transaction<'a>> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| Error::database(context, e))
+}
+
 /// Replaces the database name in a URL of the form postgres://user:pass@host:port/db?params.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));

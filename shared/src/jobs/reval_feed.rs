@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 use serde_json::json;
-use tokio_postgres::{Client, IsolationLevel};
+use tokio_postgres::Client;
 
 use sync_core::reval::{self, MAX_IDS_PER_MESSAGE};
 use sync_core::JobName;
@@ -33,13 +33,7 @@ pub async fn run(
     let db = |e| Error::database(context, e);
     let dates = reval::dates_to_cover(ledger::last_succeeded_as_of(client, job).await?, as_of);
     let days_before: Vec<NaiveDate> = dates.iter().filter_map(|d| d.pred_opt()).collect();
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(db)?;
+    let tx = crate::db::read_only_snapshot(client, context).await?;
     let statement = tx.prepare(ids_sql).await.map_err(db)?;
     let portal = tx.bind(&statement, &[&dates, &days_before]).await.map_err(db)?;
     let (mut ids, mut messages) = (0u64, 0u64);

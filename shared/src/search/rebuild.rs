@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio_postgres::{Client, IsolationLevel};
+use tokio_postgres::Client;
 
 use sync_core::JobName;
 
@@ -73,13 +73,7 @@ pub async fn from_snapshot<I: SearchIndex + Sync>(
     let context = format!("reading {}s for the search index", kind.noun);
     let db = |e| Error::database(&context, e);
     // One snapshot for the count and the documents, so "one document per row" is checkable.
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(db)?;
+    let tx = crate::db::read_only_snapshot(client, &context).await?;
     let expected: i64 = tx.query_one(kind.count_sql, &[]).await.map_err(db)?.get(0);
     let statement = tx.prepare(kind.documents_sql).await.map_err(db)?;
     let portal = tx.bind(&statement, &[&as_of]).await.map_err(db)?;

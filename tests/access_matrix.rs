@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const JOBS: [&str; 10] = [
+const JOBS: [&str; 11] = [
     "PersonOwnerRebuildFunction",
     "PersonPlacementEmployingBodyTrustFunction",
     "PersonPlacementTrainingBodyTrustFunction",
@@ -18,11 +18,12 @@ const JOBS: [&str; 10] = [
     "RevalCurrentPmSyncFunction",
     "RevalCurrentPlacementSyncFunction",
     "PersonElasticsearchSyncFunction",
+    "PostElasticsearchSyncFunction",
 ];
 /// The revalidation feeds' queue: the stack's own, or the one the template is given.
 const REVAL_QUEUE: &str = "If(CreateRevalQueue, RevalTraineeUpdateQueue, RevalQueueArn)";
 /// Every function and the name its secret ends with (sync_core::Function::name).
-const FUNCTIONS: [(&str, &str); 15] = [
+const FUNCTIONS: [(&str, &str); 16] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
     ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
@@ -33,6 +34,7 @@ const FUNCTIONS: [(&str, &str); 15] = [
     ("RevalCurrentPmSyncFunction", "reval-current-pm-sync"),
     ("RevalCurrentPlacementSyncFunction", "reval-current-placement-sync"),
     ("PersonElasticsearchSyncFunction", "person-elasticsearch-sync"),
+    ("PostElasticsearchSyncFunction", "post-elasticsearch-sync"),
     ("EsrExportDispatchFunction", "esr-export-dispatch"),
     ("EsrExportFunction", "esr-export"),
     ("EsrIntakeFunction", "esr-intake"),
@@ -66,7 +68,8 @@ pub enum Path {
     /// The function's asynchronous failures go to the failed-invocation queue.
     FunctionToFailureQueue(&'static str),
     WatchdogToJobs,
-    IndexToDomain,
+    /// The index job reaches its own indexes and alias on the domain (the alias's parameter).
+    IndexToDomain(&'static str, &'static str),
     /// The revalidation service's account reads the stack's queue (its queue policy), nobody else.
     ConsumerToRevalQueue,
 }
@@ -89,7 +92,8 @@ pub fn matrix() -> Vec<Path> {
         FunctionToFailureQueue("EsrExportDispatchFunction"),
         FunctionToFailureQueue("SyncWatchdogFunction"),
         WatchdogToJobs,
-        IndexToDomain,
+        IndexToDomain("PersonElasticsearchSyncFunction", "PersonsIndexAlias"),
+        IndexToDomain("PostElasticsearchSyncFunction", "PostsIndexAlias"),
         FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         FunctionToQueue("RevalCurrentPlacementSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         ConsumerToRevalQueue,
@@ -111,9 +115,12 @@ pub fn matrix() -> Vec<Path> {
     ] {
         paths.push(ScheduleToFunction(head));
     }
-    for follower in
-        ["PersonPlacementTrainingBodyTrustFunction", "PostTrainingBodyTrustFunction", "PersonElasticsearchSyncFunction"]
-    {
+    for follower in [
+        "PersonPlacementTrainingBodyTrustFunction",
+        "PostTrainingBodyTrustFunction",
+        "PersonElasticsearchSyncFunction",
+        "PostElasticsearchSyncFunction",
+    ] {
         paths.push(RuleToFunction(follower));
     }
     paths
@@ -471,14 +478,14 @@ impl<'a> Deployed<'a> {
                     }
                 }
             }
-            Path::IndexToDomain => {
-                let role = self.role_of("PersonElasticsearchSyncFunction");
+            Path::IndexToDomain(function, alias) => {
+                let role = self.role_of(function);
                 let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
                 let all = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"];
-                self.check_role_grants(&role, &all, &format!("{domain}/${{PersonsIndexAlias}}-*"));
+                self.check_role_grants(&role, &all, &format!("{domain}/${{{alias}}}-*"));
                 self.check_role_grants(&role, &["es:ESHttpPost"], &format!("{domain}/_aliases"));
                 for read in
-                    ["${PersonsIndexAlias}", "_alias/${PersonsIndexAlias}", "_cat/indices/${PersonsIndexAlias}-*"]
+                    [format!("${{{alias}}}"), format!("_alias/${{{alias}}}"), format!("_cat/indices/${{{alias}}}-*")]
                 {
                     self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
                 }

@@ -36,10 +36,14 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
         assert!(job["reader_polls"].as_u64().unwrap() > 0, "{job}");
         assert_eq!(job["reader_min_rows"].as_u64(), job["rows"].as_u64(), "{job}");
     }
-    assert_eq!(report["index_documents"], 3000);
+    let indexes = report["indexes"].as_array().unwrap();
+    assert_eq!(indexes[0]["job"], "person-elasticsearch-sync");
+    assert_eq!(indexes[0]["documents"], 3000, "a document per person");
+    assert_eq!(indexes[1]["job"], "post-elasticsearch-sync");
+    assert_eq!(indexes[1]["documents"], 700, "a document per post (3,000 persons have 700 posts)");
     assert_eq!(report["esr_burst"]["records_exported"], 39000, "every burst record exported");
     assert_eq!(report["esr_burst"]["exported_twice"], 0);
-    assert_eq!(report["functions"].as_array().unwrap().len(), 15);
+    assert_eq!(report["functions"].as_array().unwrap().len(), 16);
     // Every target of performance.md is judged in the report, whatever this run's figures.
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 9);

@@ -149,6 +149,7 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
         row("person-placement-training-body-trust", "follow-up", "succeeded"),
         row("post-training-body-trust", "follow-up", "succeeded"),
         row("person-elasticsearch-sync", "follow-up", "succeeded"),
+        row("post-elasticsearch-sync", "follow-up", "succeeded"),
     ];
     let mut got = succeeded.clone();
     expected.sort();
@@ -157,21 +158,23 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
     // Every other index run was deferred while it waited for its predecessors.
     assert!(runs
         .iter()
-        .filter(|(job, _, _)| job == "person-elasticsearch-sync")
+        .filter(|(job, _, _)| job.ends_with("-elasticsearch-sync"))
         .all(|(_, _, status)| status == "succeeded" || status == "deferred"));
-    // The index behind its alias holds every person.
-    let url = format!("{}/persons/_count", cloud.env["OPENSEARCH_URL"]);
-    let count = eventually("the index count", Duration::from_secs(10), || async {
-        let body = tokio::task::spawn_blocking({
-            let url = url.clone();
-            move || std::process::Command::new("curl").args(["-s", &url]).output().unwrap().stdout
+    // Each index behind its alias holds every person, every post.
+    for (alias, expected) in [("persons", 150), ("posts", 35)] {
+        let url = format!("{}/{alias}/_count", cloud.env["OPENSEARCH_URL"]);
+        let count = eventually("the index count", Duration::from_secs(10), || async {
+            let body = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || std::process::Command::new("curl").args(["-s", &url]).output().unwrap().stdout
+            })
+            .await
+            .unwrap();
+            serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["count"].as_i64())
         })
-        .await
-        .unwrap();
-        serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["count"].as_i64())
-    })
-    .await;
-    assert_eq!(count, 150);
+        .await;
+        assert_eq!(count, expected, "{alias}");
+    }
 }
 
 #[tokio::test]

@@ -103,7 +103,7 @@ async fn work(db: &TestDb, function: Function, database: Database) {
     match function {
         Function::Job(job) => {
             let mut runner = Runner::new(database, EventPublisher::disabled());
-            if job == JobName::PersonElasticsearchSync {
+            if matches!(job, JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync) {
                 runner = integration_tests::with_search(db, runner);
             }
             if sync_core::reval::FEEDS.contains(&job) {

@@ -34,7 +34,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
             rules.push((format!("{}.{name}", binary(&function)), to_json(&rule["Properties"]["Pattern"])));
         }
     }
-    assert_eq!(rules.len(), 6, "the template's follow-up rules");
+    assert_eq!(rules.len(), 8, "the template's follow-up rules");
     rules.push(("all".into(), json!({"source": ["tis.sync"]})));
     let mut queues = BTreeMap::new();
     for (n, (label, pattern)) in rules.iter().enumerate() {
@@ -96,6 +96,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
         vec![],
         "a failed job starts no follow-up"
     );
+    assert_eq!(seen["post-elasticsearch-sync.AfterPostTrainingBodyTrust"], vec![], "nor what follows that");
     let mut all = seen["all"].clone();
     all.sort();
     assert_eq!(

@@ -13,6 +13,7 @@ mod function;
 mod graph;
 mod operations;
 mod person_owner;
+mod posts_index;
 mod reval_feeds;
 mod runner;
 mod search;

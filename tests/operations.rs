@@ -103,6 +103,7 @@ async fn a_head_job_that_never_ran_is_started_with_its_follow_ups() {
         vec![
             ("post-employing-body-trust".into(), "catch-up".into(), "succeeded".into()),
             ("post-training-body-trust".into(), "follow-up".into(), "succeeded".into()),
+            ("post-elasticsearch-sync".into(), "follow-up".into(), "succeeded".into()),
         ]
     );
 }

@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn names_roles_and_secrets_follow_one_name() {
         let names: Vec<&str> = Function::all().map(Function::name).collect();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
         assert_eq!(Function::EsrIntake.database_role(), "tis_sync_esr_intake");
         assert_eq!(Function::Job(JobName::PersonOwnerRebuild).database_role(), "tis_sync_person_owner_rebuild");
         assert_eq!(Function::SyncStatus.secret_name("tis-sync/database/"), "tis-sync/database/sync-status");

@@ -1,9 +1,10 @@
 //! The job graph: which jobs are scheduled and when, and which follow which. The one source of
 //! truth; template.yaml must agree (a test parses the template and checks it against this).
 //!
-//! The index reads person_owner and person_trust, so it follows both chains; as a follow-up it
-//! runs only once all its predecessors have succeeded for the same as-of date (the runner's
-//! fan-in rule).
+//! The person index reads person_owner, person_trust and the persons' status, so it follows both
+//! person chains and the record status; the posts index reads post_trust and the posts' funding
+//! status. As a follow-up of several jobs, an index runs only once all its predecessors have
+//! succeeded for the same as-of date (the runner's fan-in rule).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -46,7 +47,7 @@ pub const GRAPH: &[Node] = &[
         schedule: Some(Schedule { cron: "cron(9 1 * * ? *)", at: "01:09" }),
         follow_ups: &[PostTrainingBodyTrust],
     },
-    Node { job: PostTrainingBodyTrust, schedule: None, follow_ups: &[] },
+    Node { job: PostTrainingBodyTrust, schedule: None, follow_ups: &[PostElasticsearchSync] },
     // The index shows each person's status: it waits for this too (fan-in).
     Node {
         job: PersonRecordStatus,
@@ -56,7 +57,7 @@ pub const GRAPH: &[Node] = &[
     Node {
         job: PostFundingStatus,
         schedule: Some(Schedule { cron: "cron(45 1 * * ? *)", at: "01:45" }),
-        follow_ups: &[],
+        follow_ups: &[PostElasticsearchSync],
     },
     // The revalidation feeds (crate::reval): read-only, so nothing follows them.
     Node {
@@ -70,6 +71,8 @@ pub const GRAPH: &[Node] = &[
         follow_ups: &[],
     },
     Node { job: PersonElasticsearchSync, schedule: None, follow_ups: &[] },
+    // The posts index shows each post's trusts and funding status: it waits for both (fan-in).
+    Node { job: PostElasticsearchSync, schedule: None, follow_ups: &[] },
 ];
 
 pub fn node(job: JobName) -> &'static Node {
@@ -207,13 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn the_posts_index_follows_the_post_trusts_and_the_funding_status() {
+        assert_eq!(predecessors(PostElasticsearchSync), vec![PostTrainingBodyTrust, PostFundingStatus]);
+    }
+
+    #[test]
     fn downstream_runs_each_follow_up_once_after_everything_it_follows() {
         assert_eq!(
             downstream(PersonPlacementEmployingBodyTrust),
             vec![PersonPlacementEmployingBodyTrust, PersonPlacementTrainingBodyTrust, PersonElasticsearchSync]
         );
-        assert_eq!(downstream(PostEmployingBodyTrust), vec![PostEmployingBodyTrust, PostTrainingBodyTrust]);
-        assert_eq!(downstream(PostTrainingBodyTrust), vec![PostTrainingBodyTrust]);
+        assert_eq!(
+            downstream(PostEmployingBodyTrust),
+            vec![PostEmployingBodyTrust, PostTrainingBodyTrust, PostElasticsearchSync]
+        );
+        assert_eq!(downstream(PostTrainingBodyTrust), vec![PostTrainingBodyTrust, PostElasticsearchSync]);
+        assert_eq!(downstream(PostFundingStatus), vec![PostFundingStatus, PostElasticsearchSync]);
     }
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -14,6 +14,7 @@ vocabulary! {
         RevalCurrentPmSync = "reval-current-pm-sync",
         RevalCurrentPlacementSync = "reval-current-placement-sync",
         PersonElasticsearchSync = "person-elasticsearch-sync",
+        PostElasticsearchSync = "post-elasticsearch-sync",
     }
 }
 

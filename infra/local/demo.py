@@ -107,12 +107,14 @@ def export_to_esr():
 def summary():
     print()
     subprocess.run([TIS_SYNC, "status"], stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "error"})
-    alias = os.environ.get("PERSONS_INDEX_ALIAS", "persons")
-    with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/_alias/{alias}") as r:
-        index = next(iter(json.load(r)))
-    with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/{alias}/_count") as r:
-        count = json.load(r)["count"]
-    print(f"\nsearch index: alias {alias} -> {index}, {count} documents")
+    print()
+    for variable, default in (("PERSONS_INDEX_ALIAS", "persons"), ("POSTS_INDEX_ALIAS", "posts")):
+        alias = os.environ.get(variable, default)
+        with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/_alias/{alias}") as r:
+            index = next(iter(json.load(r)))
+        with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/{alias}/_count") as r:
+            count = json.load(r)["count"]
+        print(f"search index: alias {alias} -> {index}, {count} documents")
     queue = os.environ["REVAL_QUEUE_URL"]
     waiting = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
     print(f"revalidation feeds: {waiting['Attributes']['ApproximateNumberOfMessages']} message(s) of trainee ids "

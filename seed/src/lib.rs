@@ -137,6 +137,7 @@ mod table {
     pub const PLACEMENT: u64 = 5;
     pub const ESR_RECORD: u64 = 6;
     pub const POST_FUNDING: u64 = 7;
+    pub const POST_DETAIL: u64 = 8;
 }
 
 pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedReport> {
@@ -150,7 +151,8 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
         "TRUNCATE tcs.person, tcs.contact_details, tcs.gmc_details, tcs.gdc_details, tcs.programme,
                   tcs.programme_membership, tcs.curriculum_membership, tcs.post, tcs.placement,
                   tcs.specialty, tcs.placement_specialty, tcs.person_owner, tcs.person_trust,
-                  tcs.post_trust, tcs.post_funding, esr.generated_app_record, esr.notification_record, esr.export_file",
+                  tcs.post_trust, tcs.post_funding, tcs.post_grade, tcs.post_specialty, tcs.post_site,
+                  tcs.programme_post, esr.generated_app_record, esr.notification_record, esr.export_file",
     )
     .await
     .map_err(|e| Error::database("clearing the tables before seeding", e))?;
@@ -182,6 +184,10 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
         ("tcs.curriculum_membership", copy_curriculum_memberships(&tx, shape, seed).await?),
         ("tcs.post", copy_posts(&tx, shape, seed).await?),
         ("tcs.post_funding", copy_post_fundings(&tx, shape, seed, today).await?),
+        ("tcs.post_grade", copy_post_details(&tx, shape, seed, PostDetail::Grade).await?),
+        ("tcs.post_specialty", copy_post_details(&tx, shape, seed, PostDetail::Specialty).await?),
+        ("tcs.post_site", copy_post_details(&tx, shape, seed, PostDetail::Site).await?),
+        ("tcs.programme_post", copy_post_details(&tx, shape, seed, PostDetail::Programme).await?),
         ("tcs.placement", copy_placements(&tx, shape, seed, today).await?),
         ("tcs.placement_specialty", copy_placement_specialties(&tx, shape, seed).await?),
         ("esr.generated_app_record", copy_esr_records(&tx, shape, seed, today, &deaneries).await?),
@@ -322,9 +328,10 @@ async fn copy_gdc_details(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Resu
 }
 
 async fn copy_specialties(tx: &Transaction<'_>) -> Result<i64> {
-    let mut copy = Copy::start(tx, "tcs.specialty (id, name)", &[Type::INT8, Type::TEXT]).await?;
+    let mut copy =
+        Copy::start(tx, "tcs.specialty (id, name, specialty_code)", &[Type::INT8, Type::TEXT, Type::TEXT]).await?;
     for id in 1..=SPECIALTIES {
-        copy.row(&[&id, &format!("Specialty {id}")]).await?;
+        copy.row(&[&id, &format!("Specialty {id}"), &format!("SP{id:03}")]).await?;
     }
     copy.finish().await
 }
@@ -429,8 +436,8 @@ async fn copy_posts(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i64
     use Type as T;
     let mut copy = Copy::start(
         tx,
-        "tcs.post (id, employing_body_id, training_body_id, owner, national_post_number, status, funding_status)",
-        &[T::INT8, T::INT8, T::INT8, T::TEXT, T::TEXT, T::TEXT, T::TEXT],
+        "tcs.post (id, employing_body_id, training_body_id, owner, national_post_number, status, funding_status, intrepid_id)",
+        &[T::INT8, T::INT8, T::INT8, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT],
     )
     .await?;
     for id in 1..=shape.posts {
@@ -444,8 +451,10 @@ async fn copy_posts(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i64
         let employing_body_id = (!no_employing).then_some(employing);
         let training_body_id = (!no_training).then_some(if same_trust { employing } else { other_trust });
         let status = if id % 25 == 0 { "INACTIVE" } else { "CURRENT" };
-        copy.row(&[&id, &employing_body_id, &training_body_id, &owner, &national_post_number(id), &status, &"FUNDED"])
-            .await?;
+        // Posts made in TIS itself have no Intrepid id: every third one here.
+        let intrepid_id = (id % 3 != 0).then(|| format!("{}", 100_000 + id));
+        let npn = national_post_number(id);
+        copy.row(&[&id, &employing_body_id, &training_body_id, &owner, &npn, &status, &"FUNDED", &intrepid_id]).await?;
     }
     copy.finish().await
 }
@@ -477,6 +486,60 @@ async fn copy_post_fundings(tx: &Transaction<'_>, shape: Shape, seed: i64, today
             };
             let funding_type = TYPES[d.below(4) as usize];
             copy.row(&[&(post_id * 4 + k), &post_id, &start, &end, &funding_type]).await?;
+        }
+    }
+    copy.finish().await
+}
+
+/// The tables that qualify a post, each row `(id, post id, other id, type)` but programme_post's,
+/// which has no type.
+#[derive(Clone, Copy)]
+enum PostDetail {
+    Grade,
+    Specialty,
+    Site,
+    Programme,
+}
+
+/// A post's grades, specialties, sites and programmes, drawn from one stream per post (the same
+/// draws whichever table is being written): about 2% of posts lack an APPROVED grade, a PRIMARY
+/// specialty or a PRIMARY site; some have an OTHER one too; one or two programmes each.
+async fn copy_post_details(tx: &Transaction<'_>, shape: Shape, seed: i64, detail: PostDetail) -> Result<i64> {
+    use Type as T;
+    let (target, typed, main_type, other_type) = match detail {
+        PostDetail::Grade => ("tcs.post_grade (id, post_id, grade_id, post_grade_type)", true, "APPROVED", "OTHER"),
+        PostDetail::Specialty => {
+            ("tcs.post_specialty (id, post_id, specialty_id, post_specialty_type)", true, "PRIMARY", "OTHER")
+        }
+        PostDetail::Site => ("tcs.post_site (id, post_id, site_id, post_site_type)", true, "PRIMARY", "OTHER"),
+        PostDetail::Programme => ("tcs.programme_post (id, post_id, programme_id)", false, "", ""),
+    };
+    let types: &[Type] = if typed { &[T::INT8, T::INT8, T::INT8, T::TEXT] } else { &[T::INT8, T::INT8, T::INT8] };
+    let mut copy = Copy::start(tx, target, types).await?;
+    for post_id in 1..=shape.posts {
+        let mut d = Draws::new(seed, table::POST_DETAIL, post_id);
+        let (grade, other_grade, no_grade, has_other_grade) = (d.id(GRADES), d.id(GRADES), d.one_in(50), d.one_in(10));
+        let (specialty, other_specialty, no_specialty, has_other_specialty) =
+            (d.id(SPECIALTIES), d.id(SPECIALTIES), d.one_in(50), d.one_in(3));
+        let (site, other_site, no_site, has_other_site) = (d.id(SITES), d.id(SITES), d.one_in(50), d.one_in(5));
+        let programmes = [d.id(shape.programmes), d.id(shape.programmes)];
+        let two_programmes = d.one_in(4);
+        let (main, other, missing, has_other) = match detail {
+            PostDetail::Grade => (grade, other_grade, no_grade, has_other_grade),
+            PostDetail::Specialty => (specialty, other_specialty, no_specialty, has_other_specialty),
+            PostDetail::Site => (site, other_site, no_site, has_other_site),
+            PostDetail::Programme => {
+                (programmes[0], programmes[1], false, two_programmes && programmes[0] != programmes[1])
+            }
+        };
+        let rows = [(!missing).then_some((main, main_type)), has_other.then_some((other, other_type))];
+        for (k, (other_id, kind)) in rows.into_iter().enumerate().filter_map(|(k, row)| Some((k as i64, row?))) {
+            let id = post_id * 2 + k;
+            if typed {
+                copy.row(&[&id, &post_id, &other_id, &kind]).await?;
+            } else {
+                copy.row(&[&id, &post_id, &other_id]).await?;
+            }
         }
     }
     copy.finish().await

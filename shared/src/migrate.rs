@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0005_function_roles", sql: include_str!("../migrations/0005_function_roles.sql") },
     Migration { version: "0006_status_jobs", sql: include_str!("../migrations/0006_status_jobs.sql") },
     Migration { version: "0007_reval_feeds", sql: include_str!("../migrations/0007_reval_feeds.sql") },
+    Migration { version: "0008_posts_index", sql: include_str!("../migrations/0008_posts_index.sql") },
 ];
 
 /// FNV-1a, enough to notice an edited migration file.

@@ -16,6 +16,7 @@ pub mod person_owner_rebuild;
 pub mod person_placement_employing_body_trust;
 pub mod person_placement_training_body_trust;
 pub mod person_record_status;
+pub mod post_elasticsearch_sync;
 pub mod post_employing_body_trust;
 pub mod post_funding_status;
 pub mod post_training_body_trust;
@@ -81,14 +82,16 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
             };
             reval_feed::run(client, job, as_of, ids, queue).await
         }
-        JobName::PersonElasticsearchSync => {
+        JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync => {
             let search = context
                 .search
                 .ok_or_else(|| Error::Config(format!("{job} needs OPENSEARCH_URL (the OpenSearch endpoint)")))?;
+            let (kind, target) = match job {
+                JobName::PersonElasticsearchSync => (&person_elasticsearch_sync::PERSONS, &search.persons),
+                _ => (&post_elasticsearch_sync::POSTS, &search.posts),
+            };
             let label = context.run_id.simple().to_string();
             let work_stop = context.deadline.map(|d| d.work_stop);
-            let kind = &person_elasticsearch_sync::PERSONS;
-            let target = &search.persons;
             rebuild::from_snapshot(client, kind, as_of, &search.index, target, &label[..8], work_stop)
                 .await
                 .map(Into::into)

@@ -68,8 +68,11 @@ pub enum Path {
     /// The function's asynchronous failures go to the failed-invocation queue.
     FunctionToFailureQueue(&'static str),
     WatchdogToJobs,
-    /// The index job reaches its own indexes and alias on the domain (the alias's parameter).
+    /// The index job describes its domain and reaches its own indexes and alias on it (the
+    /// alias's parameter).
     IndexToDomain(&'static str, &'static str),
+    /// sync-status describes the domain and reads each alias and its live index's count.
+    StatusToDomain,
     /// The revalidation service's account reads the stack's queue (its queue policy), nobody else.
     ConsumerToRevalQueue,
 }
@@ -94,6 +97,7 @@ pub fn matrix() -> Vec<Path> {
         WatchdogToJobs,
         IndexToDomain("PersonElasticsearchSyncFunction", "PersonsIndexAlias"),
         IndexToDomain("PostElasticsearchSyncFunction", "PostsIndexAlias"),
+        StatusToDomain,
         FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         FunctionToQueue("RevalCurrentPlacementSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         ConsumerToRevalQueue,
@@ -481,6 +485,7 @@ impl<'a> Deployed<'a> {
             Path::IndexToDomain(function, alias) => {
                 let role = self.role_of(function);
                 let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
+                self.check_role_grants(&role, &["es:DescribeDomain"], domain);
                 let all = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"];
                 self.check_role_grants(&role, &all, &format!("{domain}/${{{alias}}}-*"));
                 self.check_role_grants(&role, &["es:ESHttpPost"], &format!("{domain}/_aliases"));
@@ -488,6 +493,16 @@ impl<'a> Deployed<'a> {
                     [format!("${{{alias}}}"), format!("_alias/${{{alias}}}"), format!("_cat/indices/${{{alias}}}-*")]
                 {
                     self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
+                }
+            }
+            Path::StatusToDomain => {
+                let role = self.role_of("SyncStatusFunction");
+                let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
+                self.check_role_grants(&role, &["es:DescribeDomain"], domain);
+                for alias in ["PersonsIndexAlias", "PostsIndexAlias"] {
+                    for read in [format!("_alias/${{{alias}}}"), format!("${{{alias}}}-*/_count")] {
+                        self.check_role_grants(&role, &["es:ESHttpGet"], &format!("{domain}/{read}"));
+                    }
                 }
             }
         }

@@ -174,7 +174,7 @@ async fn work(db: &TestDb, function: Function, database: Database) {
         }
         Function::SyncStatus => {
             let session = database.connect("tis-sync-test:role").await.unwrap();
-            let status = shared::status::status(&session.client, Utc::now().date_naive(), None)
+            let status = shared::status::status(&session.client, Utc::now().date_naive(), None, None)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!status.jobs.is_empty(), "{name} reads the ledger");

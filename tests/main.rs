@@ -17,6 +17,7 @@ mod posts_index;
 mod reval_feeds;
 mod runner;
 mod search;
+mod search_domain;
 mod status_jobs;
 mod template;
 mod trusts;

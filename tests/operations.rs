@@ -206,7 +206,7 @@ async fn the_status_answer_on_a_known_ledger() {
     esr_file(&c.client, "LDN", &today, &Utc::now().to_rfc3339(), 9).await;
     waiting_record(&c.client, 1, "LDN", "2030-01-01", "2024-08-01T00:00:00Z").await;
 
-    let status = shared::status::status(&c.client, Utc::now().date_naive(), Some(2)).await.unwrap();
+    let status = shared::status::status(&c.client, Utc::now().date_naive(), Some(2), None).await.unwrap();
     let answer = serde_json::to_value(&status).unwrap();
     let owner = &answer["jobs"][0];
     assert_eq!(owner["job"], "person-owner-rebuild");

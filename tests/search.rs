@@ -25,6 +25,7 @@ fn alias() -> String {
 fn runner(db: &TestDb, alias: &str) -> Runner {
     db.runner().with_search(Search {
         index: OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
+        domain: None,
         persons: IndexTarget::new(alias),
         posts: IndexTarget::new(format!("{alias}_posts")),
     })

@@ -368,7 +368,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 16] = [
+    let mutations: [(&str, &str, Mutation); 17] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -468,6 +468,14 @@ fn a_mutated_grant_fails_the_access_matrix() {
                 "Effect": "Allow", "Action": "es:ESHttpDelete",
                 "Resource": {"Fn::Sub": "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}/*"}
             }]}}));
+        }),
+        ("sync-status may not describe the search domain", "does not grant es:DescribeDomain", |t| {
+            let policies = t["Resources"]["SyncStatusFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+            for policy in policies {
+                if let Some(statements) = policy["PolicyDocument"]["Statement"].as_array_mut() {
+                    statements.retain(|s| s["Action"] != "es:DescribeDomain");
+                }
+            }
         }),
         ("the schedule role may not dead-letter", "does not grant sqs:SendMessage on DeliveryDeadLetterQueue", |t| {
             let policies = t["Resources"]["SyncWatchdogFunctionAfterTheNightlyWindowRole"]["Properties"]["Policies"]

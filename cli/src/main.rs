@@ -213,7 +213,7 @@ async fn execute(command: Command) -> Result<Value, Failure> {
         return Ok(json!({ "jobs": graph::GRAPH }));
     }
     let context = Context::from_env(None).await?;
-    let runner = context.runner()?.following_up_in_process();
+    let runner = context.runner().await?.following_up_in_process();
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
     match command {
@@ -261,7 +261,8 @@ async fn execute(command: Command) -> Result<Value, Failure> {
         }
         Command::Status => {
             let depth = context.dead_letter_depth().await?;
-            let status = status::status(&session.client, Utc::now().date_naive(), depth).await?;
+            let search = status::search_status(context.search().await).await;
+            let status = status::status(&session.client, Utc::now().date_naive(), depth, search).await?;
             print_status_table(&status);
             Ok(serde_json::to_value(status).expect("status serializes"))
         }
@@ -447,6 +448,28 @@ fn print_status_table(status: &SystemStatus) {
     }
     if let Some(depth) = status.esr.dead_letter_depth {
         eprintln!("ESR commands in the dead-letter queue: {depth}");
+    }
+    if let Some(search) = &status.search {
+        eprintln!();
+        match (&search.domain, &search.error) {
+            (Some(d), _) => eprintln!(
+                "search domain {}: {}, engine {}",
+                d.name,
+                d.busy().unwrap_or_else(|| "not processing".into()),
+                d.engine_version.as_deref().unwrap_or("unknown")
+            ),
+            (None, Some(error)) => eprintln!("search: {error}"),
+            (None, None) => eprintln!("search: a self-managed server (OPENSEARCH_URL), no control plane"),
+        }
+        for a in &search.aliases {
+            match (&a.index, &a.error) {
+                (_, Some(error)) => eprintln!("  alias {:<10} {error}", a.alias),
+                (Some(index), None) => {
+                    eprintln!("  alias {:<10} -> {index}, {} documents", a.alias, a.documents.unwrap_or(0))
+                }
+                (None, None) => eprintln!("  alias {:<10} does not exist yet", a.alias),
+            }
+        }
     }
 }
 

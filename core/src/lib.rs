@@ -5,6 +5,7 @@
 //! - `run`: what starts a run and what becomes of it; `event`: the events on the job bus;
 //! - `esr`: the ESR export command, the kinds of file, their layout, window and schedules;
 //! - `reval`: the revalidation feeds' dates and messages;
+//! - `search_domain`: the OpenSearch domain's state and whether a rebuild may start;
 //! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
 //! Nothing here reads a clock it is not given, a database or the network: the library
@@ -21,6 +22,7 @@ pub mod graph;
 pub mod job;
 pub mod reval;
 pub mod run;
+pub mod search_domain;
 pub mod watch;
 
 pub use function::Function;

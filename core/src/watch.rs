@@ -171,6 +171,21 @@ mod tests {
     }
 
     #[test]
+    fn an_index_deferred_for_a_busy_search_domain_is_started_again() {
+        let mut facts = night("2021-08-04");
+        let index = facts.iter().position(|f| f.job == PostElasticsearchSync).unwrap();
+        let deferred =
+            "deferred: the OpenSearch domain 'tis' is processing a configuration change; waited 300 s for it";
+        facts[index].live = Some(run("2021-08-03", RunStatus::Succeeded, None));
+        facts[index].last_for_date = Some(run("2021-08-04", RunStatus::Deferred, Some(deferred)));
+        let verdicts = judge(day("2021-08-04"), &facts);
+        assert_eq!(
+            verdict(&verdicts, PostElasticsearchSync),
+            Verdict::Missed { reason: format!("its last run for 2021-08-04 is deferred {deferred}"), waits_for: None }
+        );
+    }
+
+    #[test]
     fn running_paused_and_held_jobs_are_left_alone() {
         let mut facts = night("2021-08-03");
         for f in &mut facts {

@@ -162,7 +162,8 @@ pub async fn handle_watchdog<C: CatchUp + Sync>(
 pub async fn handle_status(context: &Context) -> Result<SystemStatus, Failure> {
     let session = context.database.connect("tis-sync:status").await?;
     let depth = context.dead_letter_depth().await?;
-    Ok(shared::status::status(&session.client, Utc::now().date_naive(), depth).await?)
+    let search = shared::status::search_status(context.search().await).await;
+    Ok(shared::status::status(&session.client, Utc::now().date_naive(), depth, search).await?)
 }
 
 /// Takes in a batch of records generated upstream; the failed ones go back to the queue.

@@ -128,8 +128,9 @@ def main():
         # The emulator does not check networks; the functions run on this machine.
         "SubnetIds": "subnet-00000000000000001",
         "SecurityGroupIds": "sg-00000000000000001",
-        # The binaries take OPENSEARCH_URL from cargo lambda watch's environment (plain http).
-        "OpenSearchEndpoint": "https://opensearch.local.invalid",
+        # Names the domain in the grants. The binaries run under cargo lambda watch, whose
+        # environment names the local OpenSearch-API server instead (OPENSEARCH_URL, plain http):
+        # a managed domain's endpoint is always https, which that server does not speak.
         "OpenSearchDomainName": "local",
     }
     parameters.update(dict(p.split("=", 1) for p in args.parameter))

@@ -23,7 +23,11 @@ pub struct Settings {
     pub database_secret_prefix: Option<String>,
     /// `EVENT_BUS_NAME`; `None` means events are not published (said in the log).
     pub event_bus: Option<String>,
-    /// `OPENSEARCH_URL`: plain http locally; an https AWS domain endpoint is SigV4-signed.
+    /// `OPENSEARCH_DOMAIN_NAME` (AWS): the managed domain; its endpoint (or VPC endpoint) and
+    /// state come from its control plane (`DescribeDomain`), its requests are SigV4-signed.
+    pub opensearch_domain_name: Option<String>,
+    /// `OPENSEARCH_URL` (local, CLI): a self-managed OpenSearch-API server, no control plane;
+    /// plain http, or https signed like a domain's.
     pub opensearch_url: Option<String>,
     /// `PERSONS_INDEX_ALIAS`, default `persons`: the alias readers query.
     pub persons_index_alias: String,
@@ -60,11 +64,20 @@ impl Settings {
                 "set DATABASE_URL (local, CLI) or DATABASE_SECRET_PREFIX (AWS) to reach the database".into(),
             ));
         }
+        let (opensearch_domain_name, opensearch_url) = (var("OPENSEARCH_DOMAIN_NAME"), var("OPENSEARCH_URL"));
+        if opensearch_domain_name.is_some() && opensearch_url.is_some() {
+            return Err(Error::Config(
+                "set OPENSEARCH_DOMAIN_NAME (a managed domain, AWS) or OPENSEARCH_URL (a self-managed server), not both: \
+                 they could name different servers"
+                    .into(),
+            ));
+        }
         Ok(Settings {
             database_url,
             database_secret_prefix,
             event_bus: var("EVENT_BUS_NAME"),
-            opensearch_url: var("OPENSEARCH_URL"),
+            opensearch_domain_name,
+            opensearch_url,
             persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
             posts_index_alias: var("POSTS_INDEX_ALIAS").unwrap_or_else(|| "posts".into()),
             esr_command_queue_url: var("ESR_COMMAND_QUEUE_URL"),
@@ -111,6 +124,7 @@ impl Settings {
             || self.reval_queue_url.is_some()
             || self.job_function_prefix.is_some()
             || (self.database_url.is_none() && self.database_secret_prefix.is_some())
+            || self.opensearch_domain_name.is_some()
             || self.opensearch_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }
@@ -170,5 +184,24 @@ mod tests {
         assert_eq!(expected.len(), JobName::ALL.len() - 2);
         let error = settings(&[("DATABASE_URL", "postgres://h/db"), ("REVAL_ENABLED", "no")]).unwrap_err().to_string();
         assert!(error.contains("REVAL_ENABLED is 'no'"), "{error}");
+    }
+
+    #[test]
+    fn the_search_server_is_a_managed_domain_or_a_url_never_both() {
+        let domain =
+            settings(&[("DATABASE_URL", "postgres://h/db"), ("OPENSEARCH_DOMAIN_NAME", "tis-search")]).unwrap();
+        assert_eq!(domain.opensearch_domain_name.as_deref(), Some("tis-search"));
+        assert!(domain.needs_aws(), "its control plane is an AWS API");
+        let local =
+            settings(&[("DATABASE_URL", "postgres://h/db"), ("OPENSEARCH_URL", "http://127.0.0.1:9200")]).unwrap();
+        assert!(!local.needs_aws());
+        let error = settings(&[
+            ("DATABASE_URL", "postgres://h/db"),
+            ("OPENSEARCH_DOMAIN_NAME", "tis-search"),
+            ("OPENSEARCH_URL", "http://127.0.0.1:9200"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("OPENSEARCH_DOMAIN_NAME") && error.contains("not both"), "{error}");
     }
 }

@@ -10,7 +10,7 @@ use crate::events::EventPublisher;
 use crate::jobs::reval_feed::RevalQueue;
 use crate::queue::Queue;
 use crate::runner::Runner;
-use crate::search::{IndexTarget, OpenSearchIndex, Search};
+use crate::search::{IndexTarget, OpenSearchIndex, Search, SearchDomain};
 use crate::watchdog::InvokeFunction;
 use sync_core::esr::schedule::{Dispatch, Dispatches};
 use sync_core::{Function, JobName};
@@ -44,20 +44,40 @@ impl Context {
         Ok(Context { settings, aws, database, events })
     }
 
-    pub fn runner(&self) -> Result<Runner> {
+    /// The runner, with the search indexes and the revalidation queue when they are configured.
+    pub async fn runner(&self) -> Result<Runner> {
         let mut runner = Runner::new(self.database.clone(), self.events.clone());
-        if let Some(url) = &self.settings.opensearch_url {
-            runner = runner.with_search(Search {
-                index: OpenSearchIndex::connect(url, self.aws.as_ref())?,
-                persons: IndexTarget::new(self.settings.persons_index_alias.clone()),
-                posts: IndexTarget::new(self.settings.posts_index_alias.clone()),
-            });
+        if let Some(search) = self.search().await? {
+            runner = runner.with_search(search);
         }
         if let Some(url) = &self.settings.reval_queue_url {
             let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
             runner = runner.with_reval_queue(RevalQueue(Queue::new(aws_sdk_sqs::Client::new(aws), url.clone())));
         }
         Ok(runner)
+    }
+
+    /// The search server, when one is configured. A managed domain (`OPENSEARCH_DOMAIN_NAME`) is
+    /// described now, so its endpoint is the one its control plane names and a missing domain
+    /// is an error naming it; a self-managed server is `OPENSEARCH_URL`.
+    pub async fn search(&self) -> Result<Option<Search>> {
+        let (index, domain) = match (&self.settings.opensearch_domain_name, &self.settings.opensearch_url) {
+            (Some(name), _) => {
+                let aws = self.aws.as_ref().expect("AWS configuration is loaded when a domain is set");
+                let domain = SearchDomain::new(aws, name.clone());
+                let url = domain.url().await?;
+                tracing::info!(domain = %name, endpoint = %url, "the search domain's endpoint, from its control plane");
+                (OpenSearchIndex::connect(&url, Some(aws))?, Some(domain))
+            }
+            (None, Some(url)) => (OpenSearchIndex::connect(url, self.aws.as_ref())?, None),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Search {
+            index,
+            domain,
+            persons: IndexTarget::new(self.settings.persons_index_alias.clone()),
+            posts: IndexTarget::new(self.settings.posts_index_alias.clone()),
+        }))
     }
 
     /// The jobs deployed here (`Settings::deployed_jobs`).

@@ -320,6 +320,16 @@ impl Runner {
                 }
             }
         }
+        // A domain in the middle of a configuration change: wait a while, then defer (the
+        // watchdog starts the job again), rather than rebuild against a slowed, throttling domain.
+        if let Some(domain) =
+            self.search.as_ref().and_then(|s| s.domain.as_ref()).filter(|_| jobs::rebuilds_an_index(job))
+        {
+            let deadline = request.deadline;
+            if let Some(reason) = domain.ready_for_rebuild(|| deadline.map(|d| d.work_time_left())).await? {
+                return self.defer(&control, &request, reason).await;
+            }
+        }
         let today = Utc::now().date_naive();
         if request.as_of != today {
             warnings.push(format!("as of {}, not today ({today})", request.as_of));
@@ -539,7 +549,8 @@ impl Runner {
     }
 
     /// Records a run that does not happen now and announces it with `Job Deferred`: a follow-up
-    /// waiting for a predecessor (whose own success will trigger it again), or a paused job.
+    /// waiting for a predecessor (whose own success will trigger it again), a paused job, or an
+    /// index job whose domain stayed busy (the watchdog starts it again).
     async fn defer(&self, control: &Session, request: &RunRequest, why: String) -> Result<RunSummary> {
         let reason = format!("deferred: {why}");
         tracing::info!(job = %request.job, as_of = %request.as_of, "{reason}");

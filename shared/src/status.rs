@@ -1,5 +1,5 @@
-//! sync-status and `tis-sync status`: the run ledger and the ESR exporter's state in one answer,
-//! for an operator at 7 a.m.
+//! sync-status and `tis-sync status`: the run ledger, the ESR exporter's state and the search
+//! indexes (the domain's state, each alias's live index) in one answer, for an operator at 7 a.m.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -7,6 +7,8 @@ use tokio_postgres::Client;
 
 use crate::error::{Cause, Error, Result};
 use crate::ledger::{self, JobStatus};
+use crate::search::{Search, SearchIndex};
+use sync_core::search_domain::DomainState;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,15 +31,83 @@ pub struct EsrStatus {
     pub dead_letter_depth: Option<i64>,
 }
 
+/// One search index as readers see it: the index its alias points at and what it holds.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasStatus {
+    pub alias: String,
+    /// The concrete index behind the alias (`None`: the alias does not exist yet).
+    pub index: Option<String>,
+    pub documents: Option<u64>,
+    /// Why the rest could not be read.
+    pub error: Option<String>,
+}
+
+/// The search server: the managed domain's state from its control plane, and each alias.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchStatus {
+    /// `None` for a self-managed server (`OPENSEARCH_URL`): it has no control plane.
+    pub domain: Option<DomainState>,
+    /// Why the domain or the server could not be read.
+    pub error: Option<String>,
+    pub aliases: Vec<AliasStatus>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SystemStatus {
     pub at: DateTime<Utc>,
     pub jobs: Vec<JobStatus>,
     pub esr: EsrStatus,
+    /// `None` when no search server is configured here.
+    pub search: Option<SearchStatus>,
 }
 
-pub async fn status(client: &Client, today: NaiveDate, dead_letter_depth: Option<i64>) -> Result<SystemStatus> {
+/// The search side's state. Never fails: what cannot be read is reported as an error in the
+/// answer, so the rest of the status still reaches the operator.
+pub async fn search_status(search: Result<Option<Search>>) -> Option<SearchStatus> {
+    let search = match search {
+        Ok(None) => return None,
+        Ok(Some(search)) => search,
+        Err(error) => return Some(SearchStatus { domain: None, error: Some(error.to_string()), aliases: Vec::new() }),
+    };
+    let (domain, error) = match &search.domain {
+        Some(domain) => match domain.describe().await {
+            Ok(state) => (Some(state), None),
+            Err(error) => (None, Some(error.to_string())),
+        },
+        None => (None, None),
+    };
+    let mut aliases = Vec::new();
+    for target in [&search.persons, &search.posts] {
+        aliases.push(alias_status(&search.index, &target.alias).await);
+    }
+    Some(SearchStatus { domain, error, aliases })
+}
+
+async fn alias_status(index: &impl SearchIndex, alias: &str) -> AliasStatus {
+    let read = async {
+        let Some(live) = index.alias_targets(alias).await?.into_iter().next() else {
+            return Ok((None, None));
+        };
+        let documents = index.count(&live).await?;
+        Ok::<_, Error>((Some(live), Some(documents)))
+    };
+    match read.await {
+        Ok((index, documents)) => AliasStatus { alias: alias.to_string(), index, documents, error: None },
+        Err(error) => {
+            AliasStatus { alias: alias.to_string(), index: None, documents: None, error: Some(error.to_string()) }
+        }
+    }
+}
+
+pub async fn status(
+    client: &Client,
+    today: NaiveDate,
+    dead_letter_depth: Option<i64>,
+    search: Option<SearchStatus>,
+) -> Result<SystemStatus> {
     let jobs = ledger::status(client).await?;
     let rows = client
         .query(
@@ -71,7 +141,7 @@ pub async fn status(client: &Client, today: NaiveDate, dead_letter_depth: Option
             notification_waiting: r.get("notification_waiting"),
         })
         .collect();
-    Ok(SystemStatus { at: Utc::now(), jobs, esr: EsrStatus { date: today, deaneries, dead_letter_depth } })
+    Ok(SystemStatus { at: Utc::now(), jobs, esr: EsrStatus { date: today, deaneries, dead_letter_depth }, search })
 }
 
 /// The dead-letter queue's depth (visible + in flight).

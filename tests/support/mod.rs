@@ -296,12 +296,13 @@ pub mod template {
     }
 }
 
-/// `runner` with the person index on this process's OpenSearch-API server, under an alias of
-/// the test's own.
+/// `runner` with the person and post indexes on this process's OpenSearch-API server, under an alias of
+/// the test's own (one per index).
 pub fn with_search(_db: &TestDb, runner: Runner) -> Runner {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     runner.with_search(shared::search::Search {
         index: shared::search::OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
+        domain: None,
         persons: shared::search::IndexTarget::new(format!("persons_{}", &unique[..12])),
         posts: shared::search::IndexTarget::new(format!("posts_{}", &unique[..12])),
     })

@@ -14,6 +14,6 @@ const JOB: JobName = JobName::RevalCurrentPlacementSync;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let runner = init(Function::Job(JOB)).await?.runner()?.with_metrics(MetricsSink::Stdout);
+    let runner = init(Function::Job(JOB)).await?.runner().await?.with_metrics(MetricsSink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&runner, JOB, event))).await
 }

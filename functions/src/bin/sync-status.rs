@@ -1,5 +1,6 @@
-//! sync-status: the console's view of the run ledger and the ESR exporter (files today, records
-//! waiting, dead-letter depth), read-only (shared/src/status.rs).
+//! sync-status: the console's view of the run ledger, the ESR exporter (files today, records
+//! waiting, dead-letter depth) and the search side (the domain's state, each alias's live index
+//! and count), read-only (shared/src/status.rs).
 
 use functions::{handle_status, init};
 use lambda_runtime::{service_fn, LambdaEvent};

@@ -51,12 +51,18 @@ impl From<Rebuilt> for JobOutput {
 pub struct JobContext<'a> {
     pub as_of: NaiveDate,
     pub run_id: uuid::Uuid,
-    /// The search domain, when configured (`OPENSEARCH_URL`); only the index jobs need it.
+    /// The search server, when configured (`OPENSEARCH_DOMAIN_NAME` or `OPENSEARCH_URL`); only the
+    /// index jobs need it.
     pub search: Option<&'a Search>,
     /// The revalidation queue, when configured (`REVAL_QUEUE_URL`); only the feeds need it.
     pub reval: Option<&'a RevalQueue>,
     /// When the job's work must end (the index job stops and deletes its new index by then).
     pub deadline: Option<crate::deadline::Deadline>,
+}
+
+/// Whether `job` rebuilds a search index (and so waits for a busy domain before it starts).
+pub fn rebuilds_an_index(job: JobName) -> bool {
+    matches!(job, JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync)
 }
 
 /// Runs one attempt of `job` on the work connection. Each job replaces its output atomically
@@ -83,9 +89,11 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
             reval_feed::run(client, job, as_of, ids, queue).await
         }
         JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync => {
-            let search = context
-                .search
-                .ok_or_else(|| Error::Config(format!("{job} needs OPENSEARCH_URL (the OpenSearch endpoint)")))?;
+            let search = context.search.ok_or_else(|| {
+                Error::Config(format!(
+                    "{job} needs OPENSEARCH_DOMAIN_NAME (the managed domain) or OPENSEARCH_URL (a self-managed server)"
+                ))
+            })?;
             let (kind, target) = match job {
                 JobName::PersonElasticsearchSync => (&person_elasticsearch_sync::PERSONS, &search.persons),
                 _ => (&post_elasticsearch_sync::POSTS, &search.posts),

@@ -1,7 +1,7 @@
 //! The search indexes (persons, posts). `SearchIndex` is the port the index jobs talk to (the
 //! operations a zero-downtime rebuild needs); `OpenSearchIndex` is its adapter over the
-//! `opensearch` crate; `rebuild` is the one routine both jobs run. Unit tests of the rebuild use
-//! a recording adapter instead.
+//! `opensearch` crate; `rebuild` is the one routine both jobs run (unit tests of it use a
+//! recording adapter instead). `SearchDomain` is the managed domain's control plane.
 
 use std::future::Future;
 
@@ -10,9 +10,11 @@ use serde_json::Value;
 
 use crate::error::Result;
 
+mod domain;
 mod opensearch;
 pub mod rebuild;
 
+pub use self::domain::SearchDomain;
 pub use self::opensearch::OpenSearchIndex;
 
 /// AWS OpenSearch rejects requests over 10 MB; half of that leaves room.
@@ -42,10 +44,12 @@ impl IndexTarget {
     }
 }
 
-/// The search domain as configured: the client and the alias of each index.
+/// The search domain as configured: the client, the alias of each index, and the managed
+/// domain's control plane (`None` for a self-managed server reached by `OPENSEARCH_URL`).
 #[derive(Clone)]
 pub struct Search {
     pub index: OpenSearchIndex,
+    pub domain: Option<SearchDomain>,
     pub persons: IndexTarget,
     pub posts: IndexTarget,
 }

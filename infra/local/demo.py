@@ -1,10 +1,10 @@
 """`make demo`: operates the deployed local cloud the way schedules and operators do.
 
-Invokes the three scheduled head jobs through the Lambda Invoke API (with their schedules'
-input) and lets the template's rules run the follow-ups from the `Job Succeeded` events; shows
-progress live from the run ledger; invokes the ESR dispatch function and lets the SQS event
-source drive the exporter; then prints a summary: the ledger, the index behind its alias, the
-ESR files in the bucket.
+Invokes the scheduled head jobs through the Lambda Invoke API (with their schedules' input) and
+lets the template's rules run the follow-ups from the `Job Succeeded` events; shows progress live
+from the run ledger; invokes the ESR dispatch function and lets the SQS event source drive the
+exporter; then prints a summary: the status (the ledger, the ESR files, each search alias), the
+revalidation queue, the ESR files in the bucket.
 
 Reads the local cloud's environment (infra/local/cloud.sh up demo) from the process.
 """
@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 import boto3
 
@@ -108,13 +107,6 @@ def summary():
     print()
     subprocess.run([TIS_SYNC, "status"], stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "error"})
     print()
-    for variable, default in (("PERSONS_INDEX_ALIAS", "persons"), ("POSTS_INDEX_ALIAS", "posts")):
-        alias = os.environ.get(variable, default)
-        with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/_alias/{alias}") as r:
-            index = next(iter(json.load(r)))
-        with urllib.request.urlopen(f"{os.environ['OPENSEARCH_URL']}/{alias}/_count") as r:
-            count = json.load(r)["count"]
-        print(f"search index: alias {alias} -> {index}, {count} documents")
     queue = os.environ["REVAL_QUEUE_URL"]
     waiting = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
     print(f"revalidation feeds: {waiting['Attributes']['ApproximateNumberOfMessages']} message(s) of trainee ids "

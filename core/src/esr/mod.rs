@@ -1,11 +1,12 @@
 //! The ESR exporter's vocabulary (docs/esr-export.md): the export command, the two kinds of
-//! file and their byte layout.
+//! file and their byte layout, and which records a file takes.
 
 use chrono::{Days, NaiveDate};
 
 pub mod command;
 pub mod layout;
 pub mod schedule;
+pub mod selection;
 
 pub use command::Command;
 

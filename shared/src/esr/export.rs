@@ -4,7 +4,8 @@
 //!    made a file already, take it; if the day's file exists and the command is not forced,
 //!    take that; otherwise take the next number of the kind's shared
 //!    sequence, select the qualifying records (TO_EXPORT, start date from run date + 2 days to
-//!    before run date + 13 weeks, at most 40 per position, by start date then id), write the file
+//!    before run date + 13 weeks, at most 40 per position, by start date then id: core's
+//!    `esr::selection`), write the file
 //!    and mark its records EXPORTED. Transient database errors retry the whole transaction.
 //! 2. After the commit, upload the file's stored bytes to S3 under its name (idempotent: a
 //!    retried command uploads the same bytes under the same key).
@@ -22,6 +23,7 @@ use serde_json::Value;
 use tokio_postgres::Transaction;
 
 use sync_core::esr::layout::{self, Line};
+use sync_core::esr::selection::{records_taken, Waiting};
 use sync_core::esr::{Command, Kind};
 use sync_core::event::DetailType;
 
@@ -216,17 +218,17 @@ impl Exporter {
         let lines: Vec<Line<'_>> = records
             .iter()
             .map(|r| match command.kind {
-                Kind::App => Line::Applicant(&r.fields),
+                Kind::App => Line::Applicant(&r.record.fields),
                 Kind::Notification => Line::Notification {
-                    notification_type: r.notification_type.unwrap_or_default(),
-                    placement_id: r.placement_id,
-                    fields: &r.fields,
+                    notification_type: r.record.notification_type.unwrap_or_default(),
+                    placement_id: r.record.placement_id,
+                    fields: &r.record.fields,
                 },
             })
             .collect();
         let content = layout::render(command.kind, &command.deanery, command.date, sequence, &lines);
         let record_ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-        let placement_ids: Vec<i64> = records.iter().map(|r| r.placement_id).collect();
+        let placement_ids: Vec<i64> = records.iter().map(|r| r.record.placement_id).collect();
         let s3_key = self.store.key(&file_name);
         let id: i64 = tx
             .query_one(
@@ -323,27 +325,22 @@ async fn existing_file(
     }))
 }
 
-struct Waiting {
-    id: i64,
+/// A waiting record's contents: what its line in the file is made of.
+struct Record {
     placement_id: i64,
     notification_type: Option<i32>,
     fields: Value,
 }
 
-/// The records the command's file takes. They are locked first, so a concurrent intake update
-/// waits for this transaction rather than change a record that is being written out.
+/// The records the command's file takes (the decision is core's `records_taken`). Every waiting
+/// record in the window is locked first, so a concurrent intake update waits for this
+/// transaction rather than change a record that is being written out.
 async fn qualifying_records(
     tx: &Transaction<'_>,
     command: &Command,
-) -> std::result::Result<Vec<Waiting>, tokio_postgres::Error> {
+) -> std::result::Result<Vec<Waiting<Record>>, tokio_postgres::Error> {
     let table = records_table(command.kind);
     let (from, until) = sync_core::esr::window(command.date);
-    let window = "status = 'TO_EXPORT' AND deanery = $1 AND start_date >= $2 AND start_date < $3";
-    tx.execute(
-        &format!("SELECT 1 FROM {table} WHERE {window} ORDER BY start_date, id FOR UPDATE"),
-        &[&command.deanery, &from, &until],
-    )
-    .await?;
     let (fields, notification_type) = match command.kind {
         Kind::App => ("applicant", "NULL::integer"),
         Kind::Notification => ("notification", "notification_type"),
@@ -351,24 +348,27 @@ async fn qualifying_records(
     let rows = tx
         .query(
             &format!(
-                "WITH ranked AS (
-                     SELECT id, placement_id, start_date, {fields} AS fields, {notification_type} AS notification_type,
-                            row_number() OVER (PARTITION BY position_number ORDER BY start_date, id) AS nth
-                     FROM {table} WHERE {window}
-                 )
-                 SELECT id, placement_id, fields, notification_type FROM ranked
-                 WHERE nth <= $4 ORDER BY start_date, id"
+                "SELECT id, position_number, start_date, placement_id, {fields} AS fields,
+                        {notification_type} AS notification_type
+                 FROM {table}
+                 WHERE status = 'TO_EXPORT' AND deanery = $1 AND start_date >= $2 AND start_date < $3
+                 ORDER BY start_date, id FOR UPDATE"
             ),
-            &[&command.deanery, &from, &until, &sync_core::esr::MAX_PER_POSITION],
+            &[&command.deanery, &from, &until],
         )
         .await?;
-    Ok(rows
+    let waiting = rows
         .iter()
         .map(|r| Waiting {
             id: r.get("id"),
-            placement_id: r.get("placement_id"),
-            notification_type: r.get("notification_type"),
-            fields: r.get("fields"),
+            position_number: r.get("position_number"),
+            start_date: r.get("start_date"),
+            record: Record {
+                placement_id: r.get("placement_id"),
+                notification_type: r.get("notification_type"),
+                fields: r.get("fields"),
+            },
         })
-        .collect())
+        .collect();
+    Ok(records_taken(command.date, waiting))
 }

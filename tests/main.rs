@@ -3,6 +3,7 @@
 //! starts: Postgres, ministack with template.yaml deployed, cargo lambda watch, osmem-server.
 
 mod access_matrix;
+mod architecture;
 mod bench;
 mod cli;
 mod cloud;

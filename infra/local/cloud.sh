@@ -64,9 +64,10 @@ parameters=()
 app_files_schedule=""
 if [[ $flavour == test ]]; then app_files_schedule="rate(1 minute)"; fi
 if [[ -n $app_files_schedule ]]; then parameters+=(--parameter "EsrAppFilesSchedule=$app_files_schedule"); fi
+"$root/target/debug/template-json" > "$state/template.json"
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
   --watch "http://127.0.0.1:$watch_port" \
-  --template "$root/template.yaml" --out "$state/outputs.json" \
+  --template "$state/template.json" --out "$state/outputs.json" \
   --processed "$state/processed-template.json" "${parameters[@]}"
 
 output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }

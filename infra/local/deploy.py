@@ -1,12 +1,13 @@
 """Deploys template.yaml itself to the local AWS emulator (ministack), as CloudFormation does.
 
-Two local adjustments, made on a temporary copy and never in template.yaml
-(docs/local-stack.md):
+It reads the template in CloudFormation's JSON form, which `template-json` (tests/bin) prints, so
+the project parses template.yaml with one YAML parser. Two local adjustments, made on that copy
+and never in template.yaml (docs/local-stack.md):
   - CodeUri becomes an s3:// URI of a placeholder zip in the emulator's S3;
   - each function gets MINISTACK_LAMBDA_PROXY_URL, so the emulator forwards its invocations to
     `cargo lambda watch`, which runs the real binary named in Metadata.BuildProperties.Binary.
 
-Usage: deploy.py --endpoint URL --stack NAME --watch URL --out FILE
+Usage: deploy.py --template TEMPLATE.json --endpoint URL --stack NAME --watch URL --out FILE
                  --processed FILE [--parameter KEY=VALUE ...]
 Writes the stack's outputs as JSON to --out, and the template as deployed (after the SAM
 transform) to --processed. The functions' database secrets are `tis-sync logins`' to write.
@@ -19,29 +20,9 @@ import time
 import zipfile
 
 import boto3
-import yaml
 
 REGION = "eu-west-2"
 CODE_BUCKET = "tis-sync-local-code"
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !Sub, !GetAtt, ...) as their long JSON forms."""
-
-
-def _tagged(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else "Fn::" + suffix: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _tagged)
 
 
 def client(service, endpoint):
@@ -65,7 +46,7 @@ def placeholder_code(endpoint):
 
 def local_copy(template_path, code_uri, watch_url):
     with open(template_path) as f:
-        template = yaml.load(f, Loader=CloudFormationLoader)
+        template = json.load(f)
     template["Globals"]["Function"]["CodeUri"] = code_uri
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -118,7 +99,7 @@ def main():
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--watch", required=True, help="cargo lambda watch's base URL")
-    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--template", required=True, help="template.yaml as CloudFormation JSON (template-json)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--processed", required=True, help="where to write the processed template (JSON)")
     parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")

@@ -1,36 +1,45 @@
-"""Zips each function artifact of a `sam build` exactly as `sam package`/`sam deploy` would
-upload it (SAM's own make_zip), names the zip after the function's binary, and prints the sizes.
+"""Reads what `sam package` uploaded (its JSON output template names each function's zip in the
+bucket), saves each zip as ZIP_DIR/<binary>.zip and prints its size and its bootstrap's. Fails if
+a zip is over 10 MB or a function has no uploaded zip.
 
-Run with the pinned aws-sam-cli's Python: package.py BUILD_DIR ZIP_DIR
+Run with the pinned aws-sam-cli's Python (boto3 comes with it):
+    package.py PACKAGED_TEMPLATE BUILD_DIR ZIP_DIR    (AWS_ENDPOINT_URL names the bucket's S3)
 """
+import json
 import os
 import sys
 
-from samcli.lib.package.utils import make_zip
-from samcli.yamlhelper import yaml_parse
+import boto3
 
 MB = 1024 * 1024  # binary megabytes, as the benchmark reports them and Lambda counts memory
-LIMIT_BYTES = 10 * MB  # performance.md: each bootstrap <= 10 MB zipped
+LIMIT_BYTES = 10 * MB  # docs/performance.md: each bootstrap <= 10 MB zipped
 
 
-def main(build_dir: str, zip_dir: str) -> int:
-    with open(os.path.join(build_dir, "template.yaml"), encoding="utf-8") as f:
-        template = yaml_parse(f.read())
+def main(packaged_template: str, build_dir: str, zip_dir: str) -> int:
+    with open(packaged_template, encoding="utf-8") as f:
+        template = json.load(f)
+    functions = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    if not functions:
+        print("error: the packaged template has no functions", file=sys.stderr)
+        return 1
+    s3 = boto3.client("s3")
     os.makedirs(zip_dir, exist_ok=True)
     over = []
-    functions = [
-        (r["Metadata"]["BuildProperties"]["Binary"], r["Properties"]["CodeUri"])
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::Serverless::Function"
-    ]
-    if not functions:
-        print("error: the built template has no functions", file=sys.stderr)
-        return 1
-    for binary, code_uri in sorted(functions):
-        artifact = os.path.join(build_dir, code_uri)
-        zipped = make_zip(os.path.join(zip_dir, binary), artifact)
+    for logical_id, resource in sorted(functions.items()):
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        code_uri = resource["Properties"].get("CodeUri", "")
+        if not code_uri.startswith("s3://"):
+            print(f"error: {logical_id}'s CodeUri is {code_uri!r}, not an uploaded zip", file=sys.stderr)
+            return 1
+        bucket, key = code_uri[len("s3://"):].split("/", 1)
+        zipped = os.path.join(zip_dir, f"{binary}.zip")
+        s3.download_file(bucket, key, zipped)
         size = os.path.getsize(zipped)
-        unzipped = os.path.getsize(os.path.join(artifact, "bootstrap"))
+        unzipped = os.path.getsize(os.path.join(build_dir, logical_id, "bootstrap"))
         print(f"{binary:<40} {unzipped / MB:6.1f} MB bootstrap {size / MB:6.1f} MB zipped")
         if size > LIMIT_BYTES:
             over.append(binary)
@@ -41,4 +50,4 @@ def main(build_dir: str, zip_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))

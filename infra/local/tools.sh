@@ -40,7 +40,7 @@ fi
 venv ministack "ministack==$MINISTACK_VERSION" "aws-sam-translator==$AWS_SAM_TRANSLATOR_VERSION"
 venv cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"
 venv lint "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
-venv deploy "boto3==$BOTO3_VERSION" "pyyaml==$PYYAML_VERSION"
+venv deploy "boto3==$BOTO3_VERSION"
 venv checkov "checkov==$CHECKOV_VERSION"
 
 # osmem-server: the wheel carries a static binary; check its hash before trusting it.

@@ -294,6 +294,44 @@ pub mod template {
     pub fn to_json(value: &Value) -> serde_json::Value {
         serde_json::to_value(value).expect("plain YAML converts to JSON")
     }
+
+    /// The template in CloudFormation's JSON form, each short tag in its long form (`!Ref X` is
+    /// `{"Ref": "X"}`, `!Condition C` is `{"Condition": "C"}`, `!GetAtt A.B` is
+    /// `{"Fn::GetAtt": ["A", "B"]}`, any other `!F v` is `{"Fn::F": v}`). The local deploy sends
+    /// this, so template.yaml is read by one YAML parser here (and by SAM's own tools).
+    pub fn cloudformation_json(value: &Value) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match value {
+            Value::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                let tag = tag.trim_start_matches('!');
+                let inner = match (tag, &tagged.value) {
+                    ("GetAtt", Value::String(target)) => {
+                        let (resource, attribute) =
+                            target.split_once('.').unwrap_or_else(|| panic!("!GetAtt {target} names no attribute"));
+                        serde_json::json!([resource, attribute])
+                    }
+                    (_, inner) => cloudformation_json(inner),
+                };
+                let key = match tag {
+                    "Ref" | "Condition" => tag.to_string(),
+                    function => format!("Fn::{function}"),
+                };
+                Json::Object([(key, inner)].into_iter().collect())
+            }
+            Value::Mapping(mapping) => Json::Object(
+                mapping
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = k.as_str().unwrap_or_else(|| panic!("template key {k:?} is not a string"));
+                        (key.to_string(), cloudformation_json(v))
+                    })
+                    .collect(),
+            ),
+            Value::Sequence(items) => Json::Array(items.iter().map(cloudformation_json).collect()),
+            plain => to_json(plain),
+        }
+    }
 }
 
 /// `runner` with the person and post indexes on this process's OpenSearch-API server, under an alias of

@@ -89,18 +89,31 @@ async fn seeding_is_reproducible_for_a_seed() {
     assert_ne!(fingerprint().await, first, "another seed, other data");
 }
 
+/// clap refuses an unknown job or kind, with the list, before anything runs; `--help` lists them.
 #[tokio::test]
-async fn an_unknown_job_is_one_clear_line_and_a_failure() {
+async fn an_unknown_job_or_kind_is_refused_with_the_list_and_help_lists_them() {
     let db = TestDb::new().await;
     let (out, stdout, stderr) = run(tis_sync().args(["run", "person-owner"]).env("DATABASE_URL", &db.url));
     assert!(!out.status.success());
     assert!(stdout.is_empty());
-    let lines = error_lines(&stderr);
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(
-        lines[0].starts_with("error: invalid input: unknown job 'person-owner' (known jobs: person-owner-rebuild, "),
-        "{stderr}"
-    );
+    assert_eq!(error_lines(&stderr), ["error: invalid value 'person-owner' for '<JOB>'"], "{stderr}");
+    let listed = format!("[possible values: {}]", sync_core::JobName::ALL.map(|j| j.as_str()).join(", "));
+    assert!(stderr.contains(&listed), "{stderr}");
+    let (out, _, stderr) =
+        run(tis_sync().args(["esr", "export", "--deanery", "KSS", "--kind", "dnc"]).env("DATABASE_URL", &db.url));
+    assert!(!out.status.success());
+    assert_eq!(error_lines(&stderr), ["error: invalid value 'dnc' for '--kind <KIND>'"], "{stderr}");
+    assert!(stderr.contains("[possible values: app, notification]"), "{stderr}");
+    for help in [vec!["run", "--help"], vec!["pause", "--help"], vec!["resume", "--help"]] {
+        let (out, stdout, _) = run(tis_sync().args(&help));
+        assert!(out.status.success());
+        assert!(stdout.contains(&listed), "{help:?}: {stdout}");
+    }
+    let (_, stdout, _) = run(tis_sync().args(["esr", "dispatch", "--help"]));
+    assert!(stdout.contains("[possible values: app, notification]"), "{stdout}");
+    let c = db.client().await;
+    let runs: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
+    assert_eq!(runs, 0, "nothing ran");
 }
 
 #[tokio::test]
@@ -185,4 +198,25 @@ async fn the_graph_command_prints_the_job_graph_without_a_database() {
         let follow_ups: Vec<&str> = node.follow_ups.iter().map(|j| j.as_str()).collect();
         assert_eq!(printed["followUps"], serde_json::json!(follow_ups));
     }
+}
+
+/// The README's diagram of the job graph is `tis-sync graph --format mermaid`, verbatim, and the
+/// DOT form draws the same graph.
+#[test]
+fn the_readme_diagram_is_the_graph_commands_output() {
+    let (out, mermaid, stderr) = run(tis_sync().args(["graph", "--format", "mermaid"]).env_remove("DATABASE_URL"));
+    assert!(out.status.success(), "{stderr}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let begin = "<!-- tis-sync graph --format mermaid -->\n```mermaid\n";
+    let start = readme.find(begin).expect("the README marks its job-graph diagram") + begin.len();
+    let drawn = &readme[start..start + readme[start..].find("```").expect("the diagram ends")];
+    assert_eq!(
+        drawn, mermaid,
+        "the README's job graph is out of date: paste `tis-sync graph --format mermaid` under the marker"
+    );
+    let (out, dot, _) = run(tis_sync().args(["graph", "--format", "dot"]).env_remove("DATABASE_URL"));
+    assert!(out.status.success());
+    assert!(dot.starts_with("digraph jobs {") && dot.trim_end().ends_with('}'), "{dot}");
+    let edges: usize = sync_core::graph::GRAPH.iter().map(|n| n.follow_ups.len()).sum();
+    assert_eq!(dot.matches(" -> ").count(), edges + sync_core::graph::heads().len(), "{dot}");
 }

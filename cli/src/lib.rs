@@ -1,6 +1,8 @@
 //! What only the command line does: run jobs one after another in this process (in AWS, each
 //! job's success event starts its follow-ups instead), and the watchdog's catch-ups here.
 
+pub mod picture;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::json;

@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
-use clap::{Parser, Subcommand};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use shared::context::Context;
 use shared::esr::dispatch::DispatchRequest;
@@ -17,7 +18,7 @@ use shared::{ledger, logins, migrate, Error};
 use sync_core::esr::{Command as EsrExport, Kind};
 use sync_core::graph;
 use sync_core::JobName;
-use tis_sync::{InProcess, RunHere};
+use tis_sync::{picture, InProcess, RunHere};
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -30,9 +31,13 @@ struct Cli {
 enum Command {
     /// Apply all database migrations (idempotent).
     Migrate,
-    /// The job graph as JSON: each job, its schedule (heads) and its follow-ups, in dependency
-    /// order (what the demo and scripts read instead of a copy).
-    Graph,
+    /// The job graph: each job, its schedule (heads) and its follow-ups, in dependency order.
+    /// JSON is what the demo and scripts read instead of a copy; Mermaid (the README's diagram)
+    /// and DOT draw it.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
+        format: GraphFormat,
+    },
     /// Give every function a database login of its own (a member of the role the migrations
     /// made for it, with a new password) and write it to the function's secret,
     /// `<secret-prefix><function>`. Run after `migrate`; running it again renews the passwords.
@@ -53,11 +58,11 @@ enum Command {
     },
     /// Run one job, then (unless --no-follow-ups) what the job graph says comes after it.
     Run {
-        /// Job name, e.g. person-owner-rebuild.
-        job: String,
+        #[arg(value_parser = job_parser())]
+        job: JobName,
         /// Business date of the run (default: today, UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = DateParser)]
+        as_of: Option<NaiveDate>,
         /// Allow an --as-of more than 31 days from today.
         #[arg(long)]
         allow_distant_as_of: bool,
@@ -68,8 +73,8 @@ enum Command {
     /// Run the whole nightly job graph in dependency order.
     Nightly {
         /// Business date of the runs (default: today, UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = DateParser)]
+        as_of: Option<NaiveDate>,
         /// Allow an --as-of more than 31 days from today.
         #[arg(long)]
         allow_distant_as_of: bool,
@@ -77,21 +82,25 @@ enum Command {
     /// Pause a job: its schedule, its predecessors' success and the watchdog no longer start it
     /// (a run started by hand still runs).
     Pause {
-        job: String,
+        #[arg(value_parser = job_parser())]
+        job: JobName,
         /// Why, for the people who see it paused.
         #[arg(long)]
         reason: String,
     },
     /// Resume a paused job.
-    Resume { job: String },
+    Resume {
+        #[arg(value_parser = job_parser())]
+        job: JobName,
+    },
     /// The run ledger (last run of each job, running now, durations, rows, errors) and the ESR
     /// exporter (today's files per deanery, records waiting, dead-letter queue depth).
     Status,
     /// What the 07:00 watchdog does: find missed or failed runs for the date and run them again
     /// (here, in this process); report overdue ESR records and missing files.
     Watchdog {
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = DateParser)]
+        as_of: Option<NaiveDate>,
         /// Allow an --as-of more than 31 days from today.
         #[arg(long)]
         allow_distant_as_of: bool,
@@ -119,13 +128,13 @@ enum EsrCommand {
         #[arg(long)]
         deanery: String,
         /// Run date (default: today, UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        date: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = DateParser)]
+        date: Option<NaiveDate>,
         /// Allow a --date more than 31 days from today.
         #[arg(long)]
         allow_distant_date: bool,
-        #[arg(long, default_value = "app", value_name = "app|notification")]
-        kind: String,
+        #[arg(long, default_value = "app", value_parser = kind_parser())]
+        kind: Kind,
         /// Make a further file today for records still waiting.
         #[arg(long)]
         force: bool,
@@ -135,13 +144,13 @@ enum EsrCommand {
     Dispatch {
         #[arg(long = "deanery")]
         deaneries: Vec<String>,
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        date: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = DateParser)]
+        date: Option<NaiveDate>,
         /// Allow a --date more than 31 days from today.
         #[arg(long)]
         allow_distant_date: bool,
-        #[arg(long, default_value = "app", value_name = "app|notification")]
-        kind: String,
+        #[arg(long, default_value = "app", value_parser = kind_parser())]
+        kind: Kind,
         #[arg(long)]
         force: bool,
     },
@@ -186,38 +195,36 @@ impl From<sync_core::InvalidInput> for Failure {
     }
 }
 
-async fn execute(command: Command) -> Result<Value, Failure> {
-    // Check the arguments before touching the database: bad input is reported as itself.
+async fn execute(command: Command) -> Result<Output, Failure> {
+    // clap has parsed the arguments; what needs today's date is checked before touching the
+    // database, so bad input is reported as itself.
     match &command {
-        Command::Run { job, as_of, allow_distant_as_of, .. } => {
-            job.parse::<JobName>()?;
-            as_of_date(as_of.as_deref(), *allow_distant_as_of)?;
-        }
-        Command::Nightly { as_of, allow_distant_as_of } | Command::Watchdog { as_of, allow_distant_as_of } => {
-            as_of_date(as_of.as_deref(), *allow_distant_as_of)?;
-        }
-        Command::Pause { job, .. } | Command::Resume { job } => {
-            job.parse::<JobName>()?;
+        Command::Run { as_of, allow_distant_as_of, .. }
+        | Command::Nightly { as_of, allow_distant_as_of }
+        | Command::Watchdog { as_of, allow_distant_as_of } => {
+            as_of_date(*as_of, *allow_distant_as_of)?;
         }
         Command::Esr(
-            EsrCommand::Export { date, kind, allow_distant_date, .. }
-            | EsrCommand::Dispatch { date, kind, allow_distant_date, .. },
+            EsrCommand::Export { date, allow_distant_date, .. } | EsrCommand::Dispatch { date, allow_distant_date, .. },
         ) => {
-            run_date(date.as_deref(), *allow_distant_date)?;
-            kind.parse::<Kind>()?;
+            run_date(*date, *allow_distant_date)?;
+        }
+        Command::Graph { format } => {
+            // Needs nothing but the code.
+            return Ok(match format {
+                GraphFormat::Json => Output::Json(json!({ "jobs": graph::GRAPH })),
+                GraphFormat::Mermaid => Output::Text(picture::mermaid()),
+                GraphFormat::Dot => Output::Text(picture::dot()),
+            });
         }
         _ => {}
-    }
-    if let Command::Graph = command {
-        // Needs nothing but the code.
-        return Ok(json!({ "jobs": graph::GRAPH }));
     }
     let context = Context::from_env(None).await?;
     let runner = context.runner().await?.following_up_in_process();
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
-    match command {
-        Command::Graph => unreachable!("answered above, without a database"),
+    let value = match command {
+        Command::Graph { .. } => unreachable!("answered above, without a database"),
         Command::Migrate => {
             let applied = migrate::migrate(&mut session.client).await?;
             let applied_text = if applied.is_empty() { "none (up to date)".to_string() } else { applied.join(", ") };
@@ -241,20 +248,18 @@ async fn execute(command: Command) -> Result<Value, Failure> {
             Ok(json!({ "logins": issued }))
         }
         Command::Run { job, as_of, allow_distant_as_of, no_follow_ups } => {
-            let job: JobName = job.parse()?;
             let jobs = if no_follow_ups { vec![job] } else { graph::downstream(job) };
-            run(&runner, &jobs, as_of_date(as_of.as_deref(), allow_distant_as_of)?, !no_follow_ups).await
+            run(&runner, &jobs, as_of_date(as_of, allow_distant_as_of)?, !no_follow_ups).await
         }
         Command::Nightly { as_of, allow_distant_as_of } => {
-            run(&runner, &graph::nightly_order(), as_of_date(as_of.as_deref(), allow_distant_as_of)?, true).await
+            run(&runner, &graph::nightly_order(), as_of_date(as_of, allow_distant_as_of)?, true).await
         }
         Command::Pause { job, reason } => {
-            let pause = ledger::pause(&session.client, job.parse()?, reason.trim()).await?;
+            let pause = ledger::pause(&session.client, job, reason.trim()).await?;
             eprintln!("{} paused: {}", pause.job, pause.reason);
             Ok(serde_json::to_value(pause).expect("pauses serialize"))
         }
         Command::Resume { job } => {
-            let job: JobName = job.parse()?;
             let ended = ledger::resume(&session.client, job).await?;
             eprintln!("{job} {}", if ended.is_some() { "resumed" } else { "was not paused" });
             Ok(json!({ "job": job, "paused": false, "pause": ended }))
@@ -276,7 +281,7 @@ async fn execute(command: Command) -> Result<Value, Failure> {
                 dispatches: context.dispatches()?,
                 jobs: context.deployed_jobs(),
             };
-            let report = watchdog.check(as_of_date(as_of.as_deref(), allow_distant_as_of)?, Utc::now()).await?;
+            let report = watchdog.check(as_of_date(as_of, allow_distant_as_of)?, Utc::now()).await?;
             for check in &report.jobs {
                 eprintln!(
                     "{:<38} {:<8} {}",
@@ -316,7 +321,8 @@ async fn execute(command: Command) -> Result<Value, Failure> {
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
         Command::Esr(command) => Ok(esr(&context, &session.client, command).await?),
-    }
+    };
+    value.map(Output::Json)
 }
 
 async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCommand) -> Result<Value, Error> {
@@ -324,8 +330,8 @@ async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCom
         EsrCommand::Export { deanery, date, allow_distant_date, kind, force } => {
             let command = EsrExport {
                 deanery: deanery.to_uppercase(),
-                date: run_date(date.as_deref(), allow_distant_date)?,
-                kind: kind.parse()?,
+                date: run_date(date, allow_distant_date)?,
+                kind,
                 force,
                 // Handled here, once: nothing redelivers it, so a fresh identity is its own.
                 command_id: Some(format!("cli:{}", uuid::Uuid::new_v4())),
@@ -338,8 +344,8 @@ async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCom
         EsrCommand::Dispatch { deaneries, date, allow_distant_date, kind, force } => {
             let request = DispatchRequest {
                 deaneries: (!deaneries.is_empty()).then(|| deaneries.iter().map(|d| d.to_uppercase()).collect()),
-                date: run_date(date.as_deref(), allow_distant_date)?,
-                kind: kind.parse()?,
+                date: run_date(date, allow_distant_date)?,
+                kind,
                 force,
             };
             let dispatched = context.dispatcher()?.dispatch(&request).await?;
@@ -375,24 +381,77 @@ fn outcome_name(outcome: IntakeOutcome) -> &'static str {
 
 /// The date given with `flag`, or today (UTC) when none is; one more than 31 days from today
 /// only with `allow_flag`.
-fn parse_date(flag: &str, value: Option<&str>, allowed: bool, allow_flag: &str) -> Result<NaiveDate, Error> {
+fn date_or_today(flag: &str, date: Option<NaiveDate>, allowed: bool, allow_flag: &str) -> Result<NaiveDate, Error> {
     let today = Utc::now().date_naive();
-    match value {
+    match date {
         None => Ok(today),
-        Some(text) => {
-            let date = sync_core::date::parse_date(flag, text)?;
+        Some(date) => {
             sync_core::date::check_distance(flag, date, today, allowed, allow_flag)?;
             Ok(date)
         }
     }
 }
 
-fn as_of_date(value: Option<&str>, allowed: bool) -> Result<NaiveDate, Error> {
-    parse_date("--as-of", value, allowed, "--allow-distant-as-of")
+fn as_of_date(date: Option<NaiveDate>, allowed: bool) -> Result<NaiveDate, Error> {
+    date_or_today("--as-of", date, allowed, "--allow-distant-as-of")
 }
 
-fn run_date(value: Option<&str>, allowed: bool) -> Result<NaiveDate, Error> {
-    parse_date("--date", value, allowed, "--allow-distant-date")
+fn run_date(date: Option<NaiveDate>, allowed: bool) -> Result<NaiveDate, Error> {
+    date_or_today("--date", date, allowed, "--allow-distant-date")
+}
+
+/// The jobs by name: `--help` lists them, and clap refuses any other with the list.
+fn job_parser() -> impl TypedValueParser<Value = JobName> {
+    PossibleValuesParser::new(JobName::ALL.map(JobName::as_str))
+        .map(|name| name.parse::<JobName>().expect("one of the names just listed"))
+}
+
+/// The ESR kinds of file, as `job_parser` does for jobs.
+fn kind_parser() -> impl TypedValueParser<Value = Kind> {
+    PossibleValuesParser::new(Kind::ALL.map(Kind::as_str))
+        .map(|name| name.parse::<Kind>().expect("one of the names just listed"))
+}
+
+/// A date in input (YYYY-MM-DD), read by core's one date parser; its message names the flag.
+#[derive(Clone)]
+struct DateParser;
+
+impl TypedValueParser for DateParser {
+    type Value = NaiveDate;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<NaiveDate, clap::Error> {
+        let flag = arg.and_then(|a| a.get_long()).map(|long| format!("--{long}")).unwrap_or_else(|| "date".into());
+        sync_core::date::parse_date(&flag, &value.to_string_lossy()).map_err(|invalid| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{invalid}\n")).with_cmd(cmd)
+        })
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Json,
+    Mermaid,
+    Dot,
+}
+
+/// What a command prints on stdout: JSON for scripts, or text (a picture of the graph).
+enum Output {
+    Json(Value),
+    Text(String),
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Json(value) => write!(f, "{value}"),
+            Output::Text(text) => write!(f, "{}", text.trim_end()),
+        }
+    }
 }
 
 /// Runs `jobs` in order in this process, printing progress; fails if any run failed or had to

@@ -59,6 +59,39 @@ async fn migrate_seed_run_status_work_end_to_end() {
     assert_eq!(status["jobs"][0]["lastRun"]["status"], "succeeded");
     assert_eq!(status["jobs"][0]["runningNow"], false);
     assert!(stderr.contains("person-owner-rebuild"), "a table for humans on stderr: {stderr}");
+    let header = stderr.lines().next().unwrap();
+    for column in ["started (UTC)", "ms", "last success (UTC)", "live as of"] {
+        assert!(header.contains(column), "the table shows {column}: {header}");
+    }
+    let owner = stderr.lines().find(|l| l.starts_with("person-owner-rebuild")).unwrap();
+    let finished = status["jobs"][0]["lastSuccess"]["finishedAt"].as_str().unwrap();
+    assert!(owner.contains(&finished[..19].replace('T', " ")), "last success {finished}: {owner}");
+    assert!(owner.contains("2024-08-04"), "live as of: {owner}");
+
+    // The history: newest first, one job's or every job's, as many as asked.
+    let (out, _, stderr) = run(tis_sync()
+        .args(["run", "person-owner-rebuild", "--as-of", "2024-08-05", "--allow-distant-as-of", "--no-follow-ups"])
+        .env("DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    let runs = |args: &[&str]| {
+        let (out, stdout, stderr) = run(tis_sync().arg("runs").args(args).env("DATABASE_URL", &db.url));
+        assert!(out.status.success(), "{stderr}");
+        let runs: Value = serde_json::from_str(&stdout).unwrap();
+        (runs["runs"].as_array().unwrap().clone(), stderr)
+    };
+    let (all, table) = runs(&[]);
+    let as_of: Vec<&str> = all.iter().map(|r| r["asOf"].as_str().unwrap()).collect();
+    assert_eq!(as_of, ["2024-08-05", "2024-08-04"], "newest first");
+    assert!(all.iter().all(|r| r["job"] == "person-owner-rebuild" && r["status"] == "succeeded"));
+    assert_eq!(table.lines().count(), 3, "a header and a line per run: {table}");
+    let (last, _) = runs(&["person-owner-rebuild", "--last", "1"]);
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0]["asOf"], "2024-08-05");
+    let (none, _) = runs(&["post-funding-status"]);
+    assert!(none.is_empty(), "{none:?}");
+    let (out, _, stderr) = run(tis_sync().args(["runs", "--last", "0"]).env("DATABASE_URL", &db.url));
+    assert!(!out.status.success());
+    assert!(error_lines(&stderr)[0].contains("--last"), "{stderr}");
 }
 
 #[tokio::test]

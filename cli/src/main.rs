@@ -96,6 +96,16 @@ enum Command {
     /// The run ledger (last run of each job, running now, durations, rows, errors) and the ESR
     /// exporter (today's files per deanery, records waiting, dead-letter queue depth).
     Status,
+    /// The run ledger's history, newest first: each run's trigger, as-of date, status, start,
+    /// duration, rows and error.
+    Runs {
+        /// Only this job's runs (default: every job's).
+        #[arg(value_parser = job_parser())]
+        job: Option<JobName>,
+        /// How many runs.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        last: i64,
+    },
     /// What the 07:00 watchdog does: find missed or failed runs for the date and run them again
     /// (here, in this process); report overdue ESR records and missing files.
     Watchdog {
@@ -270,6 +280,11 @@ async fn execute(command: Command) -> Result<Output, Failure> {
             let status = status::status(&session.client, Utc::now().date_naive(), depth, search).await?;
             print_status_table(&status);
             Ok(serde_json::to_value(status).expect("status serializes"))
+        }
+        Command::Runs { job, last } => {
+            let runs = ledger::history(&session.client, job, last).await?;
+            print_runs_table(&runs);
+            Ok(json!({ "runs": runs }))
         }
         Command::Watchdog { as_of, allow_distant_as_of } => {
             let catch_up = RunHere(&runner);
@@ -532,10 +547,15 @@ fn print_status_table(status: &SystemStatus) {
     }
 }
 
+/// A time for people: UTC, to the second.
+fn at(time: Option<chrono::DateTime<Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+}
+
 fn print_jobs_table(statuses: &[ledger::JobStatus]) {
     eprintln!(
-        "{:<38} {:<9} {:<10} {:<11} {:<11} {:>9} {:>10}  error",
-        "job", "running", "last", "as of", "live as of", "ms", "rows"
+        "{:<38} {:<7} {:<10} {:<10} {:<19} {:>9} {:>9}  {:<19} {:<10}  error",
+        "job", "running", "last", "as of", "started (UTC)", "ms", "rows", "last success (UTC)", "live as of"
     );
     for status in statuses {
         let last = status.last_run.as_ref();
@@ -545,15 +565,38 @@ fn print_jobs_table(statuses: &[ledger::JobStatus]) {
             (None, false) => "no",
         };
         eprintln!(
-            "{:<38} {:<9} {:<10} {:<11} {:<11} {:>9} {:>10}  {}",
+            "{:<38} {:<7} {:<10} {:<10} {:<19} {:>9} {:>9}  {:<19} {:<10}  {}",
             status.job.as_str(),
             running,
             last.map(|r| r.status.as_str()).unwrap_or("never"),
             last.map(|r| r.as_of.to_string()).unwrap_or_default(),
-            status.live_as_of.map(|d| d.to_string()).unwrap_or_default(),
+            at(last.map(|r| r.started_at)),
             last.and_then(|r| r.duration_ms).map(|d| d.to_string()).unwrap_or_default(),
             last.and_then(|r| r.rows).map(|r| r.to_string()).unwrap_or_default(),
+            at(status.last_success.as_ref().and_then(|r| r.finished_at)),
+            status.live_as_of.map(|d| d.to_string()).unwrap_or_default(),
             last.and_then(|r| r.error.as_deref()).unwrap_or(""),
+        );
+    }
+}
+
+fn print_runs_table(runs: &[ledger::RunRecord]) {
+    eprintln!(
+        "{:<19} {:<38} {:<10} {:<10} {:<10} {:>9} {:>9} {:>8}  error",
+        "started (UTC)", "job", "trigger", "as of", "status", "ms", "rows", "attempts"
+    );
+    for run in runs {
+        eprintln!(
+            "{:<19} {:<38} {:<10} {:<10} {:<10} {:>9} {:>9} {:>8}  {}",
+            at(Some(run.started_at)),
+            run.job.as_str(),
+            run.trigger.as_str(),
+            run.as_of,
+            run.status.as_str(),
+            run.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            run.rows.map(|r| r.to_string()).unwrap_or_default(),
+            run.attempts,
+            run.error.as_deref().unwrap_or(""),
         );
     }
 }

@@ -376,9 +376,8 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
             .map_err(db("reading the run ledger"))?;
         let running_now = is_locked(client, job).await?;
         let mut last_run = last_run.as_ref().map(RunRecord::from_row).transpose()?;
-        if let Some(run) = last_run.as_mut().filter(|run| run.status == RunStatus::Running && !running_now) {
-            run.status = RunStatus::Abandoned;
-            run.error = Some(format!("{ABANDONED}; closed by the next run"));
+        if let Some(run) = last_run.as_mut() {
+            show_abandoned(run, running_now);
         }
         statuses.push(JobStatus {
             job,
@@ -390,6 +389,35 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
         });
     }
     Ok(statuses)
+}
+
+/// A `running` row while its job's lock is free belongs to a process that died: show it as
+/// `abandoned`, as the next run will record it.
+fn show_abandoned(run: &mut RunRecord, running_now: bool) {
+    if run.status == RunStatus::Running && !running_now {
+        run.status = RunStatus::Abandoned;
+        run.error = Some(format!("{ABANDONED}; closed by the next run"));
+    }
+}
+
+/// The ledger's history, newest first: the last `limit` runs of `job`, or of every job.
+pub async fn history(client: &Client, job: Option<JobName>, limit: i64) -> Result<Vec<RunRecord>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM sync.job_run WHERE $1::text IS NULL OR job = $1
+                 ORDER BY started_at DESC, run_id LIMIT $2"
+            ),
+            &[&job.map(JobName::as_str), &limit],
+        )
+        .await
+        .map_err(db("reading the run ledger"))?;
+    let mut runs = rows.iter().map(RunRecord::from_row).collect::<Result<Vec<_>>>()?;
+    for run in runs.iter_mut().filter(|run| run.status == RunStatus::Running) {
+        let running_now = is_locked(client, run.job).await?;
+        show_abandoned(run, running_now);
+    }
+    Ok(runs)
 }
 
 /// The newest successful run of `job` for the as-of date.

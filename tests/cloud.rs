@@ -279,3 +279,44 @@ async fn a_deployed_schedule_really_fires() {
     .await;
     assert_eq!(deaneries, 13);
 }
+
+/// Every JSON line a run logs in Lambda carries the runtime's request id and X-Ray trace id
+/// beside the run's own fields, all at the top level (what Logs Insights queries by).
+#[tokio::test]
+async fn every_log_line_of_a_run_carries_the_request_and_trace_ids() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    cloud.seed(20).await;
+    let (error, answer) =
+        cloud.invoke("post-employing-body-trust", json!({"asOf": "2024-08-06", "allowDistantAsOf": true}), false).await;
+    assert!(error.is_none(), "{answer}");
+    let run_id = answer["runId"].as_str().expect("the answer names its run").to_string();
+    // cargo lambda watch writes what the functions print to the cloud's functions.log.
+    let log = std::path::Path::new(&cloud.env["TIS_SYNC_OUTPUTS"]).with_file_name("functions.log");
+    let lines: Vec<Value> = eventually("the run's log lines", Duration::from_secs(10), || {
+        let log = log.clone();
+        let run_id = run_id.clone();
+        async move {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|l| l["runId"] == run_id.as_str())
+                .collect();
+            (lines.iter().any(|l| l["message"] == "run succeeded")).then_some(lines)
+        }
+    })
+    .await;
+    assert!(lines.len() >= 2, "{lines:?}");
+    let request_id = lines[0]["requestId"].as_str().expect("requestId at the top level").to_string();
+    assert!(!request_id.is_empty());
+    for line in &lines {
+        assert_eq!(line["requestId"], request_id.as_str(), "one request: {line}");
+        assert!(line["xrayTraceId"].as_str().is_some_and(|t| t.starts_with("Root=1-")), "{line}");
+        assert_eq!(line["job"], "post-employing-body-trust", "{line}");
+        assert_eq!(line["asOf"], "2024-08-06", "{line}");
+        assert_eq!(line["trigger"], "manual", "{line}");
+        assert!(line.get("correlationId").is_some(), "{line}");
+        assert!(line["level"].is_string() && line["message"].is_string(), "{line}");
+    }
+}

@@ -371,10 +371,10 @@ impl Runner {
         let span = tracing::info_span!(
             "job_run",
             job = %job,
-            run_id = %run_id,
+            runId = %run_id,
             trigger = %request.trigger,
-            as_of = %request.as_of,
-            correlation_id = request.correlation_id.as_deref().unwrap_or(""),
+            asOf = %request.as_of,
+            correlationId = request.correlation_id.as_deref().unwrap_or(""),
         );
         async move {
             tracing::info!("run started");

@@ -247,7 +247,11 @@ fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_chatbot_notification() 
     let target = &rule["Targets"][0];
     let (tag, topic) = tagged(&target["Arn"]).unwrap();
     assert_eq!((tag.as_str(), topic.as_str()), ("Ref", Some("AlertsTopic")));
-    let message = target["InputTransformer"]["InputTemplate"].as_str().unwrap();
+    // A !Sub: CloudFormation puts the stack's stage in, EventBridge the placeholders.
+    let (tag, message) = tagged(&target["InputTransformer"]["InputTemplate"]).expect("the message is a !Sub");
+    assert_eq!(tag, "Sub");
+    let message = message.as_str().unwrap().replace("${Stage}", "prod");
+    assert!(!message.contains("${"), "only the stage is substituted: {message}");
     for placeholder in ["<kind>", "<job>", "<asOf>", "<error>", "<runId>"] {
         assert!(message.contains(placeholder), "{message}");
     }
@@ -261,7 +265,7 @@ fn job_failed_and_job_missed_reach_the_alerts_topic_as_a_chatbot_notification() 
         .replace("<runId>", "6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f");
     let notification: serde_json::Value = serde_json::from_str(&filled).expect("the message is JSON");
     assert_eq!((notification["version"].as_str(), notification["source"].as_str()), (Some("1.0"), Some("custom")));
-    assert_eq!(notification["content"]["title"], "tis-sync Job Failed: person-owner-rebuild");
+    assert_eq!(notification["content"]["title"], "tis-sync prod Job Failed: person-owner-rebuild");
     let description = notification["content"]["description"].as_str().unwrap();
     for part in ["2026-12-02", "deadline:", "6f1c1a52", "Runbook"] {
         assert!(description.contains(part), "{description}");
@@ -533,4 +537,53 @@ fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
         to_json(&watchdog["Properties"]["Environment"]["Variables"]["REVAL_ENABLED"]),
         json!({"!Ref": "RevalEnabled"})
     );
+}
+
+/// `sam deploy --config-env stage|prod` needs no prompt: samconfig.toml gives each environment
+/// its stack, its stage and every parameter the template has no default for, and tags the stack
+/// (CloudFormation gives the stack's tags to every resource that takes tags).
+#[test]
+fn every_environment_of_samconfig_deploys_without_a_prompt_and_is_tagged() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../samconfig.toml")).unwrap();
+    let config: toml::Table = toml::from_str(&text).expect("samconfig.toml is TOML");
+    let template = template::load();
+    let required: Vec<String> = template["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p.get("Default").is_none())
+        .map(|(name, _)| name.as_str().unwrap().to_string())
+        .collect();
+    assert!(required.contains(&"Stage".to_string()) && required.contains(&"SubnetIds".to_string()), "{required:?}");
+    for stage in ["stage", "prod"] {
+        let env = &config[stage];
+        assert_eq!(env["global"]["parameters"]["stack_name"].as_str(), Some(format!("tis-sync-{stage}").as_str()));
+        let deploy = &env["deploy"]["parameters"];
+        // `Key="value"` pairs, as sam deploy reads them.
+        let pairs = |field: &str| -> std::collections::BTreeMap<String, String> {
+            deploy[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{stage}: deploy.{field}"))
+                .split("\" ")
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap_or_else(|| panic!("{stage}: {pair}"));
+                    (key.to_string(), value.trim_matches('"').to_string())
+                })
+                .collect()
+        };
+        let overrides = pairs("parameter_overrides");
+        for parameter in &required {
+            assert!(overrides.contains_key(parameter), "{stage} gives no {parameter}: sam deploy would ask for it");
+        }
+        for given in overrides.keys() {
+            assert!(template["Parameters"].get(given.as_str()).is_some(), "{stage}: the template has no {given}");
+        }
+        assert_eq!(overrides["Stage"], stage);
+        assert!(overrides["DatabaseSecretPrefix"].contains(stage), "{stage}: its own secrets");
+        let tags = pairs("tags");
+        assert_eq!(tags.get("service").map(String::as_str), Some("tis-sync"), "{stage}");
+        assert_eq!(tags.get("stage").map(String::as_str), Some(stage), "{stage}");
+        assert!(tags.get("owner").is_some_and(|o| !o.is_empty()), "{stage}");
+        assert_eq!(deploy["template_file"].as_str(), Some("target/sam/build/template.yaml"), "the built template");
+    }
 }

@@ -106,6 +106,7 @@ def main():
     args = parser.parse_args()
 
     parameters = {
+        "Stage": "local",
         # The emulator does not check networks; the functions run on this machine.
         "SubnetIds": "subnet-00000000000000001",
         "SecurityGroupIds": "sg-00000000000000001",

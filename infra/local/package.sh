@@ -19,6 +19,10 @@ export SAM_CLI_TELEMETRY=0 AWS_REGION=${AWS_REGION:-eu-west-2}
 sam="$tools_dir/sam/bin/sam"
 cd "$root"
 "$sam" validate --lint --template-file template.yaml
+# Each environment of samconfig.toml, as `sam deploy --config-env` reads it.
+for environment in stage prod; do
+  "$sam" validate --lint --config-env "$environment" --template-file template.yaml
+done
 start=$(date +%s)
 "$sam" build --template-file template.yaml --build-dir target/sam/build --cache-dir target/sam/cache
 echo "sam build took $(( $(date +%s) - start )) s"

@@ -320,3 +320,156 @@ async fn every_log_line_of_a_run_carries_the_request_and_trace_ids() {
         assert!(line["level"].is_string() && line["message"].is_string(), "{line}");
     }
 }
+
+/// `tis-sync invoke FUNCTION --event FILE` against the local cloud: the answer, or the error.
+fn invoke_event(cloud: &Cloud, function: &str, file: &std::path::Path) -> Value {
+    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("tis-sync");
+    let output = std::process::Command::new(binary)
+        .args(["invoke", function, "--event"])
+        .arg(file)
+        .envs(&cloud.env)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{function} {}: {stderr}", file.display());
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{function}: the answer is JSON ({e})"))
+}
+
+/// Every file in events/ (the runbook's console actions) replayed through its function with
+/// `tis-sync invoke`, each answer checked, and no file left out.
+#[tokio::test]
+async fn every_console_event_in_events_replays_through_its_function() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cloud = Cloud::connect().await;
+    cloud.seed(30).await;
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"));
+    let files: std::collections::BTreeSet<String> = std::fs::read_dir(root)
+        .unwrap()
+        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).into_iter().flatten())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.len() >= 12, "{files:?}");
+    let unreplayed = std::cell::RefCell::new(files);
+    let replayed =
+        |file: &str| assert!(unreplayed.borrow_mut().remove(file), "events/{file} exists and is replayed once");
+    let replay = |function: &str, file: &str| {
+        replayed(file);
+        invoke_event(&cloud, function, &root.join(file))
+    };
+    let today = chrono::Utc::now().date_naive().to_string();
+    // A job without follow-ups, so nothing else starts.
+    const FEED: &str = "reval-current-pm-sync";
+
+    let run = replay(FEED, "job/today.json");
+    assert_eq!((run["status"].as_str(), run["asOf"].as_str()), (Some("succeeded"), Some(today.as_str())), "{run}");
+    let run = replay(FEED, "job/as-of.json");
+    assert_eq!((run["status"].as_str(), run["asOf"].as_str()), (Some("succeeded"), Some("2024-07-01")), "{run}");
+    let run = replay(FEED, "job/schedule.json");
+    assert_eq!(run["trigger"], "schedule", "{run}");
+    assert_eq!(run["asOf"], "2024-07-01", "the scheduled time's date: {run}");
+    assert!(matches!(run["status"].as_str(), Some("succeeded" | "duplicate")), "{run}");
+    let paused = replay(FEED, "job/pause.json");
+    assert_eq!(
+        (paused["paused"].as_bool(), paused["pause"]["reason"].as_str()),
+        (Some(true), Some("TCS data fix until Monday"))
+    );
+    let resumed = replay(FEED, "job/resume.json");
+    assert_eq!(resumed["paused"], false, "{resumed}");
+    // A job with a follow-up: the file asks for the job alone.
+    let run = replay("post-employing-body-trust", "job/job-only.json");
+    assert_eq!((run["status"].as_str(), run["followUps"].as_bool()), (Some("succeeded"), Some(false)), "{run}");
+    assert_eq!(run["triggered"], json!([]), "{run}");
+
+    // The envelope a rule delivers, naming a real run of the predecessor (as the README says).
+    // Its rule delivers the same envelope first: the replay is then the same delivery, which
+    // is answered with the run that took it, never run twice.
+    let (error, predecessor) =
+        cloud.invoke("post-employing-body-trust", json!({"asOf": "2024-07-01", "allowDistantAsOf": true}), false).await;
+    assert!(error.is_none(), "{predecessor}");
+    let predecessor_started = predecessor["startedAt"].as_str().unwrap().to_string();
+    let delivered: uuid::Uuid = eventually("the rule's follow-up run", Duration::from_secs(60), || async {
+        let row = cloud
+            .c()
+            .query_opt(
+                "SELECT run_id FROM sync.job_run WHERE job = 'post-training-body-trust' AND as_of = '2024-07-01'
+                   AND trigger = 'follow-up' AND status = 'succeeded' AND started_at > $1::text::timestamptz",
+                &[&predecessor_started],
+            )
+            .await
+            .unwrap();
+        row.map(|r| r.get(0))
+    })
+    .await;
+    let mut envelope: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("job/job-succeeded.json")).unwrap()).unwrap();
+    envelope["detail"]["runId"] = predecessor["runId"].clone();
+    let real = std::env::temp_dir().join(format!("job-succeeded-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&real, envelope.to_string()).unwrap();
+    replayed("job/job-succeeded.json");
+    let run = invoke_event(&cloud, "post-training-body-trust", &real);
+    std::fs::remove_file(&real).unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["trigger"].as_str(), run["asOf"].as_str()),
+        (Some("duplicate"), Some("follow-up"), Some("2024-07-01")),
+        "{run}"
+    );
+    assert_eq!(run["runId"], delivered.to_string(), "the run that took the delivery: {run}");
+
+    let sent = replay("esr-export-dispatch", "esr-export-dispatch/one-deanery.json");
+    assert_eq!(sent["commands"].as_array().map(Vec::len), Some(1), "{sent}");
+    assert_eq!(
+        (sent["commands"][0]["deanery"].as_str(), sent["commands"][0]["force"].as_bool()),
+        (Some("LDN"), Some(false))
+    );
+    let sent = replay("esr-export-dispatch", "esr-export-dispatch/forced.json");
+    assert_eq!(sent["commands"][0]["force"], true, "{sent}");
+    let forced_command =
+        sent["commands"][0]["commandId"].as_str().expect("a forced command has an identity").to_string();
+
+    // The watchdog's round with every job paused: it reports them and starts nothing.
+    for job in sync_core::JobName::ALL {
+        shared::ledger::pause(cloud.c(), job, "the events replay").await.unwrap();
+    }
+    for file in ["sync-watchdog/today.json", "sync-watchdog/as-of.json"] {
+        let report = replay("sync-watchdog", file);
+        let states: Vec<&str> =
+            report["jobs"].as_array().unwrap().iter().map(|j| j["state"].as_str().unwrap()).collect();
+        assert_eq!(states, vec!["paused"; sync_core::JobName::ALL.len()], "{file}: {report}");
+    }
+    for job in sync_core::JobName::ALL {
+        shared::ledger::resume(cloud.c(), job).await.unwrap();
+    }
+
+    let status = replay("sync-status", "sync-status/status.json");
+    assert_eq!(status["jobs"].as_array().map(Vec::len), Some(sync_core::JobName::ALL.len()), "{status}");
+    assert!(unreplayed.borrow().is_empty(), "events not replayed by this test: {:?}", unreplayed.borrow());
+
+    // What the events set going finishes before the next test: the day's LDN file and the
+    // forced one are made, and no run (the follow-up's own follow-up) is left running.
+    eventually("the day's LDN file of 2024-07-01 and the forced one", Duration::from_secs(60), || async {
+        let row = cloud
+            .c()
+            .query_one(
+                "SELECT count(*) FILTER (WHERE NOT forced), count(*) FILTER (WHERE command_id = $1)
+                 FROM esr.export_file WHERE deanery = 'LDN' AND run_date = '2024-07-01' AND kind = 'app'",
+                &[&forced_command],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, i64>(0) == 1 && row.get::<_, i64>(1) == 1).then_some(())
+    })
+    .await;
+    eventually("no run left running", Duration::from_secs(60), || async {
+        let running: i64 = cloud
+            .c()
+            .query_one("SELECT count(*) FROM sync.job_run WHERE status = 'running'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (running == 0).then_some(())
+    })
+    .await;
+}

@@ -17,7 +17,7 @@ use shared::watchdog::Watchdog;
 use shared::{ledger, logins, migrate, Error};
 use sync_core::esr::{Command as EsrExport, Kind};
 use sync_core::graph;
-use sync_core::JobName;
+use sync_core::{Function, JobName};
 use tis_sync::{picture, InProcess, RunHere};
 
 #[derive(Parser)]
@@ -126,6 +126,18 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: i64,
     },
+    /// Invoke a deployed function with an event from a file, as the console's Test button does,
+    /// and print its answer: events/ holds one file per console action of the runbook.
+    Invoke {
+        #[arg(value_parser = function_parser())]
+        function: Function,
+        /// The event, a JSON file (for example events/job/as-of.json).
+        #[arg(long, value_name = "FILE")]
+        event: std::path::PathBuf,
+        /// What precedes each function's name: `<stack>-` (default: JOB_FUNCTION_PREFIX).
+        #[arg(long, value_name = "PREFIX")]
+        function_prefix: Option<String>,
+    },
     /// The ESR exporter.
     #[command(subcommand)]
     Esr(EsrCommand),
@@ -183,6 +195,10 @@ async fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+        Err(Failure::Message(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -190,6 +206,8 @@ async fn main() -> ExitCode {
 /// were skipped (each reported already, as it happened).
 enum Failure {
     Error(Error),
+    /// A failure that is not the library's, said in one line.
+    Message(String),
     Runs,
 }
 
@@ -219,6 +237,10 @@ async fn execute(command: Command) -> Result<Output, Failure> {
         ) => {
             run_date(*date, *allow_distant_date)?;
         }
+        Command::Invoke { function, event, function_prefix } => {
+            // Needs AWS (or the local emulator, through AWS_ENDPOINT_URL), not the database.
+            return Ok(Output::Json(invoke(*function, event, function_prefix.clone()).await?));
+        }
         Command::Graph { format } => {
             // Needs nothing but the code.
             return Ok(match format {
@@ -234,7 +256,7 @@ async fn execute(command: Command) -> Result<Output, Failure> {
     // One connection up front: an unreachable database is one clear error, not a retry storm.
     let mut session = runner.database().connect("tis-sync:cli").await?;
     let value = match command {
-        Command::Graph { .. } => unreachable!("answered above, without a database"),
+        Command::Graph { .. } | Command::Invoke { .. } => unreachable!("answered above, without a database"),
         Command::Migrate => {
             let applied = migrate::migrate(&mut session.client).await?;
             let applied_text = if applied.is_empty() { "none (up to date)".to_string() } else { applied.join(", ") };
@@ -413,6 +435,40 @@ fn as_of_date(date: Option<NaiveDate>, allowed: bool) -> Result<NaiveDate, Error
 
 fn run_date(date: Option<NaiveDate>, allowed: bool) -> Result<NaiveDate, Error> {
     date_or_today("--date", date, allowed, "--allow-distant-date")
+}
+
+/// Invokes `<prefix><function>` with the event in `path` and waits for its answer: the answer,
+/// or the function's error as one line.
+async fn invoke(function: Function, path: &std::path::Path, prefix: Option<String>) -> Result<Value, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::InvalidInput(format!("--event {}: {e}", path.display())))?;
+    let event: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidInput(format!("--event {} is not JSON: {e}", path.display())))?;
+    let prefix = prefix.or_else(|| std::env::var("JOB_FUNCTION_PREFIX").ok()).ok_or_else(|| {
+        Error::InvalidInput("name the functions' prefix (<stack>-): --function-prefix or JOB_FUNCTION_PREFIX".into())
+    })?;
+    let name = format!("{prefix}{function}");
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let answer = aws_sdk_lambda::Client::new(&aws)
+        .invoke()
+        .function_name(&name)
+        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+        .send()
+        .await
+        .map_err(|e| Error::Invoke { function: name.clone(), reason: shared::error::Cause::aws(e) })?;
+    let body = answer.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
+    let answer_value: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+    match answer.function_error() {
+        None => Ok(answer_value),
+        // The answer is the function's own error object ({"errorType", "errorMessage"}).
+        Some(kind) => Err(Failure::Message(format!("{name} answered with an error ({kind}): {answer_value}"))),
+    }
+}
+
+/// The functions by name, as `job_parser` does for jobs.
+fn function_parser() -> impl TypedValueParser<Value = Function> {
+    let names: Vec<&'static str> = Function::all().map(Function::name).collect();
+    PossibleValuesParser::new(names).map(|name| name.parse::<Function>().expect("one of the names just listed"))
 }
 
 /// The jobs by name: `--help` lists them, and clap refuses any other with the list.

@@ -175,6 +175,21 @@ async fn the_nightly_graph_runs_to_completion_through_eventbridge_alone() {
         .await;
         assert_eq!(count, expected, "{alias}");
     }
+    // Each index run said how far it was, the last time with everything sent.
+    let log =
+        std::fs::read_to_string(std::path::Path::new(&cloud.env["TIS_SYNC_OUTPUTS"]).with_file_name("functions.log"))
+            .unwrap();
+    for (job, documents) in [("person-elasticsearch-sync", 150), ("post-elasticsearch-sync", 35)] {
+        let done = log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|l| {
+            l["job"] == job
+                && l["asOf"] == "2024-08-04"
+                && l["documents_sent"] == documents
+                && l["documents_total"] == documents
+                && l["seconds_left"] == 0
+                && l["per_second"].is_u64()
+        });
+        assert!(done, "{job} logged its progress to the end");
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! - `run`: what starts a run and what becomes of it; `event`: the events on the job bus;
 //! - `esr`: the ESR export command, the kinds of file, their layout, window and schedules;
 //! - `reval`: the revalidation feeds' dates and messages;
+//! - `progress`: when long work says how far it is, and what it says;
 //! - `search_domain`: the OpenSearch domain's state and whether a rebuild may start;
 //! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
@@ -20,6 +21,7 @@ pub mod event;
 pub mod function;
 pub mod graph;
 pub mod job;
+pub mod progress;
 pub mod reval;
 pub mod run;
 pub mod search_domain;

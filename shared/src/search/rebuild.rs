@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
+use sync_core::progress::Progress;
 use sync_core::JobName;
 
 use super::{IndexTarget, SearchIndex};
@@ -21,6 +22,8 @@ use crate::error::{Error, Result};
 const HARD_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 /// Rows fetched from the cursor per round trip.
 const FETCH_ROWS: i32 = 1000;
+/// How often a rebuild says how far it is.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What one index holds and where its documents come from.
 pub struct IndexKind {
@@ -122,7 +125,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     tracing::info!(index = %name, alias, "building a new index");
 
     let built = async {
-        let sent = load(index, &name, kind.noun, source, target.max_request_bytes).await?;
+        let sent = load(index, &name, kind.noun, source, target.max_request_bytes, expected_documents).await?;
         index.put_settings(&name, &json!({"index": {"refresh_interval": "1s"}})).await?;
         index.refresh(&name).await?;
         let counted = index.count(&name).await?;
@@ -187,16 +190,20 @@ pub fn orphans(existing: &[String], live: &[String]) -> Vec<String> {
 
 /// Streams documents into `name` in bulk requests of at most `max_bytes`, one request in flight
 /// while the next is read. Answers the number of documents sent; any failed item fails the load.
+/// Says how far it is every few seconds (documents sent, rate, time left): in Lambda a JSON line.
 async fn load<I: SearchIndex + Sync, S: DocumentSource + Send>(
     index: &I,
     name: &str,
     noun: &str,
     source: &mut S,
     max_bytes: usize,
+    expected_documents: u64,
 ) -> Result<u64> {
-    let (requests, mut received) = tokio::sync::mpsc::channel::<String>(1);
+    // Each request with the number of documents in it.
+    let (requests, mut received) = tokio::sync::mpsc::channel::<(String, u64)>(1);
     let produce = async move {
         let mut body = String::new();
+        let mut in_body = 0u64;
         let mut documents = 0u64;
         loop {
             let batch = source.next_batch().await?;
@@ -214,22 +221,26 @@ async fn load<I: SearchIndex + Sync, S: DocumentSource + Send>(
                     });
                 }
                 let full = !body.is_empty() && body.len() + size > max_bytes;
-                if full && requests.send(std::mem::take(&mut body)).await.is_err() {
+                if full && requests.send((std::mem::take(&mut body), std::mem::take(&mut in_body))).await.is_err() {
                     return Ok(documents); // the sender stopped on an error it reports
                 }
                 body.push_str(&action);
                 body.push_str(&document);
                 body.push('\n');
+                in_body += 1;
                 documents += 1;
             }
         }
         if !body.is_empty() {
-            let _ = requests.send(body).await;
+            let _ = requests.send((body, in_body)).await;
         }
         Ok(documents)
     };
     let send = async {
-        while let Some(body) = received.recv().await {
+        let started = std::time::Instant::now();
+        let mut progress = Progress::new(expected_documents, PROGRESS_EVERY);
+        let mut sent = 0u64;
+        while let Some((body, documents)) = received.recv().await {
             let failures = index.bulk(name, body).await?;
             if let Some(first) = failures.first() {
                 return Err(Error::Search {
@@ -243,6 +254,18 @@ async fn load<I: SearchIndex + Sync, S: DocumentSource + Send>(
                     )
                     .into(),
                 });
+            }
+            sent += documents;
+            if let Some(report) = progress.due(sent, started.elapsed()) {
+                tracing::info!(
+                    documents_sent = report.done,
+                    documents_total = report.total,
+                    per_second = report.per_second.round() as u64,
+                    seconds_left = report.seconds_left,
+                    "{noun}s sent: {} of {}",
+                    report.done,
+                    report.total
+                );
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! job's success event starts its follow-ups instead), and the watchdog's catch-ups here.
 
 pub mod picture;
+pub mod progress;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -36,7 +37,27 @@ pub trait InProcess {
 
     /// `run_in_process`, with the first jobs started by `trigger` (manual, or the watchdog's
     /// catch-up).
-    async fn run_chain(&self, jobs: &[JobName], trigger: Trigger, as_of: NaiveDate, follow_ups: bool) -> ChainReport;
+    async fn run_chain(&self, jobs: &[JobName], trigger: Trigger, as_of: NaiveDate, follow_ups: bool) -> ChainReport {
+        self.run_chain_observed(jobs, trigger, as_of, follow_ups, &mut |_| {}).await
+    }
+
+    /// `run_chain`, telling `observe` each step as it happens (the CLI's progress).
+    async fn run_chain_observed(
+        &self,
+        jobs: &[JobName],
+        trigger: Trigger,
+        as_of: NaiveDate,
+        follow_ups: bool,
+        observe: &mut (dyn FnMut(Step<'_>) + Send),
+    ) -> ChainReport;
+}
+
+/// A step of a chain, as it happens.
+pub enum Step<'a> {
+    Starting(JobName),
+    Ran(&'a RunSummary),
+    Failed(JobName, &'a str),
+    Skipped(JobName, &'a str),
 }
 
 impl InProcess for Runner {
@@ -44,7 +65,14 @@ impl InProcess for Runner {
         self.run_chain(jobs, Trigger::Manual, as_of, follow_ups).await
     }
 
-    async fn run_chain(&self, jobs: &[JobName], trigger: Trigger, as_of: NaiveDate, follow_ups: bool) -> ChainReport {
+    async fn run_chain_observed(
+        &self,
+        jobs: &[JobName],
+        trigger: Trigger,
+        as_of: NaiveDate,
+        follow_ups: bool,
+        observe: &mut (dyn FnMut(Step<'_>) + Send),
+    ) -> ChainReport {
         let correlation_id = format!("cli-{}", Uuid::new_v4());
         let mut report = ChainReport::default();
         let mut succeeded: Vec<(JobName, Uuid)> = Vec::new();
@@ -69,7 +97,9 @@ impl InProcess for Runner {
                     .map(|p| p.to_string())
                     .collect();
                 if !missing.is_empty() {
-                    report.skipped.push((job, format!("not run: {} did not succeed", missing.join(", "))));
+                    let reason = format!("not run: {} did not succeed", missing.join(", "));
+                    observe(Step::Skipped(job, &reason));
+                    report.skipped.push((job, reason));
                     continue;
                 }
                 let after = succeeded
@@ -88,14 +118,20 @@ impl InProcess for Runner {
                     deadline: None,
                 }
             };
+            observe(Step::Starting(job));
             match self.run(request).await {
                 Ok(summary) => {
                     if summary.status != Outcome::Deferred {
                         succeeded.push((job, summary.run_id));
                     }
+                    observe(Step::Ran(&summary));
                     report.runs.push(summary);
                 }
-                Err(error) => report.failed.push((job, error.to_string())),
+                Err(error) => {
+                    let error = error.to_string();
+                    observe(Step::Failed(job, &error));
+                    report.failed.push((job, error));
+                }
             }
         }
         report

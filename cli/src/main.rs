@@ -17,8 +17,10 @@ use shared::watchdog::Watchdog;
 use shared::{ledger, logins, migrate, Error};
 use sync_core::esr::{Command as EsrExport, Kind};
 use sync_core::graph;
-use sync_core::{Function, JobName};
-use tis_sync::{picture, InProcess, RunHere};
+use sync_core::{Function, JobName, Trigger};
+use tis_sync::{picture, progress, InProcess, RunHere, Step};
+use tracing::Instrument;
+use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -182,7 +184,7 @@ enum EsrCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::telemetry::init_cli();
+    progress::init();
     let cli = Cli::parse();
     match execute(cli.command).await {
         Ok(output) => {
@@ -351,10 +353,13 @@ async fn execute(command: Command) -> Result<Output, Failure> {
         }
         Command::Seed { scale, persons, seed } => {
             let persons = if scale.as_deref() == Some("tis") { seed::TIS_PERSONS } else { persons };
-            let report = seed::seed(&mut session.client, persons, seed).await?;
-            for (table, rows) in &report.tables {
-                eprintln!("seeded {table:<28} {rows:>10} rows");
-            }
+            let spinner = progress::spinner(&format!("seeding {persons} persons"));
+            let report = seed::seed_reporting(&mut session.client, persons, seed, &mut |table, rows| {
+                progress::line(&format!("seeded {table:<28} {rows:>10} rows"));
+                spinner.pb_set_message(&format!("seeded {table}"));
+            })
+            .await?;
+            drop(spinner);
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
         Command::Esr(command) => Ok(esr(&context, &session.client, command).await?),
@@ -530,20 +535,33 @@ impl std::fmt::Display for Output {
 async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Result<Value, Failure> {
     let names: Vec<&str> = jobs.iter().map(|j| j.as_str()).collect();
     eprintln!("running for {as_of}: {}", names.join(" -> "));
-    let report = runner.run_in_process(jobs, as_of, follow_ups).await;
-    for summary in &report.runs {
-        eprintln!(
-            "{:<38} {:<10} {:>8} ms {:>9} rows  {}",
-            summary.job.as_str(),
-            json!(summary.status).as_str().unwrap_or_default(),
-            summary.duration_ms,
-            summary.rows,
-            summary.warnings.join("; ")
-        );
-    }
-    for (job, reason) in &report.skipped {
-        eprintln!("{:<38} skipped    {reason}", job.as_str());
-    }
+    let bar = progress::bar(&format!("as of {as_of}"), jobs.len() as u64);
+    let report = runner
+        .run_chain_observed(jobs, Trigger::Manual, as_of, follow_ups, &mut |step| match step {
+            Step::Starting(job) => bar.pb_set_message(job.as_str()),
+            Step::Ran(summary) => {
+                progress::line(&format!(
+                    "{:<38} {:<10} {:>8} ms {:>9} rows  {}",
+                    summary.job.as_str(),
+                    json!(summary.status).as_str().unwrap_or_default(),
+                    summary.duration_ms,
+                    summary.rows,
+                    summary.warnings.join("; ")
+                ));
+                bar.pb_inc(1);
+            }
+            Step::Skipped(job, reason) => {
+                progress::line(&format!("{:<38} skipped    {reason}", job.as_str()));
+                bar.pb_inc(1);
+            }
+            Step::Failed(job, _) => {
+                progress::line(&format!("{:<38} failed", job.as_str()));
+                bar.pb_inc(1);
+            }
+        })
+        .instrument(bar.clone())
+        .await;
+    drop(bar);
     for (_, error) in &report.failed {
         eprintln!("error: {error}");
     }

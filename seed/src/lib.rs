@@ -141,6 +141,16 @@ mod table {
 }
 
 pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedReport> {
+    seed_reporting(client, persons, seed, &mut |_, _| {}).await
+}
+
+/// `seed`, telling `loaded` each table and its rows as soon as it is loaded.
+pub async fn seed_reporting(
+    client: &mut Client,
+    persons: i64,
+    seed: i64,
+    loaded: &mut dyn FnMut(&str, i64),
+) -> Result<SeedReport> {
     if persons < 1 {
         return Err(Error::InvalidInput(format!("--persons must be at least 1, got {persons}")));
     }
@@ -173,27 +183,28 @@ pub async fn seed(client: &mut Client, persons: i64, seed: i64) -> Result<SeedRe
     }
 
     // In load order: each COPY runs after the last has finished, on the one transaction.
-    let tables = [
-        ("tcs.person", copy_persons(&tx, shape, seed).await?),
-        ("tcs.contact_details", copy_contact_details(&tx, shape, seed).await?),
-        ("tcs.gmc_details", copy_gmc_details(&tx, shape, seed).await?),
-        ("tcs.gdc_details", copy_gdc_details(&tx, shape, seed).await?),
-        ("tcs.specialty", copy_specialties(&tx).await?),
-        ("tcs.programme", copy_programmes(&tx, shape, seed).await?),
-        ("tcs.programme_membership", copy_programme_memberships(&tx, shape, seed, today).await?),
-        ("tcs.curriculum_membership", copy_curriculum_memberships(&tx, shape, seed).await?),
-        ("tcs.post", copy_posts(&tx, shape, seed).await?),
-        ("tcs.post_funding", copy_post_fundings(&tx, shape, seed, today).await?),
-        ("tcs.post_grade", copy_post_details(&tx, shape, seed, PostDetail::Grade).await?),
-        ("tcs.post_specialty", copy_post_details(&tx, shape, seed, PostDetail::Specialty).await?),
-        ("tcs.post_site", copy_post_details(&tx, shape, seed, PostDetail::Site).await?),
-        ("tcs.programme_post", copy_post_details(&tx, shape, seed, PostDetail::Programme).await?),
-        ("tcs.placement", copy_placements(&tx, shape, seed, today).await?),
-        ("tcs.placement_specialty", copy_placement_specialties(&tx, shape, seed).await?),
-        ("esr.generated_app_record", copy_esr_records(&tx, shape, seed, today, &deaneries).await?),
-    ]
-    .map(|(table, rows)| (table.to_string(), rows))
-    .to_vec();
+    let mut tables: Vec<(String, i64)> = Vec::new();
+    let mut done = |table: &str, rows: i64| {
+        loaded(table, rows);
+        tables.push((table.to_string(), rows));
+    };
+    done("tcs.person", copy_persons(&tx, shape, seed).await?);
+    done("tcs.contact_details", copy_contact_details(&tx, shape, seed).await?);
+    done("tcs.gmc_details", copy_gmc_details(&tx, shape, seed).await?);
+    done("tcs.gdc_details", copy_gdc_details(&tx, shape, seed).await?);
+    done("tcs.specialty", copy_specialties(&tx).await?);
+    done("tcs.programme", copy_programmes(&tx, shape, seed).await?);
+    done("tcs.programme_membership", copy_programme_memberships(&tx, shape, seed, today).await?);
+    done("tcs.curriculum_membership", copy_curriculum_memberships(&tx, shape, seed).await?);
+    done("tcs.post", copy_posts(&tx, shape, seed).await?);
+    done("tcs.post_funding", copy_post_fundings(&tx, shape, seed, today).await?);
+    done("tcs.post_grade", copy_post_details(&tx, shape, seed, PostDetail::Grade).await?);
+    done("tcs.post_specialty", copy_post_details(&tx, shape, seed, PostDetail::Specialty).await?);
+    done("tcs.post_site", copy_post_details(&tx, shape, seed, PostDetail::Site).await?);
+    done("tcs.programme_post", copy_post_details(&tx, shape, seed, PostDetail::Programme).await?);
+    done("tcs.placement", copy_placements(&tx, shape, seed, today).await?);
+    done("tcs.placement_specialty", copy_placement_specialties(&tx, shape, seed).await?);
+    done("esr.generated_app_record", copy_esr_records(&tx, shape, seed, today, &deaneries).await?);
     // Fresh statistics, as a loaded production database has: the jobs' plans depend on them.
     let loaded: Vec<&str> = tables.iter().map(|(table, _)| table.as_str()).collect();
     tx.batch_execute(&format!("ANALYZE {}", loaded.join(", ")))

@@ -1,8 +1,7 @@
 //! Logging. In Lambda: JSON lines (the function's LoggingConfig is JSON), one per event, with the
 //! event's fields and the fields of every span it is in at the top level: the runtime's
 //! (`requestId`, `xrayTraceId`) and the run's (`job`, `runId`, `trigger`, `asOf`,
-//! `correlationId`). In the CLI: human lines on stderr, so stdout stays one JSON object for
-//! machines.
+//! `correlationId`). The CLI has its own (cli/src/progress.rs).
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -14,7 +13,7 @@ fn lambda_level(aws_lambda_log_level: Option<String>, rust_log: Option<String>) 
     aws_lambda_log_level.map(|level| level.to_lowercase()).or(rust_log).unwrap_or_else(|| "info".into())
 }
 
-fn filter(level: &str) -> EnvFilter {
+pub fn filter(level: &str) -> EnvFilter {
     EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
@@ -23,15 +22,6 @@ pub fn init_lambda() {
     json.with_level("level").with_flattened_event().with_top_level_flattened_span_list();
     let level = lambda_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok(), std::env::var("RUST_LOG").ok());
     let _ = tracing_subscriber::registry().with(filter(&level)).with(json).try_init();
-}
-
-pub fn init_cli() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .compact()
-        .try_init();
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Which waiting records a file takes (docs/esr-export.md "An export command"): those starting
+//! Which waiting records a file takes (docs/esr-export.md "A command"): those starting
 //! in the file's window, by start date then id, at most `MAX_PER_POSITION` per position (ESR
 //! quarantines a whole file with more). The records over the cap wait for the next file.
 

@@ -1,4 +1,4 @@
-//! Handling one export command, exactly once (esr-export.md "An export command"):
+//! Handling one export command, exactly once (esr-export.md "A command"):
 //!
 //! 1. In one transaction, under a lock per (deanery, kind): if this command (by its identity)
 //!    made a file already, take it; if the day's file exists and the command is not forced,

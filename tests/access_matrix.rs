@@ -23,7 +23,7 @@ const JOBS: [&str; 11] = [
 /// The revalidation feeds' queue: the stack's own, or the one the template is given.
 const REVAL_QUEUE: &str = "If(CreateRevalQueue, RevalTraineeUpdateQueue, RevalQueueArn)";
 /// Every function and the name its secret ends with (sync_core::Function::name).
-const FUNCTIONS: [(&str, &str); 16] = [
+const FUNCTIONS: [(&str, &str); 17] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
     ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
@@ -40,6 +40,7 @@ const FUNCTIONS: [(&str, &str); 16] = [
     ("EsrIntakeFunction", "esr-intake"),
     ("SyncWatchdogFunction", "sync-watchdog"),
     ("SyncStatusFunction", "sync-status"),
+    ("SyncMigrateFunction", "sync-migrate"),
 ];
 const JOB_EVENTS: &[&str] = &["Job Succeeded", "Job Failed", "Job Deferred"];
 const READ_SECRET: &str = "secretsmanager:GetSecretValue";

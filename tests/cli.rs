@@ -33,7 +33,7 @@ fn error_lines(stderr: &str) -> Vec<&str> {
 #[tokio::test]
 async fn migrate_seed_run_status_work_end_to_end() {
     let db = TestDb::new().await;
-    let (out, stdout, stderr) = run(tis_sync().arg("migrate").env("DATABASE_URL", &db.url));
+    let (out, stdout, stderr) = run(tis_sync().args(["migrate", "--tcs-fixture"]).env("DATABASE_URL", &db.url));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["applied"], serde_json::json!([]));
 

@@ -458,6 +458,19 @@ async fn every_console_event_in_events_replays_through_its_function() {
         shared::ledger::resume(cloud.c(), job).await.unwrap();
     }
 
+    // The deployed migrate function, as the owner: the TCS tables check out, nothing is pending.
+    let migrated = replay("sync-migrate", "sync-migrate/migrate.json");
+    assert_eq!(
+        (migrated["applied"].clone(), migrated["tcsTablesChecked"].as_u64()),
+        (json!([]), Some(sync_core::tcs::TABLES.len() as u64)),
+        "{migrated}"
+    );
+    let (error, answer) = cloud.invoke("sync-migrate", json!({"tcsFixture": true}), false).await;
+    assert!(error.is_some(), "the fixture is refused in the cloud: {answer}");
+    // The local runtime wraps the function's own error (errorType, errorMessage) in its message.
+    let refusal = answer["errorMessage"].as_str().unwrap_or_default();
+    assert!(refusal.contains("InvalidInput") && refusal.contains("sync-migrate takes {}"), "{answer}");
+
     let status = replay("sync-status", "sync-status/status.json");
     assert_eq!(status["jobs"].as_array().map(Vec::len), Some(sync_core::JobName::ALL.len()), "{status}");
     assert!(unreplayed.borrow().is_empty(), "events not replayed by this test: {:?}", unreplayed.borrow());

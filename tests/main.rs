@@ -12,6 +12,7 @@ mod esr;
 mod events;
 mod function;
 mod graph;
+mod migrations;
 mod operations;
 mod person_owner;
 mod posts_index;

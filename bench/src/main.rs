@@ -151,7 +151,7 @@ fn main() -> Result<()> {
         }
         measure(&mut command)
     };
-    tool(&["migrate"])?.check("migrate")?;
+    tool(&["migrate", "--tcs-fixture"])?.check("migrate")?;
     eprintln!("seeding {persons} persons ...");
     let seed = match args.scale.as_str() {
         "tis" => tool(&["seed", "--scale", "tis", "--seed", "1"])?,

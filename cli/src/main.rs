@@ -31,8 +31,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply all database migrations (idempotent).
-    Migrate,
+    /// Apply the project's database migrations (idempotent), after checking that every TCS
+    /// table and column the jobs use exists.
+    Migrate {
+        /// Create the TCS tables first where they are missing: for a local or test database,
+        /// never one of TCS's.
+        #[arg(long)]
+        tcs_fixture: bool,
+    },
     /// The job graph: each job, its schedule (heads) and its follow-ups, in dependency order.
     /// JSON is what the demo and scripts read instead of a copy; Mermaid (the README's diagram)
     /// and DOT draw it.
@@ -42,7 +48,8 @@ enum Command {
     },
     /// Give every function a database login of its own (a member of the role the migrations
     /// made for it, with a new password) and write it to the function's secret,
-    /// `<secret-prefix><function>`. Run after `migrate`; running it again renews the passwords.
+    /// `<secret-prefix><function>`; sync-migrate's secret gets the login this runs as (the
+    /// owner). Run after `migrate`; running it again renews the passwords (not the owner's).
     Logins {
         /// The template's DatabaseSecretPrefix, e.g. tis-sync/prod/database/.
         #[arg(long)]
@@ -259,8 +266,9 @@ async fn execute(command: Command) -> Result<Output, Failure> {
     let mut session = runner.database().connect("tis-sync:cli").await?;
     let value = match command {
         Command::Graph { .. } | Command::Invoke { .. } => unreachable!("answered above, without a database"),
-        Command::Migrate => {
-            let applied = migrate::migrate(&mut session.client).await?;
+        Command::Migrate { tcs_fixture } => {
+            let tcs = if tcs_fixture { migrate::TcsTables::Fixture } else { migrate::TcsTables::Existing };
+            let applied = migrate::migrate(&mut session.client, tcs).await?;
             let applied_text = if applied.is_empty() { "none (up to date)".to_string() } else { applied.join(", ") };
             eprintln!("migrations applied: {applied_text}");
             Ok(json!({ "applied": applied }))
@@ -272,10 +280,18 @@ async fn execute(command: Command) -> Result<Output, Failure> {
                 port: secret_port.or_else(|| config.get_ports().first().copied()).unwrap_or(5432),
                 dbname: config.get_dbname().unwrap_or("postgres").to_string(),
             };
+            // sync-migrate applies the migrations as the owner this runs as.
+            let owner = logins::Owner {
+                username: config.get_user().unwrap_or_default().to_string(),
+                password: config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| {
+                    Error::Config("DATABASE_URL has no password: sync-migrate's secret needs the owner's".into())
+                })?,
+            };
             let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
             let secrets = aws_sdk_secretsmanager::Client::new(&aws);
             let issued =
-                logins::issue_all(&mut session.client, &secrets, &secret_prefix, &environment, &endpoint).await?;
+                logins::issue_all(&mut session.client, &secrets, &secret_prefix, &environment, &endpoint, owner)
+                    .await?;
             for login in &issued {
                 eprintln!("{}: login {} in secret {}", login.function, login.login, login.secret);
             }

@@ -12,10 +12,11 @@ pub enum Function {
     EsrIntake,
     SyncWatchdog,
     SyncStatus,
+    SyncMigrate,
 }
 
 impl Function {
-    /// Every function: the jobs, then the exporter's three, the watchdog and status.
+    /// Every function: the jobs, then the exporter's three, the watchdog, status and migrate.
     pub fn all() -> impl Iterator<Item = Function> {
         JobName::ALL.into_iter().map(Function::Job).chain([
             Function::EsrExportDispatch,
@@ -23,6 +24,7 @@ impl Function {
             Function::EsrIntake,
             Function::SyncWatchdog,
             Function::SyncStatus,
+            Function::SyncMigrate,
         ])
     }
 
@@ -34,13 +36,16 @@ impl Function {
             Function::EsrIntake => "esr-intake",
             Function::SyncWatchdog => "sync-watchdog",
             Function::SyncStatus => "sync-status",
+            Function::SyncMigrate => "sync-migrate",
         }
     }
 
     /// The database role the migrations create for it, holding exactly its grants
-    /// (shared/migrations/0005_function_roles.sql).
-    pub fn database_role(self) -> String {
-        format!("tis_sync_{}", self.name().replace('-', "_"))
+    /// (shared/migrations/0005_function_roles.sql). None for sync-migrate, which applies the
+    /// migrations (creating those roles) and so reaches the database as the owner of the
+    /// project's schemas.
+    pub fn database_role(self) -> Option<String> {
+        (self != Function::SyncMigrate).then(|| format!("tis_sync_{}", self.name().replace('-', "_")))
     }
 
     /// The name of its database secret: `<prefix><name>`, with the prefix the template gives
@@ -74,9 +79,14 @@ mod tests {
     #[test]
     fn names_roles_and_secrets_follow_one_name() {
         let names: Vec<&str> = Function::all().map(Function::name).collect();
-        assert_eq!(names.len(), 16);
-        assert_eq!(Function::EsrIntake.database_role(), "tis_sync_esr_intake");
-        assert_eq!(Function::Job(JobName::PersonOwnerRebuild).database_role(), "tis_sync_person_owner_rebuild");
+        assert_eq!(names.len(), 17);
+        assert_eq!(Function::EsrIntake.database_role().as_deref(), Some("tis_sync_esr_intake"));
+        assert_eq!(
+            Function::Job(JobName::PersonOwnerRebuild).database_role().as_deref(),
+            Some("tis_sync_person_owner_rebuild")
+        );
+        assert_eq!(Function::SyncMigrate.database_role(), None);
+        assert_eq!(Function::SyncMigrate.secret_name("tis-sync/database/"), "tis-sync/database/sync-migrate");
         assert_eq!(Function::SyncStatus.secret_name("tis-sync/database/"), "tis-sync/database/sync-status");
         for function in Function::all() {
             assert_eq!(function.name().parse::<Function>().unwrap(), function);

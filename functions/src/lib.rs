@@ -166,6 +166,31 @@ pub async fn handle_status(context: &Context) -> Result<SystemStatus, Failure> {
     Ok(shared::status::status(&session.client, Utc::now().date_naive(), depth, search).await?)
 }
 
+/// What sync-migrate answers: the migrations applied now (none when up to date), after the
+/// TCS tables the jobs use were found complete.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migrated {
+    pub applied: Vec<&'static str>,
+    pub tcs_tables_checked: usize,
+}
+
+/// sync-migrate's only input is `{}`: in AWS the TCS tables are TCS's, so there is nothing to
+/// choose (the local fixture is the CLI's `migrate --tcs-fixture`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MigrateInput {}
+
+/// Checks the TCS tables and applies the project's pending migrations, as the schemas' owner.
+pub async fn handle_migrate(database: &Database, event: LambdaEvent<Value>) -> Result<Migrated, Failure> {
+    serde_json::from_value::<MigrateInput>(event.payload)
+        .map_err(|e| Error::InvalidInput(format!("sync-migrate takes {{}}: {e}")))?;
+    let mut session = database.connect("tis-sync:migrate").await?;
+    let applied = shared::migrate::migrate(&mut session.client, shared::migrate::TcsTables::Existing).await?;
+    tracing::info!(applied = ?applied, "migrations applied");
+    Ok(Migrated { applied, tcs_tables_checked: sync_core::tcs::TABLES.len() })
+}
+
 /// Takes in a batch of records generated upstream; the failed ones go back to the queue.
 pub async fn handle_intake(database: &Database, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Failure> {
     let response = sqs_batch::process(event.payload, |message| async move {

@@ -54,7 +54,7 @@ quietly() { # log name, command...
   local log="$state/$1.log"; shift
   "$@" > "$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
-quietly migrate env DATABASE_URL="$database_url" RUST_LOG=warn "$root/target/debug/tis-sync" migrate
+quietly migrate env DATABASE_URL="$database_url" RUST_LOG=warn "$root/target/debug/tis-sync" migrate --tcs-fixture
 
 aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")

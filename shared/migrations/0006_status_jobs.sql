@@ -1,14 +1,5 @@
--- person-record-status and post-funding-status (docs/jobs.md): the posts' fundings, and the
--- two jobs' roles with their grants (made as 0005_function_roles.sql makes the others).
-
-CREATE TABLE tcs.post_funding (
-    id            bigint PRIMARY KEY,
-    post_id       bigint NOT NULL,
-    start_date    date,
-    end_date      date,
-    funding_type  text
-);
-CREATE INDEX post_funding_post_id ON tcs.post_funding (post_id);
+-- person-record-status and post-funding-status (docs/jobs.md): the two jobs' roles with their
+-- grants (made as 0005_function_roles.sql makes the others).
 
 SELECT sync.ensure_role('tis_sync_person_record_status'), sync.ensure_role('tis_sync_post_funding_status');
 

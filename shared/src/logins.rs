@@ -26,6 +26,12 @@ pub struct Login {
     pub password: String,
 }
 
+/// The login that owns the project's schemas: what sync-migrate applies the migrations as.
+pub struct Owner {
+    pub username: String,
+    pub password: String,
+}
+
 /// What `tis-sync logins` reports: never the password.
 #[derive(Debug, Serialize)]
 pub struct Issued {
@@ -37,6 +43,7 @@ pub struct Issued {
 /// The login's name: the function's role and the environment, so that several environments
 /// (or the local demo and tests) can share one Postgres cluster, whose roles are cluster-wide.
 pub fn login_name(function: Function, environment: &str) -> Result<String> {
+    let role = own_role(function)?;
     let valid = !environment.is_empty()
         && environment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !valid {
@@ -44,7 +51,7 @@ pub fn login_name(function: Function, environment: &str) -> Result<String> {
             "environment '{environment}': use lower-case letters, digits and underscores (e.g. prod, stage)"
         )));
     }
-    let name = format!("{}_{environment}", function.database_role());
+    let name = format!("{role}_{environment}");
     if name.len() > 63 {
         return Err(Error::InvalidInput(format!(
             "environment '{environment}' is too long: the login {name} exceeds Postgres's 63 characters"
@@ -53,11 +60,17 @@ pub fn login_name(function: Function, environment: &str) -> Result<String> {
     Ok(name)
 }
 
+fn own_role(function: Function) -> Result<String> {
+    function.database_role().ok_or_else(|| {
+        Error::Invariant(format!("{function} has no role of its own: it reaches the database as the owner"))
+    })
+}
+
 /// Creates the function's login (or renews its password) as a member of its role. Run it in a
 /// transaction with storing the secret, so a failed store leaves the old password in force.
 pub async fn grant(client: &impl GenericClient, function: Function, environment: &str) -> Result<Login> {
     let db = |e| Error::database(format!("the database login of {function}"), e);
-    let (role, username) = (function.database_role(), login_name(function, environment)?);
+    let (role, username) = (own_role(function)?, login_name(function, environment)?);
     let role_exists = client.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role]).await.map_err(db)?;
     if role_exists.is_none() {
         return Err(Error::Config(format!("the role {role} does not exist: run `tis-sync migrate` first")));
@@ -113,16 +126,20 @@ pub async fn store(
     Ok(Issued { function: login.function.name().into(), login: login.username.clone(), secret: name })
 }
 
-/// Every function's login, each renewed and stored in its own transaction.
+/// Every function's login, each renewed and stored in its own transaction; sync-migrate's
+/// secret gets `owner`, the login this runs as (the owner of the project's schemas, whose
+/// password it does not change).
 pub async fn issue_all(
     client: &mut tokio_postgres::Client,
     secrets: &aws_sdk_secretsmanager::Client,
     secret_prefix: &str,
     environment: &str,
     endpoint: &Endpoint,
+    owner: Owner,
 ) -> Result<Vec<Issued>> {
-    let mut issued = Vec::new();
-    for function in Function::all() {
+    let owner = Login { function: Function::SyncMigrate, username: owner.username, password: owner.password };
+    let mut issued = vec![store(secrets, secret_prefix, endpoint, &owner).await?];
+    for function in Function::all().filter(|f| f.database_role().is_some()) {
         let db = |e| Error::database(format!("the database login of {function}"), e);
         let tx = client.transaction().await.map_err(db)?;
         let login = grant(&tx, function, environment).await?;

@@ -1,4 +1,4 @@
-//! Shared test support: a fresh, migrated Postgres database per test (on the server `make test`
+//! Shared test support: a fresh (usually migrated) Postgres database per test (on the server `make test`
 //! starts), fixtures, and helpers to watch and interfere with job connections.
 
 use std::time::Duration;
@@ -26,15 +26,24 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Migrated, with the TCS fixture.
     pub async fn new() -> TestDb {
+        let db = TestDb::empty().await;
+        let mut session = db.database.connect("tis-sync-test:migrate").await.unwrap();
+        shared::migrate::migrate(&mut session.client, shared::migrate::TcsTables::Fixture)
+            .await
+            .expect("migrations apply");
+        db
+    }
+
+    /// Nothing in it: not even the TCS tables.
+    pub async fn empty() -> TestDb {
         let admin = Database::from_url(&admin_url()).expect("admin url parses");
         let name = format!("tis_sync_test_{}", uuid::Uuid::new_v4().simple());
         let session = admin.connect("tis-sync-test:admin").await.expect("connect to the test Postgres");
         session.client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
         let url = with_database(&admin_url(), &name);
         let database = Database::from_url(&url).unwrap();
-        let mut session = database.connect("tis-sync-test:migrate").await.unwrap();
-        shared::migrate::migrate(&mut session.client).await.expect("migrations apply");
         TestDb { name, url, database }
     }
 

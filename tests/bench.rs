@@ -43,13 +43,42 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
     assert_eq!(indexes[1]["documents"], 700, "a document per post (3,000 persons have 700 posts)");
     assert_eq!(report["esr_burst"]["records_exported"], 39000, "every burst record exported");
     assert_eq!(report["esr_burst"]["exported_twice"], 0);
+    // Ten times the incident (at this scale 1,000 records a deanery), twice: each record once.
+    let tenfold = &report["esr_burst_tenfold"];
+    assert_eq!((tenfold["rounds"].as_u64(), tenfold["round_ms"].as_array().map(Vec::len)), (Some(2), Some(2)));
+    assert_eq!(tenfold["records_exported"], 26000, "{tenfold}");
+    assert_eq!(tenfold["records_in_files"], 26000, "{tenfold}");
+    assert_eq!((tenfold["exported_twice"].as_u64(), tenfold["failed"].as_u64()), (Some(0), Some(0)), "{tenfold}");
+    assert!(tenfold["exporter_peak_rss_mb"].as_f64().unwrap() > 0.0, "each exporter's memory is measured");
+    // Each index job against the bulk sink: the sink was sent every document, and the server
+    // took the very same requests again without the job.
+    let ceilings = report["index_ceilings"].as_array().unwrap();
+    for (ceiling, (job, documents)) in
+        ceilings.iter().zip([("person-elasticsearch-sync", 3000), ("post-elasticsearch-sync", 700)])
+    {
+        assert_eq!(ceiling["job"], job);
+        assert_eq!(ceiling["received"]["documents"], documents, "{ceiling}");
+        assert!(ceiling["received"]["bytes"].as_u64().unwrap() > 100 * documents, "{ceiling}");
+        assert!(ceiling["received"]["requests"].as_u64().unwrap() >= 1, "{ceiling}");
+        assert_eq!(ceiling["stand_in"]["documents"], documents, "{ceiling}");
+        assert_eq!(ceiling["stand_in"]["requests"], ceiling["received"]["requests"], "{ceiling}");
+        assert!(ceiling["ratio_to_stand_in"].as_f64().unwrap() > 0.0, "{ceiling}");
+        assert!(ceiling["query_ms"].is_u64(), "{ceiling}");
+    }
+    assert_eq!(ceilings.len(), 2);
+    assert!(report["night_budget_ms"].as_u64().unwrap() > 0);
+    for job in report["jobs"].as_array().unwrap() {
+        assert_eq!(job["ratios_to_floor"].as_array().map(Vec::len), Some(1), "a ratio per run after the first: {job}");
+    }
     assert_eq!(report["functions"].as_array().unwrap().len(), 17);
     // Every target of performance.md is judged in the report, whatever this run's figures.
     let targets = report["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 9);
+    assert_eq!(targets.len(), 12);
     let judged = |t: &serde_json::Value| t["met"].is_boolean();
     assert!(targets.iter().filter(|t| !judged(t)).all(|t| t["target"].as_str().unwrap().contains("bootstrap")));
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(markdown.contains("| person-owner-rebuild |"), "{markdown}");
     assert!(markdown.contains("## Targets (performance.md)"), "{markdown}");
+    assert!(markdown.contains("| person-elasticsearch-sync against a bulk sink: 3000 documents"), "{markdown}");
+    assert!(markdown.contains("| the night against its budget"), "{markdown}");
 }

@@ -66,6 +66,13 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
         assert!(ceiling["query_ms"].is_u64(), "{ceiling}");
     }
     assert_eq!(ceilings.len(), 2);
+    // The intake through its handler from a real queue, the per-message connection it replaced,
+    // and the bare upserts: each took every message.
+    for way in ["handler", "connection_per_message", "floor"] {
+        let measured = &report["esr_intake"][way];
+        assert_eq!(measured["messages"], 200, "{way}: {measured}");
+        assert!(measured["per_second"].as_f64().unwrap() > 0.0, "{way}: {measured}");
+    }
     assert!(report["night_budget_ms"].as_u64().unwrap() > 0);
     for job in report["jobs"].as_array().unwrap() {
         assert_eq!(job["ratios_to_floor"].as_array().map(Vec::len), Some(1), "a ratio per run after the first: {job}");

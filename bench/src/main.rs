@@ -19,6 +19,8 @@
 //!   floors plus each index at the server's ceiling);
 //! - the 13-deanery ESR burst (3,000 records each, 13 exporter processes at once), and at ten
 //!   times the incident (30,000 each, twice), with each exporter's peak memory;
+//! - the ESR intake: messages/s through its real handler from a real queue (one connection per
+//!   batch), against the connection per message it replaced and the bare upserts;
 //! - each function's arm64 release bootstrap, zipped (from `make package`), and its init time
 //!   (process start to its first request to the Lambda runtime API).
 
@@ -127,6 +129,7 @@ struct Report {
     esr_burst: Value,
     /// Ten times the incident: 13 exporters at once over 30,000 records each, twice.
     esr_burst_tenfold: Value,
+    esr_intake: Value,
     functions: Vec<Value>,
 }
 
@@ -339,6 +342,8 @@ fn main() -> Result<()> {
     let incident = burst(&runtime, &db, &exporter, 3_000, 1)?;
     let tenfold = if args.scale == "tis" { 30_000 } else { 1_000 };
     let esr_burst_tenfold = burst(&runtime, &db, &exporter, tenfold, 2)?;
+    eprintln!("the ESR intake through its handler from a queue ...");
+    let esr_intake = runtime.block_on(intake(&db, &aws, if args.scale == "tis" { 5_000 } else { 200 }))?;
     let functions = functions(&bin, &url)?;
 
     let report = Report {
@@ -354,6 +359,7 @@ fn main() -> Result<()> {
         night_budget_ms,
         esr_burst: incident,
         esr_burst_tenfold,
+        esr_intake,
         functions,
     };
     std::fs::create_dir_all(&args.out)?;
@@ -575,6 +581,113 @@ fn burst(
     }))
 }
 
+/// One upstream record message, as the intake queue carries them.
+fn intake_message(n: i64) -> String {
+    json!({"kind": "app", "record": {
+        "id": 900_000_000 + n, "placementId": n, "deanery": "LDN", "positionNumber": format!("LDN/{}", n / 30),
+        "startDate": AS_OF, "applicant": {"lastName": format!("Intake{n}"), "firstName": "Bench"},
+        "changedAt": "2024-08-01T00:00:00Z"
+    }})
+    .to_string()
+}
+
+/// Messages/s through the intake's real handler, fed from a real queue in batches of 10 as the
+/// event source mapping delivers them; the same with a connection per message (what the handler
+/// did before); and the floor, the same upserts on one connection with no queue.
+async fn intake(db: &Database, config: &aws_config::SdkConfig, messages: i64) -> Result<Value> {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use shared::esr::intake::{self, IntakeMessage};
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let clear = || async {
+        let session = db.connect("tis-sync-bench:intake").await?;
+        session.client.execute("DELETE FROM esr.generated_app_record WHERE id >= 900000000", &[]).await?;
+        anyhow::Ok(())
+    };
+    let mut rates = serde_json::Map::new();
+    for per_message in [false, true] {
+        clear().await?;
+        let name = format!("tis-sync-bench-intake-{}", chrono::Utc::now().timestamp_millis());
+        let queue = sqs.create_queue().queue_name(name).send().await?.queue_url().context("a queue URL")?.to_string();
+        for first in (0..messages).step_by(10) {
+            let mut batch = sqs.send_message_batch().queue_url(&queue);
+            for n in first..(first + 10).min(messages) {
+                batch = batch.entries(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(intake_message(n))
+                        .build()?,
+                );
+            }
+            batch.send().await?;
+        }
+        let (start, mut handled) = (Instant::now(), 0i64);
+        while handled < messages {
+            let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await?;
+            let mut event = SqsEvent::default();
+            let mut receipts = Vec::new();
+            for m in received.messages() {
+                let mut message = SqsMessage::default();
+                message.message_id = m.message_id().map(String::from);
+                message.receipt_handle = m.receipt_handle().map(String::from);
+                message.body = m.body().map(String::from);
+                receipts.push(m.receipt_handle().unwrap_or_default().to_string());
+                event.records.push(message);
+            }
+            let count = event.records.len() as i64;
+            let answer = if per_message {
+                functions::sqs_batch::process(event, |message| async move {
+                    let record = IntakeMessage::parse(message.body.as_deref().unwrap_or_default())?;
+                    let session = db.connect("tis-sync-bench:intake").await?;
+                    intake::apply(&session.client, &record).await.map(|_| ())
+                })
+                .await?
+            } else {
+                let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                functions::handle_intake(db, event).await.map_err(|f| anyhow::anyhow!("{f}"))?
+            };
+            ensure!(answer.batch_item_failures.is_empty(), "intake messages failed");
+            // As the event source mapping does: one delete for the batch.
+            if !receipts.is_empty() {
+                let mut delete = sqs.delete_message_batch().queue_url(&queue);
+                for (n, receipt) in receipts.iter().enumerate() {
+                    delete = delete.entries(
+                        aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                            .id(n.to_string())
+                            .receipt_handle(receipt)
+                            .build()?,
+                    );
+                }
+                delete.send().await?;
+            }
+            handled += count;
+        }
+        let ms = start.elapsed().as_millis() as u64;
+        let label = if per_message { "connection_per_message" } else { "handler" };
+        rates.insert(
+            label.into(),
+            json!({"messages": handled, "ms": ms, "per_second": handled as f64 * 1000.0 / ms.max(1) as f64}),
+        );
+    }
+    clear().await?;
+    let session = db.connect("tis-sync-bench:intake").await?;
+    let start = Instant::now();
+    for first in (0..messages).step_by(10) {
+        let parsed: Vec<IntakeMessage> = (first..(first + 10).min(messages))
+            .map(|n| IntakeMessage::parse(&intake_message(n)))
+            .collect::<shared::Result<_>>()?;
+        for outcome in futures::future::join_all(parsed.iter().map(|m| intake::apply(&session.client, m))).await {
+            outcome?;
+        }
+    }
+    let ms = start.elapsed().as_millis() as u64;
+    rates.insert(
+        "floor".into(),
+        json!({"messages": messages, "ms": ms, "per_second": messages as f64 * 1000.0 / ms.max(1) as f64}),
+    );
+    clear().await?;
+    Ok(Value::Object(rates))
+}
+
 /// The index job's document query alone: the same cursor in a read-only snapshot, every row
 /// read and dropped (what the job cannot go faster than).
 async fn document_query_ms(db: &Database, kind: &shared::search::rebuild::IndexKind, as_of: NaiveDate) -> Result<u64> {
@@ -791,6 +904,14 @@ fn render(r: &Report) -> String {
             burst["failed"]
         ));
     }
+    let intake = &r.esr_intake;
+    s.push_str(&format!(
+        "| ESR intake: {} messages from a queue, batches of 10 | {:.0}/s through the handler (one connection a batch); {:.0}/s with a connection per message (before); floor, the bare upserts: {:.0}/s |\n",
+        intake["handler"]["messages"],
+        intake["handler"]["per_second"].as_f64().unwrap_or(0.0),
+        intake["connection_per_message"]["per_second"].as_f64().unwrap_or(0.0),
+        intake["floor"]["per_second"].as_f64().unwrap_or(0.0)
+    ));
     s.push_str("\n| function | arm64 zip | init ms |\n|---|---:|---:|\n");
     for f in &r.functions {
         let zip = f["arm64_zip_bytes"]

@@ -191,12 +191,15 @@ pub async fn handle_migrate(database: &Database, event: LambdaEvent<Value>) -> R
     Ok(Migrated { applied, tcs_tables_checked: sync_core::tcs::TABLES.len() })
 }
 
-/// Takes in a batch of records generated upstream; the failed ones go back to the queue.
+/// Takes in a batch of records generated upstream over one connection (the messages' upserts
+/// are independent statements, pipelined on it); the failed ones go back to the queue. An
+/// unreachable database fails the whole batch, which SQS delivers again.
 pub async fn handle_intake(database: &Database, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Failure> {
+    let session = database.connect("tis-sync:esr-intake").await?;
+    let client = &session.client;
     let response = sqs_batch::process(event.payload, |message| async move {
         let record = IntakeMessage::parse(message.body.as_deref().unwrap_or_default())?;
-        let session = database.connect("tis-sync:esr-intake").await?;
-        intake::apply(&session.client, &record).await.map(|_| ())
+        intake::apply(client, &record).await.map(|_| ())
     })
     .await?;
     Ok(response)

@@ -28,7 +28,7 @@ use sync_core::esr::{Command, Kind};
 use sync_core::event::DetailType;
 
 use super::{check_deaneries, file_sequence, records_table};
-use crate::db::{retry_transient, Database};
+use crate::db::{retry_transient, Database, Session};
 use crate::emf::MetricsSink;
 use crate::error::{Cause, Error, Result};
 use crate::events::EventPublisher;
@@ -151,8 +151,10 @@ impl Exporter {
                 command.deanery, command.kind, command.date
             )));
         }
-        let (file, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
-        let file = file?;
+        // One connection for the whole command: the one whose commit succeeded (a retry after a
+        // lost connection opens the next) records the upload and the event too.
+        let (committed, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
+        let (file, session) = committed?;
         let span = tracing::info_span!("esr_export", deanery = %command.deanery, kind = %command.kind, date = %command.date, file = %file.file_name);
         let _entered = span.enter();
         if file.created {
@@ -163,7 +165,7 @@ impl Exporter {
         // Every handling uploads: for a found file that is harmless (same key, same bytes) and
         // repairs a crash between the commit and an earlier upload.
         self.store.put(&file.s3_key, file.content.clone()).await?;
-        self.record(file.id, "uploaded_at").await?;
+        record(&session.client, file.id, "uploaded_at").await?;
         if file.event_published_at.is_none() {
             let detail = FileExportedDetail {
                 file_name: &file.file_name,
@@ -178,25 +180,14 @@ impl Exporter {
             };
             self.events.publish(DetailType::EsrFileExported, &detail).await?;
             if self.events.is_enabled() {
-                self.record(file.id, "event_published_at").await?;
+                record(&session.client, file.id, "event_published_at").await?;
             }
         }
         Ok(file)
     }
 
-    async fn record(&self, file_id: i64, column: &'static str) -> Result<()> {
-        let session = self.db.connect("tis-sync:esr-export").await?;
-        // `column` is one of two constants above, never input.
-        session
-            .client
-            .execute(&format!("UPDATE esr.export_file SET {column} = now() WHERE id = $1"), &[&file_id])
-            .await
-            .map_err(|e| Error::database("recording the file's progress", e))?;
-        Ok(())
-    }
-
-    /// Step 1: the file and its records' status, in one transaction.
-    async fn commit_file(&self, command: &Command) -> Result<ExportedFile> {
+    /// Step 1: the file and its records' status, in one transaction; the connection it used.
+    async fn commit_file(&self, command: &Command) -> Result<(ExportedFile, Session)> {
         let mut session = self.db.connect("tis-sync:esr-export").await?;
         let db = |e| Error::database(format!("exporting {} {} for {}", command.deanery, command.kind, command.date), e);
         check_deaneries(&session.client, std::slice::from_ref(&command.deanery)).await?;
@@ -209,7 +200,7 @@ impl Exporter {
         .map_err(db)?;
         if let Some(existing) = existing_file(&tx, command).await.map_err(db)? {
             tx.commit().await.map_err(db)?;
-            return Ok(existing);
+            return Ok((existing, session));
         }
         let sequence: i64 =
             tx.query_one(&format!("SELECT nextval('{}')", file_sequence(command.kind)), &[]).await.map_err(db)?.get(0);
@@ -272,7 +263,7 @@ impl Exporter {
             )));
         }
         tx.commit().await.map_err(db)?;
-        Ok(ExportedFile {
+        let file = ExportedFile {
             file_name,
             deanery: command.deanery.clone(),
             kind: command.kind,
@@ -285,8 +276,19 @@ impl Exporter {
             content,
             id,
             event_published_at: None,
-        })
+        };
+        Ok((file, session))
     }
+}
+
+/// Records how far the file has got (uploaded, event published).
+async fn record(client: &tokio_postgres::Client, file_id: i64, column: &'static str) -> Result<()> {
+    // `column` is one of two constants of `export`, never input.
+    client
+        .execute(&format!("UPDATE esr.export_file SET {column} = now() WHERE id = $1"), &[&file_id])
+        .await
+        .map_err(|e| Error::database("recording the file's progress", e))?;
+    Ok(())
 }
 
 /// The file this command made already (found by its identity), else, unless the command is

@@ -709,13 +709,7 @@ async fn intake(db: &Database, config: &aws_config::SdkConfig, messages: i64) ->
 async fn document_query_ms(db: &Database, kind: &shared::search::rebuild::IndexKind, as_of: NaiveDate) -> Result<u64> {
     let mut session = db.connect("tis-sync-bench:query").await?;
     let start = Instant::now();
-    let tx = session
-        .client
-        .build_transaction()
-        .read_only(true)
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .start()
-        .await?;
+    let tx = shared::db::read_only_snapshot(&mut session.client, "the benchmark's document query").await?;
     let statement = tx.prepare(kind.documents_sql).await?;
     let portal = tx.bind(&statement, &[&as_of]).await?;
     loop {

@@ -490,9 +490,7 @@ impl<'a> Deployed<'a> {
                 let all = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"];
                 self.check_role_grants(&role, &all, &format!("{domain}/${{{alias}}}-*"));
                 self.check_role_grants(&role, &["es:ESHttpPost"], &format!("{domain}/_aliases"));
-                for read in
-                    [format!("${{{alias}}}"), format!("_alias/${{{alias}}}"), format!("_cat/indices/${{{alias}}}-*")]
-                {
+                for read in [format!("${{{alias}}}"), format!("_alias/${{{alias}}}")] {
                     self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
                 }
             }

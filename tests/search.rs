@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use integration_tests::fault_proxy::{FaultProxy, Loss};
 use integration_tests::fixtures::*;
 use integration_tests::{date, search_server, TestDb};
 use opensearch::http::headers::HeaderMap;
@@ -22,9 +23,10 @@ fn alias() -> String {
     format!("persons_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
-fn runner(db: &TestDb, alias: &str) -> Runner {
+/// A runner reaching the search server at `url` (the server itself, or a proxy in front of it).
+fn runner_through(db: &TestDb, alias: &str, url: &str) -> Runner {
     db.runner().with_search(Search {
-        index: OpenSearchIndex::connect(&search_server::url(), None).unwrap(),
+        index: OpenSearchIndex::connect(url, None).unwrap(),
         domain: None,
         persons: IndexTarget::new(alias),
         posts: IndexTarget::new(format!("{alias}_posts")),
@@ -32,10 +34,14 @@ fn runner(db: &TestDb, alias: &str) -> Runner {
 }
 
 async fn sync(db: &TestDb, alias: &str) -> shared::Result<shared::runner::RunSummary> {
+    sync_through(db, alias, &search_server::url()).await
+}
+
+async fn sync_through(db: &TestDb, alias: &str, url: &str) -> shared::Result<shared::runner::RunSummary> {
     let mut request = RunRequest::manual(JobName::PersonElasticsearchSync);
     request.as_of = date(AS_OF);
     request.follow_ups = false;
-    runner(db, alias).run(request).await
+    runner_through(db, alias, url).run(request).await
 }
 
 /// Raw calls the tests make to inspect the server.
@@ -395,4 +401,84 @@ async fn without_opensearch_configured_the_run_fails_naming_the_setting() {
     let db = TestDb::new().await;
     let error = db.runner().run(RunRequest::manual(JobName::PersonElasticsearchSync)).await.unwrap_err();
     assert!(error.to_string().contains("OPENSEARCH_URL"), "{error}");
+}
+
+/// The alias move applied, its answer lost (the connection closed after the server answered):
+/// the run must see where the alias points, not delete the index readers are now served from.
+#[tokio::test]
+async fn a_lost_alias_swap_reply_leaves_readers_on_the_complete_new_index() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let http = http();
+    let before = http.alias_targets(&alias).await;
+    let proxy = FaultProxy::start(&search_server::url()).await;
+    proxy.arm("POST", "/_aliases", Loss::Reply, 1);
+
+    let outcome = sync_through(&db, &alias, &proxy.url).await;
+    assert_eq!(proxy.taken().len(), 1, "the swap's reply was dropped");
+    let (status, answer) = http.get(&format!("/{alias}/_count")).await;
+    assert_eq!(status, 200, "readers lost the alias: {answer}");
+    assert_eq!(answer["count"], 5);
+    let after = http.alias_targets(&alias).await;
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "the swap was applied");
+    let summary = outcome.expect("the alias points at the complete new index: the run succeeded");
+    assert_eq!(summary.detail["index"].as_str(), Some(after[0].as_str()));
+    // The rollback index is kept, and the next run still finds it as such.
+    let mut both = [before.clone(), after.clone()].concat();
+    both.sort();
+    assert_eq!(http.indices(&alias).await, both);
+    sync(&db, &alias).await.unwrap();
+    assert_eq!(http.count(&alias).await, 5);
+    assert!(http.indices(&alias).await.contains(&after[0]), "the previous live index is the rollback one");
+}
+
+/// The alias move never reached the server: the alias stays on the old index, the new one goes.
+#[tokio::test]
+async fn a_lost_alias_swap_request_leaves_the_alias_and_deletes_the_new_index() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let http = http();
+    let before = http.alias_targets(&alias).await;
+    let proxy = FaultProxy::start(&search_server::url()).await;
+    proxy.arm("POST", "/_aliases", Loss::Request, 1);
+
+    let error = sync_through(&db, &alias, &proxy.url).await.unwrap_err().to_string();
+    assert_eq!(proxy.taken().len(), 1);
+    assert!(error.contains("moving the alias"), "{error}");
+    assert_eq!(http.alias_targets(&alias).await, before);
+    assert_eq!(http.count(&alias).await, 5);
+    assert_eq!(http.indices(&alias).await, before, "the unreachable new index was deleted");
+}
+
+/// Stage and prod on one domain: `persons` and `persons-stage`. Neither deletes the other's
+/// indexes, and no run deletes an index another alias points at.
+#[tokio::test]
+async fn aliases_sharing_a_prefix_never_delete_each_others_indexes() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let prod = alias();
+    let stage = format!("{prod}-stage");
+    sync(&db, &stage).await.unwrap();
+    let stage_live = http().alias_targets(&stage).await;
+    // An index named like prod's, kept by another reader's alias.
+    let http = http();
+    let kept = format!("{prod}-20200101000000-kept");
+    assert_eq!(http.put(&format!("/{kept}"), json!({})).await.0, 200);
+    let reader = format!("{prod}_reports");
+    let add = json!({"actions": [{"add": {"index": kept, "alias": reader}}]});
+    assert_eq!(http.post("/_aliases", add).await.0, 200);
+
+    for _ in 0..3 {
+        sync(&db, &prod).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // distinct timestamps
+    }
+    assert_eq!(http.alias_targets(&stage).await, stage_live, "stage's alias still points at its index");
+    assert_eq!(http.count(&stage).await, 5, "stage's readers still have their index");
+    assert_eq!(http.alias_targets(&reader).await, vec![kept.clone()], "an aliased index is never deleted");
+    assert_eq!(http.count(&prod).await, 5);
 }

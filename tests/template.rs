@@ -587,3 +587,18 @@ fn every_environment_of_samconfig_deploys_without_a_prompt_and_is_tagged() {
         assert_eq!(deploy["template_file"].as_str(), Some("target/sam/build/template.yaml"), "the built template");
     }
 }
+
+#[test]
+fn the_index_aliases_are_refused_by_the_template_as_at_config_load() {
+    let template = template::load();
+    for parameter in ["PersonsIndexAlias", "PostsIndexAlias"] {
+        let definition = &template["Parameters"][parameter];
+        assert_eq!(
+            definition["AllowedPattern"].as_str(),
+            Some(sync_core::search_index::ALIAS_PATTERN),
+            "{parameter}: CloudFormation must refuse what config load refuses"
+        );
+        let default = definition["Default"].as_str().unwrap();
+        assert_eq!(sync_core::search_index::check_alias(parameter, default), Ok(()), "{parameter}'s default");
+    }
+}

@@ -151,11 +151,23 @@ async fn answer(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Result<
             Some(index) => reply(StatusCode::OK, json!({ index.clone(): {"aliases": { *alias: {} }} })),
             None => reply(StatusCode::NOT_FOUND, json!({})),
         },
-        (&Method::GET, ["_cat", "indices", pattern]) => {
+        (&Method::GET, [pattern, "_alias"]) => {
             let prefix = pattern.trim_end_matches('*');
-            let rows: Vec<Value> =
-                state.indices.keys().filter(|i| i.starts_with(prefix)).map(|i| json!({"index": i})).collect();
-            reply(StatusCode::OK, Value::Array(rows))
+            let indices: serde_json::Map<String, Value> = state
+                .indices
+                .keys()
+                .filter(|i| i.starts_with(prefix))
+                .map(|i| {
+                    let aliases: serde_json::Map<String, Value> = state
+                        .aliases
+                        .iter()
+                        .filter(|(_, target)| *target == i)
+                        .map(|(a, _)| (a.clone(), json!({})))
+                        .collect();
+                    (i.clone(), json!({ "aliases": aliases }))
+                })
+                .collect();
+            reply(StatusCode::OK, Value::Object(indices))
         }
         (&Method::POST, ["_aliases"]) => match update_aliases(&mut state, &body) {
             Ok(()) => reply(StatusCode::OK, json!({"acknowledged": true})),

@@ -589,9 +589,9 @@ fn burst(
 async fn drop_indexes(url: &str) -> Result<()> {
     use shared::search::{OpenSearchIndex, SearchIndex};
     let server = OpenSearchIndex::connect(url, None)?;
-    for prefix in ["persons", "posts"] {
-        for index in server.indices_with_prefix(prefix).await? {
-            server.delete_index(&index).await?;
+    for alias in ["persons", "posts"] {
+        for index in server.concrete_indices(alias).await? {
+            server.delete_index(&index.name).await?;
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! - `reval`: the revalidation feeds' dates and messages;
 //! - `progress`: when long work says how far it is, and what it says;
 //! - `search_domain`: the OpenSearch domain's state and whether a rebuild may start;
+//! - `search_index`: the indexes' names, and which of them a rebuild may delete;
 //! - `tcs`: the TCS tables and columns the jobs read or write;
 //! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod reval;
 pub mod run;
 pub mod search_domain;
+pub mod search_index;
 pub mod tcs;
 pub mod watch;
 

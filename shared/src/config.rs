@@ -2,7 +2,7 @@
 //! malformed setting fails init with a message naming the variable.
 
 use crate::error::{Error, Result};
-use sync_core::{reval, Function, JobName};
+use sync_core::{reval, search_index, Function, JobName};
 
 /// Where one process reaches the database.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +52,13 @@ pub struct Settings {
     pub job_function_prefix: Option<String>,
 }
 
+/// An index alias setting, `default` when unset; refused unless its indexes' names are its own.
+fn alias(var: &impl Fn(&str) -> Option<String>, setting: &str, default: &str) -> Result<String> {
+    let alias = var(setting).unwrap_or_else(|| default.into());
+    search_index::check_alias(setting, &alias).map_err(|e| Error::Config(e.0))?;
+    Ok(alias)
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
@@ -78,8 +85,8 @@ impl Settings {
             event_bus: var("EVENT_BUS_NAME"),
             opensearch_domain_name,
             opensearch_url,
-            persons_index_alias: var("PERSONS_INDEX_ALIAS").unwrap_or_else(|| "persons".into()),
-            posts_index_alias: var("POSTS_INDEX_ALIAS").unwrap_or_else(|| "posts".into()),
+            persons_index_alias: alias(&var, "PERSONS_INDEX_ALIAS", "persons")?,
+            posts_index_alias: alias(&var, "POSTS_INDEX_ALIAS", "posts")?,
             esr_command_queue_url: var("ESR_COMMAND_QUEUE_URL"),
             esr_export_bucket: var("ESR_EXPORT_BUCKET"),
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
@@ -203,5 +210,14 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("OPENSEARCH_DOMAIN_NAME") && error.contains("not both"), "{error}");
+    }
+
+    #[test]
+    fn an_alias_whose_indexes_another_alias_could_claim_is_refused_at_load() {
+        let url = ("DATABASE_URL", "postgres://h/db");
+        let stage = settings(&[url, ("PERSONS_INDEX_ALIAS", "persons-stage")]).unwrap();
+        assert_eq!((stage.persons_index_alias.as_str(), stage.posts_index_alias.as_str()), ("persons-stage", "posts"));
+        let error = settings(&[url, ("POSTS_INDEX_ALIAS", "posts-2024")]).unwrap_err().to_string();
+        assert!(error.contains("POSTS_INDEX_ALIAS is 'posts-2024'"), "{error}");
     }
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 
 use chrono::Utc;
 use serde_json::Value;
+use sync_core::search_index::{self, Concrete};
 
 use crate::error::Result;
 
@@ -36,11 +37,7 @@ impl IndexTarget {
 
     /// Concrete indices are `<alias>-<UTC timestamp>-<run>`, so they sort by age.
     pub(crate) fn new_index_name(&self, run_label: &str) -> String {
-        format!("{}-{}-{}", self.alias, Utc::now().format("%Y%m%d%H%M%S"), run_label).to_lowercase()
-    }
-
-    pub(crate) fn concrete_prefix(&self) -> String {
-        format!("{}-", self.alias)
+        search_index::concrete_name(&self.alias, Utc::now(), run_label)
     }
 }
 
@@ -74,8 +71,9 @@ pub trait SearchIndex {
     fn alias_targets(&self, alias: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Whether a concrete index (not an alias) has this name.
     fn index_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// Concrete indices whose names start with `prefix`.
-    fn indices_with_prefix(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// `alias`'s concrete indices (`search_index::is_concrete_of`), each with every alias that
+    /// points at it, by name.
+    fn concrete_indices(&self, alias: &str) -> impl Future<Output = Result<Vec<Concrete>>> + Send;
     /// Applies alias actions in one atomic `_aliases` request.
     fn update_aliases(&self, actions: &Value) -> impl Future<Output = Result<()>> + Send;
     fn delete_index(&self, name: &str) -> impl Future<Output = Result<()>> + Send;

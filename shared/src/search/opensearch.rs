@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use opensearch::cat::CatIndicesParts;
 use opensearch::http::response::Response;
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use opensearch::http::StatusCode;
@@ -14,6 +13,7 @@ use opensearch::indices::{
 };
 use opensearch::{BulkParts, CountParts, OpenSearch};
 use serde_json::Value;
+use sync_core::search_index::{self, Concrete};
 
 use super::{ItemFailure, SearchIndex};
 use crate::error::{Cause, Error, Result};
@@ -203,26 +203,30 @@ impl SearchIndex for OpenSearchIndex {
         Ok(response.status_code().is_success())
     }
 
-    async fn indices_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
-        let pattern = format!("{prefix}*");
+    async fn concrete_indices(&self, alias: &str) -> Result<Vec<Concrete>> {
+        // `GET <alias>-*/_alias` answers every matching index with its aliases ({} for none).
+        let pattern = format!("{alias}-*");
         let response = self
             .send("listing indices", || async {
-                self.client.cat().indices(CatIndicesParts::Index(&[&pattern])).format("json").send().await
+                self.client.indices().get_alias(IndicesGetAliasParts::Index(&[&pattern])).send().await
             })
             .await?;
         let answer = self.json("listing indices", response).await?;
-        let mut names: Vec<String> = answer
-            .as_array()
-            .map(|rows| {
-                rows.iter()
-                    .filter_map(|r| r["index"].as_str())
-                    .filter(|n| n.starts_with(prefix))
-                    .map(String::from)
+        let mut indices: Vec<Concrete> = answer
+            .as_object()
+            .map(|indices| {
+                indices
+                    .iter()
+                    .filter(|(name, _)| search_index::is_concrete_of(alias, name))
+                    .map(|(name, entry)| Concrete {
+                        name: name.clone(),
+                        aliases: entry["aliases"].as_object().map(|a| a.keys().cloned().collect()).unwrap_or_default(),
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        names.sort();
-        Ok(names)
+        indices.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(indices)
     }
 
     async fn update_aliases(&self, actions: &Value) -> Result<()> {

@@ -5,14 +5,17 @@
 //! bounded by bytes with every item's result checked, refreshes it, checks that it holds exactly
 //! one document per row, and only then moves the alias in one atomic `_aliases` request. The
 //! previous index is kept for rollback; older ones are deleted. Any failure, or reaching the
-//! invocation's deadline, deletes the new index and leaves the alias where it was; indexes left
-//! by runs whose process died are deleted by the next run.
+//! invocation's deadline, leaves the alias where it was and deletes the new index; but after a
+//! failure the alias is read first, and if the move was applied though its answer was lost the
+//! run has succeeded. Indexes left by runs whose process died are deleted by the next run. An
+//! index any alias points at is never deleted (`sync_core::search_index`).
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 use sync_core::progress::Progress;
+use sync_core::search_index;
 use sync_core::JobName;
 
 use super::{IndexTarget, SearchIndex};
@@ -114,8 +117,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     let previous = index.alias_targets(alias).await?;
     // A legacy setup has a concrete index named like the alias: the swap removes it.
     let legacy = previous.is_empty() && index.index_exists(alias).await?;
-    let existing = index.indices_with_prefix(&target.concrete_prefix()).await?;
-    let orphans = orphans(&existing, &previous);
+    let orphans = search_index::orphans(alias, &index.concrete_indices(alias).await?);
     for orphan in &orphans {
         tracing::warn!(index = %orphan, "deleting an index left by a run that never moved the alias to it");
         index.delete_index(orphan).await?;
@@ -143,8 +145,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
             actions.push(json!({"remove_index": {"index": alias}}));
         }
         actions.push(json!({"add": {"index": name, "alias": alias}}));
-        index.update_aliases(&json!({ "actions": actions })).await?;
-        Ok(counted)
+        index.update_aliases(&json!({ "actions": actions })).await
     };
     let built = match work_stop {
         Some(stop) => tokio::time::timeout_at(stop, built)
@@ -152,40 +153,55 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
             .unwrap_or_else(|_| Err(Error::Deadline { job: kind.job.to_string(), during: format!("building {name}") })),
         None => built.await,
     };
-
-    let documents = match built {
-        Ok(documents) => documents,
-        Err(error) => {
-            if let Err(cleanup) = index.delete_index(&name).await {
-                tracing::warn!(index = %name, error = %cleanup, "could not delete the abandoned index");
-            }
+    if let Err(error) = built {
+        // The alias move may have been applied though its answer never came (a reset
+        // connection, the deadline cancelling it in flight): only where the alias points says.
+        if !moved_despite(index, alias, &name, &error).await {
             return Err(error);
         }
-    };
+    }
+    // Only a checked index is ever added to the alias: it holds exactly the expected documents.
+    let documents = expected_documents;
     tracing::info!(index = %name, alias, documents, "alias moved to the new index");
 
-    // Keep the index the alias left (for rollback); delete every older one.
+    // Keep the index the alias left (for rollback); delete every older one no alias points at.
     let mut deleted = Vec::new();
-    for old in index.indices_with_prefix(&target.concrete_prefix()).await? {
-        if old != name && !previous.contains(&old) {
-            index.delete_index(&old).await?;
-            deleted.push(old);
-        }
+    for old in search_index::superseded(alias, &index.concrete_indices(alias).await?, &name, &previous) {
+        index.delete_index(&old).await?;
+        deleted.push(old);
     }
     Ok(Rebuilt { documents, index: name, previous, deleted, orphans_deleted: orphans, legacy_index_removed: legacy })
 }
 
-/// The concrete indexes no reader can reach and no rollback needs: every one but the alias's
-/// and the newest one older than it (the rollback index). Indexes newer than the alias's were
-/// built by runs that never moved the alias (they failed or their process died). Names sort by
-/// age (`<alias>-<UTC timestamp>-<run>`).
-pub fn orphans(existing: &[String], live: &[String]) -> Vec<String> {
-    let Some(oldest_live) = live.iter().min() else {
-        // No alias yet: nothing is live, everything built before is a leftover.
-        return existing.to_vec();
-    };
-    let rollback = existing.iter().filter(|i| *i < oldest_live && !live.contains(i)).max();
-    existing.iter().filter(|i| !live.contains(i) && Some(*i) != rollback).cloned().collect()
+/// After a build failed with `error`: whether the alias points at the new index `name` all the
+/// same (its move applied, its answer lost). If not, the new index is deleted, unless some alias
+/// points at it or where the aliases point cannot be read: then it is left, and the next run
+/// deletes it only if no alias points at it by then.
+async fn moved_despite<I: SearchIndex + Sync>(index: &I, alias: &str, name: &str, error: &Error) -> bool {
+    let left = |reason: &str| tracing::warn!(index = %name, alias, error = %error, "{reason}; the new index is left for the next run");
+    match index.alias_targets(alias).await {
+        Ok(targets) if targets.iter().any(|t| t == name) => {
+            tracing::warn!(index = %name, alias, error = %error, "the alias move's answer was lost, but the alias points at the new index");
+            return true;
+        }
+        Ok(_) => {}
+        Err(read) => {
+            left(&format!("could not read where the alias points ({read})"));
+            return false;
+        }
+    }
+    match index.concrete_indices(alias).await {
+        Ok(indices) if indices.iter().any(|c| c.name == name && !c.aliases.is_empty()) => {
+            left("another alias points at the new index")
+        }
+        Ok(_) => {
+            if let Err(cleanup) = index.delete_index(name).await {
+                tracing::warn!(index = %name, error = %cleanup, "could not delete the abandoned index");
+            }
+        }
+        Err(read) => left(&format!("could not list the indexes ({read})")),
+    }
+    false
 }
 
 /// Streams documents into `name` in bulk requests of at most `max_bytes`, one request in flight
@@ -280,6 +296,7 @@ mod tests {
     use super::*;
     use crate::search::ItemFailure;
     use std::sync::Mutex;
+    use sync_core::search_index::Concrete;
 
     /// Records every request; answers like an index that accepts everything, except the
     /// documents whose ids are listed in `reject`.
@@ -338,8 +355,12 @@ mod tests {
         async fn index_exists(&self, _: &str) -> Result<bool> {
             Ok(false)
         }
-        async fn indices_with_prefix(&self, _: &str) -> Result<Vec<String>> {
-            Ok(vec!["persons-20200101000000-old".into(), "persons-20240101000000-prev".into()])
+        async fn concrete_indices(&self, alias: &str) -> Result<Vec<Concrete>> {
+            let index = |name: &str| Concrete {
+                name: name.into(),
+                aliases: if self.aliased.iter().any(|a| a == name) { vec![alias.into()] } else { vec![] },
+            };
+            Ok(vec![index("persons-20200101000000-old"), index("persons-20240101000000-prev")])
         }
         async fn update_aliases(&self, actions: &Value) -> Result<()> {
             self.record(format!("aliases {actions}"));
@@ -446,26 +467,5 @@ mod tests {
         assert!(!calls.iter().any(|c| c.starts_with("aliases")), "{calls:?}");
         let created = calls[0].strip_prefix("create ").unwrap();
         assert_eq!(calls.last().unwrap(), &format!("delete {created}"), "{calls:?}");
-    }
-
-    fn names(names: &[&str]) -> Vec<String> {
-        names.iter().map(|n| n.to_string()).collect()
-    }
-
-    #[test]
-    fn orphans_are_every_index_but_the_live_one_and_the_rollback_one() {
-        let existing =
-            names(&["p-20240101-a", "p-20240102-b", "p-20240103-live", "p-20240104-dead", "p-20240105-dead"]);
-        assert_eq!(
-            orphans(&existing, &names(&["p-20240103-live"])),
-            names(&["p-20240101-a", "p-20240104-dead", "p-20240105-dead"])
-        );
-        // Rolled back to an older index: the newer one is what was rolled back from.
-        assert_eq!(
-            orphans(&existing, &names(&["p-20240102-b"])),
-            names(&["p-20240103-live", "p-20240104-dead", "p-20240105-dead"])
-        );
-        assert_eq!(orphans(&names(&["p-1-live"]), &names(&["p-1-live"])), Vec::<String>::new());
-        assert_eq!(orphans(&names(&["p-1-x"]), &[]), names(&["p-1-x"]));
     }
 }

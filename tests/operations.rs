@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use integration_tests::{date, TestDb};
 use serde_json::{json, Value};
 use shared::emf::MetricsSink;
@@ -165,35 +165,127 @@ async fn waiting_record(c: &Client, id: i64, deanery: &str, start: &str, created
     .unwrap();
 }
 
+/// The invariant (docs/esr-export.md "Invariants"): every record waiting is ahead of a scheduled
+/// run that will take it, or reported, with the run date to re-send. At 07:00 on 4 August the
+/// latest run due is 3 August's; 4 August's will take start dates from the 6th.
 #[tokio::test]
-async fn overdue_esr_records_and_missing_deanery_files_are_reported() {
+async fn every_esr_record_waiting_is_ahead_of_a_run_that_will_take_it_or_reported() {
     let db = TestDb::new().await;
     let c = db.client().await;
     all_succeeded_except(&c.client, &[]).await;
-    // Yesterday's 13:00 run made files for LDN and MER only.
-    let ldn = esr_file(&c.client, "LDN", "2024-08-03", "2024-08-03T13:01:00Z", 1).await;
-    esr_file(&c.client, "MER", "2024-08-03", "2024-08-03T13:01:00Z", 2).await;
-    // LDN: a record that qualified and existed before the run, but is still waiting (overdue);
-    // one created after the run (not overdue); one outside the window (not overdue).
-    waiting_record(&c.client, 1, "LDN", "2024-08-10", "2024-08-02T10:00:00Z").await;
-    waiting_record(&c.client, 2, "LDN", "2024-08-10", "2024-08-03T18:00:00Z").await;
-    waiting_record(&c.client, 3, "LDN", "2025-08-10", "2024-08-02T10:00:00Z").await;
+    // LDN: 3 August's command was lost (no file); its record starting on the 5th never went.
+    esr_file(&c.client, "LDN", "2024-08-02", "2024-08-02T13:01:00Z", 1).await;
+    waiting_record(&c.client, 1, "LDN", "2024-08-05", "2024-08-01T10:00:00Z").await;
+    // MER: an operator re-sent today's export instead of yesterday's: the re-send's window starts
+    // on the 6th, so the record starting on the 5th is still left behind.
+    esr_file(&c.client, "MER", "2024-08-02", "2024-08-02T13:01:00Z", 2).await;
+    esr_file(&c.client, "MER", "2024-08-04", "2024-08-04T06:30:00Z", 3).await;
+    waiting_record(&c.client, 2, "MER", "2024-08-05", "2024-08-01T10:00:00Z").await;
+    // SEV: a record that arrived after its last chance (after 3 August's file, starting on the
+    // 4th), and one switched back to TO_EXPORT after that file though created long before,
+    // starting on the 20th: 4 August's run takes it, so it is not reported.
+    esr_file(&c.client, "SEV", "2024-08-03", "2024-08-03T13:01:00Z", 4).await;
+    waiting_record(&c.client, 3, "SEV", "2024-08-04", "2024-08-03T18:00:00Z").await;
+    waiting_record(&c.client, 4, "SEV", "2024-08-20", "2024-07-01T10:00:00Z").await;
+    c.client
+        .execute("UPDATE esr.generated_app_record SET updated_at = '2024-08-03T18:00:00Z' WHERE id = 4", &[])
+        .await
+        .unwrap();
+    // Ahead: starting on the 6th (4 August's run is its last chance) and next year.
+    waiting_record(&c.client, 5, "LDN", "2024-08-06", "2024-08-01T10:00:00Z").await;
+    waiting_record(&c.client, 6, "LDN", "2025-08-10", "2024-08-01T10:00:00Z").await;
 
     let report = watch(&db).await;
-    assert_eq!(report.esr_overdue.len(), 1, "{:?}", report.esr_overdue);
-    let overdue = &report.esr_overdue[0];
-    assert_eq!((overdue.deanery.as_str(), overdue.records, overdue.last_file.as_str()), ("LDN", 1, ldn.as_str()));
-    assert_eq!(overdue.earliest_start_date, NaiveDate::from_ymd_opt(2024, 8, 10).unwrap());
+    let found: Vec<(&str, i64, String, String)> = report
+        .esr_overdue
+        .iter()
+        .map(|o| (o.deanery.as_str(), o.records, o.earliest_start_date.to_string(), o.resend_run_date.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("LDN", 1, "2024-08-05".into(), "2024-08-03".into()),
+            ("MER", 1, "2024-08-05".into(), "2024-08-03".into()),
+            ("SEV", 1, "2024-08-04".into(), "2024-08-02".into()),
+        ]
+    );
+    assert!(report.esr_overdue.iter().all(|o| o.kind == sync_core::esr::Kind::App));
+    assert!(report.summary.contains("3 record(s) overdue"), "{}", report.summary);
     let missing_app: Vec<&str> = report
         .esr_missing_files
         .iter()
         .filter(|m| m.kind == sync_core::esr::Kind::App)
         .map(|m| m.deanery.as_str())
         .collect();
-    assert_eq!(missing_app.len(), 11);
-    assert!(!missing_app.contains(&"LDN") && !missing_app.contains(&"MER"));
+    assert_eq!(missing_app.len(), 12, "{missing_app:?}");
+    assert!(!missing_app.contains(&"SEV"));
     assert!(report.esr_missing_files.iter().all(|m| m.run_date.to_string() == "2024-08-03"));
-    assert!(report.summary.contains("1 record(s) overdue"), "{}", report.summary);
+}
+
+/// The watchdog's ESR query is bounded by the records waiting, not by the records ever exported:
+/// at 200,000 exported records its plan reads the waiting records' partial index only.
+#[tokio::test]
+async fn the_watchdogs_esr_query_reads_only_the_waiting_records_however_many_were_exported() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.client
+        .batch_execute(
+            "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, status, export_file)
+             SELECT g, g, (ARRAY['LDN','MER','SEV','KSS'])[1 + g % 4], 'P' || g % 500, DATE '2020-01-01' + g % 1500,
+                    'EXPORTED', 'DE_LDN_APP_' || g / 40
+             FROM generate_series(1, 200000) g;
+             INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date)
+             SELECT g, g, 'LDN', 'P1', DATE '2024-08-01' + g % 30 FROM generate_series(200001, 200200) g;
+             ANALYZE esr.generated_app_record;",
+        )
+        .await
+        .unwrap();
+    let sql = shared::watchdog::overdue_records_sql(sync_core::esr::Kind::App);
+    let plan: Value =
+        c.client.query_one(&format!("EXPLAIN (FORMAT JSON) {sql}"), &[&date("2024-08-06")]).await.unwrap().get(0);
+    let text = plan.to_string();
+    assert!(!text.contains("\"Seq Scan\""), "a full scan of the records: {text}");
+    assert!(!text.contains("SubPlan"), "a query per record: {text}");
+    assert!(text.contains("generated_app_record_waiting"), "the waiting records' index: {text}");
+    let overdue =
+        shared::watchdog::overdue_records(&c.client, sync_core::esr::Kind::App, date("2024-08-03")).await.unwrap();
+    let starting_before_the_6th = (200_001..=200_200).filter(|g| g % 30 < 5).count() as i64;
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].records, starting_before_the_6th, "the 1st to the 5th of August are left behind");
+}
+
+/// A watchdog stuck on a lock fails within its statement timeout, and writes no heartbeat.
+#[tokio::test]
+async fn a_stuck_watchdog_fails_within_its_statement_timeout_and_writes_no_heartbeat() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[]).await;
+    let mut holder = db.client().await;
+    let lock = holder.client.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE esr.generated_app_record IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let runner = db.runner();
+    let catch_up = RunHere(&runner);
+    let events = EventPublisher::disabled();
+    let sink = MetricsSink::Buffer(buffer.clone());
+    let watchdog = Watchdog {
+        db: &db.database,
+        events: &events,
+        catch_up: &catch_up,
+        metrics: Some(&sink),
+        dispatches: Default::default(),
+        jobs: sync_core::JobName::ALL.to_vec(),
+    };
+    let started = std::time::Instant::now();
+    let error = watchdog.check(date(AS_OF), seven_am()).await.unwrap_err().to_string();
+    let waited = started.elapsed();
+    lock.rollback().await.unwrap();
+    assert!(error.contains("statement timeout"), "{error}");
+    assert!(error.contains("left behind"), "names what it was doing: {error}");
+    let timeout = std::time::Duration::from_millis(shared::watchdog::STATEMENT_TIMEOUT_MS.into());
+    assert!(waited >= timeout && waited < timeout * 3, "gave up after {waited:?}");
+    let lines = emf_lines(&buffer);
+    assert!(lines.iter().all(|l| l.get("WatchdogReported").is_none()), "no heartbeat: {lines:?}");
 }
 
 #[tokio::test]
@@ -405,4 +497,5 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
     assert!(report.summary.contains("1 not uploaded"), "{}", report.summary);
     let lines = emf_lines(&buffer);
     assert_eq!(lines[0]["EsrFilesNotUploaded"].as_f64(), Some(1.0), "the alarm's metric: {}", lines[0]);
+    assert_eq!(lines[0]["WatchdogReported"].as_f64(), Some(1.0), "the heartbeat: {}", lines[0]);
 }

@@ -294,7 +294,10 @@ fn every_dead_letter_queue_and_the_watchdogs_findings_have_an_alarm_to_the_alert
         } else {
             assert_eq!(properties["Namespace"].as_str(), Some(shared::emf::NAMESPACE), "{alarm}");
         }
-        assert_eq!(properties["TreatMissingData"].as_str(), Some("notBreaching"), "{alarm}");
+        // A queue's depth is always reported; the watchdog's findings only when it runs, and a
+        // watchdog that does not run must not clear them (its silence has its own alarm).
+        let missing = if queue.is_some() { "notBreaching" } else { "ignore" };
+        assert_eq!(properties["TreatMissingData"].as_str(), Some(missing), "{alarm}");
         let (_, topic) = tagged(&properties["AlarmActions"][0]).unwrap();
         assert_eq!(topic.as_str(), Some("AlertsTopic"), "{alarm}");
         assert!(properties["AlarmDescription"].as_str().unwrap().len() > 80, "{alarm} says what to do");
@@ -601,4 +604,35 @@ fn the_index_aliases_are_refused_by_the_template_as_at_config_load() {
         let default = definition["Default"].as_str().unwrap();
         assert_eq!(sync_core::search_index::check_alias(parameter, default), Ok(()), "{parameter}'s default");
     }
+}
+
+/// A watchdog that does not report (failed, timed out, never started) feeds no ESR metric: its
+/// heartbeat's absence for longer than the longest gap between its runs raises an alarm.
+#[test]
+fn a_silent_watchdog_raises_an_alarm_of_its_own() {
+    let schedule = &resource("SyncWatchdogFunction")["Properties"]["Events"]["AfterTheNightlyWindow"]["Properties"];
+    let expression = schedule["ScheduleExpression"].as_str().unwrap();
+    let hours: Vec<u32> = expression
+        .strip_prefix("cron(0 ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a daily cron at whole hours: {expression}"))
+        .split(',')
+        .map(|h| h.parse().unwrap())
+        .collect();
+    let longest_gap =
+        (0..hours.len()).map(|i| (hours[(i + 1) % hours.len()] + 24 - hours[i] - 1) % 24 + 1).max().unwrap();
+    assert_eq!(longest_gap, 16, "{expression}");
+    let alarm = &resource("WatchdogSilentAlarm")["Properties"];
+    assert_eq!(alarm["Namespace"].as_str(), Some(shared::emf::NAMESPACE));
+    assert_eq!(alarm["MetricName"].as_str(), Some("WatchdogReported"));
+    assert_eq!(alarm["Statistic"].as_str(), Some("Sum"));
+    assert_eq!(alarm["Period"].as_u64(), Some(3600));
+    let hours_silent = alarm["EvaluationPeriods"].as_u64().unwrap();
+    assert_eq!(hours_silent, longest_gap as u64 + 1, "one hour more than the longest gap between runs");
+    assert_eq!(alarm["DatapointsToAlarm"].as_u64(), Some(hours_silent));
+    assert_eq!(alarm["ComparisonOperator"].as_str(), Some("LessThanThreshold"));
+    assert_eq!(alarm["Threshold"].as_u64(), Some(1));
+    assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"), "no heartbeat is the alarm");
+    let (_, topic) = tagged(&alarm["AlarmActions"][0]).unwrap();
+    assert_eq!(topic.as_str(), Some("AlertsTopic"));
 }

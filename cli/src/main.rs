@@ -351,8 +351,8 @@ async fn execute(command: Command) -> Result<Output, Failure> {
             }
             for o in &report.esr_overdue {
                 eprintln!(
-                    "ESR {} {}: {} record(s) overdue since {} (last file {})",
-                    o.deanery, o.kind, o.records, o.earliest_start_date, o.last_file
+                    "ESR {} {}: {} record(s) left behind, the earliest starting {}: re-send {} forced",
+                    o.deanery, o.kind, o.records, o.earliest_start_date, o.resend_run_date
                 );
             }
             for m in &report.esr_missing_files {

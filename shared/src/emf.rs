@@ -86,7 +86,8 @@ impl MetricsSink {
         self.flush(&[("Kind", kind.to_string())]);
     }
 
-    /// What the watchdog found.
+    /// What the watchdog found, and that it reported at all (`WatchdogReported`, the heartbeat
+    /// whose absence has an alarm: a watchdog that fails writes none of these).
     pub fn watchdog(
         &self,
         jobs_missed: usize,
@@ -99,6 +100,7 @@ impl MetricsSink {
         metrics::gauge!("EsrRecordsOverdue").set(esr_records_overdue as f64);
         metrics::gauge!("EsrFilesMissing").set(esr_files_missing as f64);
         metrics::gauge!("EsrFilesNotUploaded").set(esr_files_not_uploaded as f64);
+        metrics::counter!("WatchdogReported").increment(1);
         self.flush(&[]);
     }
 }

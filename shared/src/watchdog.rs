@@ -9,10 +9,14 @@
 //! on), and their follow-ups take care of the rest. A paused job, and what follows it, is left
 //! alone and reported as such.
 //!
-//! ESR: the records still TO_EXPORT that the last file of their deanery and kind should have
-//! taken (start date inside its window, created before it, not held back by the 40-per-position
-//! cap), the active deaneries with no file for the latest scheduled run, and files recorded but
-//! not uploaded ten minutes after they were made.
+//! ESR: every record still TO_EXPORT is either ahead of a scheduled run that will take it or
+//! reported (left behind: it starts before the next run's window opens, so no run to come can
+//! take it, whatever the reason: a lost command, a re-send for the wrong date, a record that
+//! arrived after its last chance), with the run date to re-send; the active deaneries with no
+//! file for the latest scheduled run; and files recorded but not uploaded ten minutes after they
+//! were made. Every query is bounded by the waiting records or the files, never by the records
+//! exported, and by a statement timeout; a watchdog that cannot report says so by its silence,
+//! which has an alarm of its own (the `WatchdogReported` heartbeat).
 
 use std::future::Future;
 
@@ -97,7 +101,8 @@ pub struct OverdueRecords {
     pub kind: Kind,
     pub records: i64,
     pub earliest_start_date: NaiveDate,
-    pub last_file: String,
+    /// The run date of the file that takes the earliest of them: re-send it, forced (runbook).
+    pub resend_run_date: NaiveDate,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +125,10 @@ pub struct NotUploadedFile {
 
 /// A file recorded this long ago and still not uploaded is a finding (an upload takes seconds).
 pub const UPLOAD_GRACE_MINUTES: i64 = 10;
+
+/// No watchdog query may take longer: each is bounded by an index, so one that does is stuck
+/// (a lock, a sick database), and the watchdog fails rather than use up its 120 s timeout.
+pub const STATEMENT_TIMEOUT_MS: u32 = 20_000;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,6 +172,10 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
     pub async fn check(&self, as_of: NaiveDate, now: DateTime<Utc>) -> Result<WatchdogReport> {
         let session = self.db.connect("tis-sync:watchdog").await?;
         let client = &session.client;
+        client
+            .batch_execute(&format!("SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+            .await
+            .map_err(|e| Error::database("bounding the watchdog's queries", e))?;
 
         // The ledger's facts for each job, then the decision (sync_core::watch), then acting on it.
         let pauses = ledger::pauses(client).await?;
@@ -223,8 +236,9 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         let mut esr_overdue = Vec::new();
         let mut esr_missing_files = Vec::new();
         for kind in [Kind::App, Kind::Notification] {
-            esr_overdue.extend(overdue_records(client, kind).await?);
-            esr_missing_files.extend(missing_files(client, kind, self.dispatches.of(kind).latest_run(now)).await?);
+            let latest_run = self.dispatches.of(kind).latest_run(now);
+            esr_overdue.extend(overdue_records(client, kind, latest_run).await?);
+            esr_missing_files.extend(missing_files(client, kind, latest_run).await?);
         }
         let esr_not_uploaded = not_uploaded_files(client, now).await?;
         for f in &esr_not_uploaded {
@@ -232,7 +246,11 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         }
         let overdue_total: i64 = esr_overdue.iter().map(|o| o.records).sum();
         for o in &esr_overdue {
-            tracing::error!(deanery = %o.deanery, kind = %o.kind, records = o.records, last_file = %o.last_file, "ESR records overdue");
+            tracing::error!(
+                deanery = %o.deanery, kind = %o.kind, records = o.records, earliest_start_date = %o.earliest_start_date,
+                resend_run_date = %o.resend_run_date,
+                "ESR records left behind: no scheduled run will take them; re-send the run date, forced"
+            );
         }
         for m in &esr_missing_files {
             tracing::error!(deanery = %m.deanery, kind = %m.kind, run_date = %m.run_date, "no ESR file for the scheduled run");
@@ -260,39 +278,36 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
     }
 }
 
-async fn overdue_records(client: &Client, kind: Kind) -> Result<Vec<OverdueRecords>> {
-    let table = records_table(kind);
+/// The records of `kind` no run still to come will take (`esr::left_behind_before`), per
+/// deanery. Bounded by the waiting records (the partial index `<table>_waiting`), however many
+/// were ever exported.
+pub async fn overdue_records(client: &Client, kind: Kind, latest_run: NaiveDate) -> Result<Vec<OverdueRecords>> {
     let rows = client
-        .query(
-            &format!(
-                "WITH last AS (
-                     SELECT DISTINCT ON (deanery) deanery, run_date, created_at, file_name
-                     FROM esr.export_file WHERE kind = $1
-                     ORDER BY deanery, created_at DESC
-                 )
-                 SELECT r.deanery, count(*) AS records, min(r.start_date) AS earliest, l.file_name
-                 FROM {table} r JOIN last l ON l.deanery = r.deanery
-                 WHERE r.status = 'TO_EXPORT' AND r.created_at < l.created_at
-                   AND r.start_date >= l.run_date + $2::integer AND r.start_date < l.run_date + $3::integer
-                   AND (SELECT count(*) FROM {table} x
-                        WHERE x.export_file = l.file_name AND x.position_number IS NOT DISTINCT FROM r.position_number) < $4
-                 GROUP BY r.deanery, l.file_name
-                 ORDER BY r.deanery"
-            ),
-            &[&kind.as_str(), &esr::WINDOW_FROM_DAYS, &esr::WINDOW_UNTIL_DAYS, &esr::MAX_PER_POSITION],
-        )
+        .query(&overdue_records_sql(kind), &[&esr::left_behind_before(latest_run)])
         .await
-        .map_err(|e| Error::database("looking for overdue ESR records", e))?;
+        .map_err(|e| Error::database("looking for ESR records left behind", e))?;
     Ok(rows
         .iter()
-        .map(|r| OverdueRecords {
-            deanery: r.get(0),
-            kind,
-            records: r.get(1),
-            earliest_start_date: r.get(2),
-            last_file: r.get(3),
+        .map(|r| {
+            let earliest_start_date: NaiveDate = r.get(2);
+            OverdueRecords {
+                deanery: r.get(0),
+                kind,
+                records: r.get(1),
+                earliest_start_date,
+                resend_run_date: esr::last_run_taking(earliest_start_date),
+            }
         })
         .collect())
+}
+
+/// The query of `overdue_records` (its plan is tested at scale).
+pub fn overdue_records_sql(kind: Kind) -> String {
+    format!(
+        "SELECT deanery, count(*), min(start_date) FROM {} WHERE status = 'TO_EXPORT' AND start_date < $1
+         GROUP BY deanery ORDER BY deanery",
+        records_table(kind)
+    )
 }
 
 async fn not_uploaded_files(client: &Client, now: DateTime<Utc>) -> Result<Vec<NotUploadedFile>> {

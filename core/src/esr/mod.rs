@@ -23,6 +23,20 @@ pub fn window(run_date: NaiveDate) -> (NaiveDate, NaiveDate) {
     (after(WINDOW_FROM_DAYS), after(WINDOW_UNTIL_DAYS))
 }
 
+/// The run date whose file is the last that can take a record starting on `start_date`: the
+/// run date to re-send (forced) for a record left behind.
+pub fn last_run_taking(start_date: NaiveDate) -> NaiveDate {
+    start_date - Days::new(WINDOW_FROM_DAYS as u64)
+}
+
+/// Records starting before this date are left behind (docs/esr-export.md "Invariants"): when
+/// `latest_run` is the latest scheduled run whose files should exist, no run still to come can
+/// take them, because the next one's window opens on this date. Every record waiting that
+/// starts on it or later is ahead of a scheduled run that will take it.
+pub fn left_behind_before(latest_run: NaiveDate) -> NaiveDate {
+    window(latest_run + Days::new(1)).0
+}
+
 vocabulary! {
     /// The two kinds of file: applicants (APP) and notifications (DNC).
     pub enum Kind ("kind") {
@@ -45,6 +59,21 @@ impl Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_left_behind_once_the_last_run_that_could_take_it_is_due() {
+        let day = |text: &str| text.parse::<NaiveDate>().unwrap();
+        // At 07:00 on 4 August the latest run due is 3 August's; 4 August's takes from the 6th.
+        assert_eq!(left_behind_before(day("2024-08-03")), day("2024-08-06"));
+        // A record starting on the 5th: 3 August's run was its last chance.
+        assert_eq!(last_run_taking(day("2024-08-05")), day("2024-08-03"));
+        assert!(last_run_taking(day("2024-08-05")) <= day("2024-08-03"));
+        // One starting on the 6th is still ahead: 4 August's run is its last chance.
+        assert_eq!(last_run_taking(day("2024-08-06")), day("2024-08-04"));
+        // The re-send date's file takes the record.
+        let (from, until) = window(last_run_taking(day("2024-08-05")));
+        assert!(from <= day("2024-08-05") && day("2024-08-05") < until);
+    }
 
     #[test]
     fn the_window_is_two_days_to_thirteen_weeks_after_the_run_date() {

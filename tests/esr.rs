@@ -14,7 +14,9 @@ use shared::esr::dispatch::{DispatchRequest, Dispatcher};
 use shared::esr::export::{Exporter, FileStore};
 use shared::esr::intake::{self, IntakeMessage, IntakeOutcome};
 use shared::events::EventPublisher;
+use shared::retry::RetryPolicy;
 use sync_core::esr::{Command, Kind};
+use sync_core::event::DetailType;
 use tokio_postgres::Client;
 
 const DEANERIES: [&str; 13] =
@@ -374,6 +376,68 @@ async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
     assert!(error.to_string().contains("has no command id"), "{error}");
 }
 
+/// EventBridge refuses an entry of 256 KB or more, after the file is committed and uploaded: a
+/// file of 40,000 records (320 KB of placement ids) is announced in parts, each under the limit,
+/// together naming every placement in the file's order.
+#[tokio::test]
+async fn a_file_of_forty_thousand_records_is_announced_in_events_each_under_the_entry_limit() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    // 1,000 positions of 40 records each: the file takes all 40,000.
+    c.execute(
+        "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_number, start_date, applicant)
+         SELECT g, 1000000 + g, 'LDN', 'LDN/' || g % 1000, $1::date + 2 + g % 80, jsonb_build_object('lastName', 'T' || g)
+         FROM generate_series(1, 40000) g",
+        &[&run_date()],
+    )
+    .await
+    .unwrap();
+    let config = aws::config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let bus = unique("esr-bus");
+    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+    let events_queue = aws::queue(&esr.sqs, &unique("esr-events")).await;
+    let arn = aws::queue_arn(&esr.sqs, &events_queue).await;
+    let files = json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]});
+    aws::route_to_queue(&eventbridge, &bus, &unique("files"), &files, &arn).await;
+    let exporter = esr.exporter_with(EventPublisher::new(eventbridge, bus));
+
+    let file = exporter.export(&command("LDN")).await.expect("the file is made and announced");
+    assert_eq!(file.records, 40_000);
+    let mut events = aws::drain(&esr.sqs, &events_queue, 8).await;
+    events.sort_by_key(|e| e["detail"]["part"].as_u64());
+    assert!(events.len() > 1, "one event could not hold 40,000 ids");
+    let mut announced = Vec::new();
+    for (n, event) in events.iter().enumerate() {
+        let detail = &event["detail"];
+        let size = sync_core::event::entry_bytes(DetailType::EsrFileExported, &detail.to_string());
+        assert!(size < sync_core::event::MAX_ENTRY_BYTES, "part {} is {size} bytes", n + 1);
+        assert_eq!(
+            (detail["part"].as_u64(), detail["parts"].as_u64()),
+            (Some(n as u64 + 1), Some(events.len() as u64))
+        );
+        assert_eq!(detail["fileName"], file.file_name.as_str());
+        assert_eq!(detail["records"], 40_000);
+        announced.extend(detail["placementIds"].as_array().unwrap().iter().map(|id| id.as_i64().unwrap()));
+    }
+    let in_file: Vec<i64> = c
+        .query_one("SELECT placement_ids FROM esr.export_file WHERE file_name = $1", &[&file.file_name])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(announced, in_file, "every placement announced once, in the file's order");
+    let published: bool = c
+        .query_one(
+            "SELECT event_published_at IS NOT NULL FROM esr.export_file WHERE file_name = $1",
+            &[&file.file_name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(published, "recorded as announced once every part is out");
+}
+
 /// The forced command's file row, content and EXPORTED marks commit before the upload. Killed
 /// there (the upload, the event or the 60 s timeout fails), SQS delivers the command again: it
 /// must finish its own file, not build a new one from the records left.
@@ -481,6 +545,54 @@ async fn a_lost_database_connection_is_retried_and_the_command_succeeds() {
     assert_eq!(file.records, 1);
     let files: i64 = c.query_one("SELECT count(*) FROM esr.export_file", &[]).await.unwrap().get(0);
     assert_eq!(files, 1);
+}
+
+/// File numbers are gap-free (docs/esr-export.md "Invariants"): 13 commands at once, four of
+/// them killed mid-transaction (each kill a rollback) while the files are held up, still give 13
+/// consecutive numbers, each file once.
+#[tokio::test]
+async fn thirteen_commands_with_kills_injected_give_consecutive_file_numbers() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    for (n, deanery) in DEANERIES.iter().enumerate() {
+        app_record(c, n as i64 + 1, deanery, "P1", run_date() + Duration::days(7)).await;
+    }
+    // Hold every file's INSERT up, so commands are caught between their number and their commit.
+    let blocker_session = esr.db.client().await;
+    let blocker = &blocker_session.client;
+    blocker.batch_execute("BEGIN; LOCK TABLE esr.export_file IN EXCLUSIVE MODE").await.unwrap();
+    let patient = RetryPolicy {
+        max_attempts: 8,
+        first_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(100),
+    };
+    let exporter = esr.exporter().with_retry_policy(patient);
+    let exports = futures::future::join_all(DEANERIES.iter().map(|d| {
+        let exporter = &exporter;
+        async move { exporter.export(&command(d)).await }
+    }));
+    let interfere = async {
+        for _ in 0..4 {
+            kill_when_blocked(c, "tis-sync:esr-export").await;
+        }
+        blocker.batch_execute("ROLLBACK").await.unwrap();
+    };
+    let (files, ()) = tokio::join!(exports, interfere);
+    for file in &files {
+        assert!(file.is_ok(), "{file:?}");
+    }
+    let numbers: Vec<i64> = c
+        .query("SELECT sequence FROM esr.export_file ORDER BY sequence", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(numbers, (1..=13).collect::<Vec<i64>>(), "consecutive numbers, none burned by the kills");
+    let next: i64 =
+        c.query_one("SELECT last_sequence FROM esr.file_counter WHERE kind = 'app'", &[]).await.unwrap().get(0);
+    assert_eq!(next, 13, "the counter stands at the last file's number");
 }
 
 #[tokio::test]

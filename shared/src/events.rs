@@ -35,6 +35,14 @@ impl EventPublisher {
         };
         let failure =
             |reason: Cause| Error::EventPublish { detail_type: detail_type.as_str().into(), bus: bus.clone(), reason };
+        // EventBridge would refuse it after the caller's work is done: say so, naming the size.
+        let size = sync_core::event::entry_bytes(detail_type, &body);
+        if size >= sync_core::event::MAX_ENTRY_BYTES {
+            return Err(failure(
+                format!("the entry is {size} bytes; EventBridge takes less than {}", sync_core::event::MAX_ENTRY_BYTES)
+                    .into(),
+            ));
+        }
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(bus)
             .source(SOURCE)

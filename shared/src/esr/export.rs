@@ -2,17 +2,19 @@
 //!
 //! 1. In one transaction, under a lock per (deanery, kind): if this command (by its identity)
 //!    made a file already, take it; if the day's file exists and the command is not forced,
-//!    take that; otherwise take the next number of the kind's shared
-//!    sequence, select the qualifying records (TO_EXPORT, start date from run date + 2 days to
+//!    take that; otherwise select the qualifying records (TO_EXPORT, start date from run date + 2 days to
 //!    before run date + 13 weeks, at most 40 per position, by start date then id: core's
-//!    `esr::selection`), write the file
-//!    and mark its records EXPORTED. Transient database errors retry the whole transaction.
+//!    `esr::selection`), take the next number of the kind's counter (shared by all deaneries,
+//!    gap-free: taken under its row lock in this transaction), write the file and mark its
+//!    records EXPORTED. Transient database errors retry the whole transaction.
 //! 2. After the commit, upload the file's stored bytes to S3 under its name (idempotent: a
 //!    retried command uploads the same bytes under the same key).
-//! 3. Announce `ESR File Exported`, once.
+//! 3. Announce `ESR File Exported`, once (in parts of at most `PLACEMENT_IDS_PER_EVENT`
+//!    placement ids, each under EventBridge's entry limit).
 //!
-//! Concurrent commands for different deaneries never touch the same rows and draw numbers from a
-//! sequence, so the 13 commands of 13:00 cannot conflict (the 2021 incident). A failure after
+//! Concurrent commands for different deaneries never touch the same records, and queue on the
+//! counter's row only between taking a number and committing, so the 13 commands of 13:00
+//! cannot conflict (the 2021 incident) and their numbers are consecutive. A failure after
 //! the commit leaves the file recorded; the command's retry (forced or not: the file carries the
 //! command's identity) finds it and finishes the upload, and never makes a second file.
 
@@ -25,9 +27,9 @@ use tokio_postgres::Transaction;
 use sync_core::esr::layout::{self, Line};
 use sync_core::esr::selection::{records_taken, Waiting};
 use sync_core::esr::{Command, Kind};
-use sync_core::event::DetailType;
+use sync_core::event::{DetailType, PLACEMENT_IDS_PER_EVENT};
 
-use super::{check_deaneries, file_sequence, records_table};
+use super::{check_deaneries, records_table};
 use crate::db::{retry_transient, Database, Session};
 use crate::emf::MetricsSink;
 use crate::error::{Cause, Error, Result};
@@ -91,7 +93,9 @@ pub struct ExportedFile {
     event_published_at: Option<DateTime<Utc>>,
 }
 
-/// The `ESR File Exported` event: TCS marks the placements exported from it.
+/// The `ESR File Exported` event, one per part of the file's placement ids (at most
+/// `PLACEMENT_IDS_PER_EVENT` each, so every entry stays under EventBridge's limit): `part` of
+/// `parts`, every part naming the whole file.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FileExportedDetail<'a> {
@@ -101,6 +105,8 @@ struct FileExportedDetail<'a> {
     date: NaiveDate,
     sequence: i64,
     records: usize,
+    part: usize,
+    parts: usize,
     placement_ids: &'a [i64],
     bucket: &'a str,
     key: &'a str,
@@ -167,18 +173,27 @@ impl Exporter {
         self.store.put(&file.s3_key, file.content.clone()).await?;
         record(&session.client, file.id, "uploaded_at").await?;
         if file.event_published_at.is_none() {
-            let detail = FileExportedDetail {
-                file_name: &file.file_name,
-                deanery: &file.deanery,
-                kind: file.kind,
-                date: file.date,
-                sequence: file.sequence,
-                records: file.records,
-                placement_ids: &file.placement_ids,
-                bucket: self.store.bucket(),
-                key: &file.s3_key,
+            // Recorded once every part is out: a retry after a partial send sends them all again.
+            let parts: Vec<&[i64]> = match file.placement_ids.len() {
+                0 => vec![&[]],
+                _ => file.placement_ids.chunks(PLACEMENT_IDS_PER_EVENT).collect(),
             };
-            self.events.publish(DetailType::EsrFileExported, &detail).await?;
+            for (n, placement_ids) in parts.iter().enumerate() {
+                let detail = FileExportedDetail {
+                    file_name: &file.file_name,
+                    deanery: &file.deanery,
+                    kind: file.kind,
+                    date: file.date,
+                    sequence: file.sequence,
+                    records: file.records,
+                    part: n + 1,
+                    parts: parts.len(),
+                    placement_ids,
+                    bucket: self.store.bucket(),
+                    key: &file.s3_key,
+                };
+                self.events.publish(DetailType::EsrFileExported, &detail).await?;
+            }
             if self.events.is_enabled() {
                 record(&session.client, file.id, "event_published_at").await?;
             }
@@ -202,9 +217,17 @@ impl Exporter {
             tx.commit().await.map_err(db)?;
             return Ok((existing, session));
         }
-        let sequence: i64 =
-            tx.query_one(&format!("SELECT nextval('{}')", file_sequence(command.kind)), &[]).await.map_err(db)?.get(0);
         let records = qualifying_records(&tx, command).await.map_err(db)?;
+        // The next number, under the counter's row lock until this transaction ends: a file
+        // that does not commit never took it (gap-free; held from here to the commit only).
+        let sequence: i64 = tx
+            .query_one(
+                "UPDATE esr.file_counter SET last_sequence = last_sequence + 1 WHERE kind = $1 RETURNING last_sequence",
+                &[&command.kind.as_str()],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
         let file_name = layout::file_name(command.kind, &command.deanery, command.date, sequence);
         let lines: Vec<Line<'_>> = records
             .iter()

@@ -22,14 +22,6 @@ pub fn records_table(kind: Kind) -> &'static str {
     }
 }
 
-/// The file-number sequence a kind shares across deaneries.
-pub fn file_sequence(kind: Kind) -> &'static str {
-    match kind {
-        Kind::App => "esr.app_file_sequence",
-        Kind::Notification => "esr.notification_file_sequence",
-    }
-}
-
 /// The active deaneries in dispatch order.
 pub async fn active_deaneries(client: &tokio_postgres::Client) -> Result<Vec<String>> {
     let rows = client

@@ -58,6 +58,11 @@ const PROBES: &[Probe] = &[
         owners: &["esr-intake"],
     },
     Probe { what: "esr.export_file", sql: "UPDATE esr.export_file SET uploaded_at = now()", owners: &["esr-export"] },
+    Probe {
+        what: "the file-number counter",
+        sql: "UPDATE esr.file_counter SET last_sequence = last_sequence",
+        owners: &["esr-export"],
+    },
     Probe { what: "an exported file's content", sql: "UPDATE esr.export_file SET content = content", owners: &[] },
     Probe { what: "esr.deanery", sql: "UPDATE esr.deanery SET active = active", owners: &[] },
     Probe {

@@ -731,6 +731,51 @@ async fn out_of_order_and_repeated_intake_messages_never_replace_a_newer_version
     assert!(missing.contains("missing field `changedAt`"), "{missing}");
 }
 
+/// Two versions changed at the same instant (docs/esr-export.md "Intake order"): whichever
+/// arrives first, the same one is kept (a withdrawal over a TO_EXPORT; between two TO_EXPORT
+/// versions a fixed order of their content), so a redrive or concurrent batches converge.
+#[tokio::test]
+async fn tied_versions_end_the_same_whatever_order_they_arrive_in() {
+    let message = |id: i64, status: &str, last_name: &str| -> IntakeMessage {
+        IntakeMessage::parse(
+            &json!({"kind": "app", "record": {
+                "id": id, "placementId": 9000 + id, "deanery": "LDN", "positionNumber": "P1",
+                "startDate": "2021-08-10", "status": status, "applicant": {"lastName": last_name},
+                "changedAt": "2021-07-30T10:00:00Z"
+            }})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let mut outcomes = Vec::new();
+    for order in [[0, 1], [1, 0]] {
+        let db = TestDb::new().await;
+        let session = db.client().await;
+        let c = &session.client;
+        let renamed = [message(1, "TO_EXPORT", "Smith"), message(1, "TO_EXPORT", "Smyth")];
+        let withdrawn = [message(2, "TO_EXPORT", "Jones"), message(2, "DELETED_BEFORE_EXPORT", "Jones")];
+        for n in order {
+            intake::apply(c, &renamed[n]).await.unwrap();
+            intake::apply(c, &withdrawn[n]).await.unwrap();
+        }
+        // The same message again is a duplicate, whichever it is.
+        for message in [&renamed[0], &renamed[1], &withdrawn[0], &withdrawn[1]] {
+            let outcome = intake::apply(c, message).await.unwrap();
+            assert!(matches!(outcome, IntakeOutcome::Outdated), "{outcome:?}");
+        }
+        let rows: Vec<(i64, String, String)> = c
+            .query("SELECT id, status, applicant->>'lastName' FROM esr.generated_app_record ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        outcomes.push(rows);
+    }
+    assert_eq!(outcomes[0], outcomes[1], "the arrival order decided the outcome");
+    assert_eq!(outcomes[0][1].1, "DELETED_BEFORE_EXPORT", "a withdrawal wins a tie");
+}
+
 /// A database error says where (SQLSTATE, table, constraint), never the row's values: the
 /// error travels to logs kept 90 days and to alerts.
 #[tokio::test]

@@ -64,7 +64,11 @@ impl DispatchRequest {
                 )?;
                 date
             }
-            None => scheduled_date.unwrap_or(today),
+            None => {
+                let date = scheduled_date.unwrap_or(today);
+                crate::invocation::check_delivered("the schedule's date", date, today)?;
+                date
+            }
         };
         let deaneries = wire.deaneries.map(|codes| codes.iter().map(|c| c.trim().to_uppercase()).collect::<Vec<_>>());
         if deaneries.as_ref().is_some_and(|d| d.is_empty()) {
@@ -147,6 +151,13 @@ mod tests {
         assert_eq!(request.deaneries, None);
         assert_eq!(request.kind, Kind::Notification);
         assert_eq!(request.date, NaiveDate::from_ymd_opt(2021, 8, 3).unwrap());
+    }
+
+    #[test]
+    fn a_stale_schedule_payload_is_refused_rather_than_dispatching_an_old_date() {
+        let input = json!({"trigger": "schedule", "kind": "app", "scheduledTime": "2021-06-01T13:00:00Z"});
+        let error = DispatchRequest::parse(input, today()).unwrap_err().to_string();
+        assert!(error.contains("the schedule's date 2021-06-01 is 64 days before today"), "{error}");
     }
 
     #[test]

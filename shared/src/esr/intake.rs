@@ -51,8 +51,9 @@ pub enum IntakeOutcome {
     Updated,
     /// The record was exported already: the update is not applied.
     Ignored,
-    /// The record holds a version changed at the same time or later: this message is a
-    /// duplicate or arrived out of order, and is not applied.
+    /// The record holds a version changed later, or at the same time and ranking as high or
+    /// higher (`applies_to`): this message is a duplicate, arrived out of order, or lost a tie,
+    /// and is not applied.
     Outdated,
 }
 
@@ -60,6 +61,34 @@ impl IntakeMessage {
     pub fn parse(body: &str) -> Result<Self> {
         serde_json::from_str(body).map_err(|e| Error::InvalidInput(format!("record message: {e}")))
     }
+}
+
+/// What a version of each kind's record holds, beside its status: what a tie is decided on.
+const APP_CONTENT: &str =
+    "placement_id, deanery, position_id, position_number, start_date, applicant, generation_error";
+const NOTIFICATION_CONTENT: &str = "placement_id, deanery, notification_type, position_id, position_number, \
+                                    start_date, notification, generation_error";
+
+/// When a message's version replaces the stored one (docs/esr-export.md "Intake order"): never
+/// once exported; otherwise when it changed later, or, changed at the same time, when it ranks
+/// higher: a withdrawal (DELETED_BEFORE_EXPORT) over INVALID_DATA over TO_EXPORT, then the
+/// greater digest of its content. The outcome depends only on which messages came, never on
+/// their order, and an identical message is a duplicate.
+fn applies_to(content: &str) -> String {
+    let rank = |side: &str| {
+        let columns: Vec<String> = content.split(", ").map(|c| format!("{side}.{}", c.trim())).collect();
+        format!(
+            "(array_position(ARRAY['TO_EXPORT', 'INVALID_DATA', 'DELETED_BEFORE_EXPORT'], {side}.status), \
+             md5(row({})::text))",
+            columns.join(", ")
+        )
+    };
+    format!(
+        "r.status <> 'EXPORTED' AND (r.changed_at IS NULL OR r.changed_at < EXCLUDED.changed_at
+             OR (r.changed_at = EXCLUDED.changed_at AND {} > {}))",
+        rank("EXCLUDED"),
+        rank("r")
+    )
 }
 
 pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOutcome> {
@@ -79,7 +108,8 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
             let applicant = record.applicant.clone().unwrap_or(Value::Object(Default::default()));
             client
                 .query_opt(
-                    "INSERT INTO esr.generated_app_record AS r
+                    &format!(
+                        "INSERT INTO esr.generated_app_record AS r
                        (id, placement_id, deanery, position_id, position_number, start_date, status, applicant,
                         generation_error, changed_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -89,8 +119,10 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                        start_date = EXCLUDED.start_date, status = EXCLUDED.status, applicant = EXCLUDED.applicant,
                        generation_error = EXCLUDED.generation_error, changed_at = EXCLUDED.changed_at,
                        updated_at = now()
-                     WHERE r.status <> 'EXPORTED' AND (r.changed_at IS NULL OR r.changed_at < EXCLUDED.changed_at)
+                     WHERE {}
                      RETURNING (xmax = 0) AS inserted",
+                        applies_to(APP_CONTENT)
+                    ),
                     &[
                         &record.id,
                         &record.placement_id,
@@ -114,7 +146,8 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
             let notification = record.notification.clone().unwrap_or(Value::Object(Default::default()));
             client
                 .query_opt(
-                    "INSERT INTO esr.notification_record AS r
+                    &format!(
+                        "INSERT INTO esr.notification_record AS r
                        (id, placement_id, deanery, notification_type, position_id, position_number, start_date, status,
                         notification, generation_error, changed_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -125,8 +158,10 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                        status = EXCLUDED.status, notification = EXCLUDED.notification,
                        generation_error = EXCLUDED.generation_error, changed_at = EXCLUDED.changed_at,
                        updated_at = now()
-                     WHERE r.status <> 'EXPORTED' AND (r.changed_at IS NULL OR r.changed_at < EXCLUDED.changed_at)
+                     WHERE {}
                      RETURNING (xmax = 0) AS inserted",
+                        applies_to(NOTIFICATION_CONTENT)
+                    ),
                     &[
                         &record.id,
                         &record.placement_id,
@@ -169,7 +204,7 @@ pub async fn apply(client: &Client, message: &IntakeMessage) -> Result<IntakeOut
                 message_changed_at = %record.changed_at,
                 stored_changed_at = ?stored_changed_at,
                 stored_status = %stored_status,
-                "out-of-order or repeated message: the record holds a version changed at the same time or later; not applied"
+                "out-of-order, repeated or tied message: the record holds a version changed later, or at the same time and ranking as high; not applied"
             );
             Ok(IntakeOutcome::Outdated)
         }

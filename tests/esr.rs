@@ -595,6 +595,41 @@ async fn thirteen_commands_with_kills_injected_give_consecutive_file_numbers() {
     assert_eq!(next, 13, "the counter stands at the last file's number");
 }
 
+/// Commands handled at once log each line under their own deanery only: a span entered across
+/// an await leaves one command's fields on another command's lines.
+#[tokio::test]
+async fn commands_handled_at_once_log_each_line_under_their_own_deanery_only() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let deaneries = ["LDN", "MER", "SEV", "WES"];
+    for (n, deanery) in deaneries.iter().enumerate() {
+        app_record(&session.client, n as i64 + 1, deanery, "P1", run_date() + Duration::days(7)).await;
+    }
+    let exporter = esr.exporter();
+    let logs = integration_tests::capture_logs();
+    let files = futures::future::join_all(deaneries.iter().map(|d| {
+        let exporter = &exporter;
+        async move { exporter.export(&command(d)).await }
+    }))
+    .await;
+    assert!(files.iter().all(Result::is_ok), "{files:?}");
+    let mut under_a_command = 0;
+    for line in logs.text().lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let commands: Vec<&serde_json::Value> = line["spans"]
+            .as_array()
+            .map(|spans| spans.iter().filter(|s| s["name"] == "esr_export").collect())
+            .unwrap_or_default();
+        assert!(commands.len() <= 1, "a line under several commands: {line}");
+        if let Some(span) = commands.first() {
+            under_a_command += 1;
+            let deanery = span["deanery"].as_str().unwrap();
+            assert!(span["file"].as_str().unwrap().contains(&format!("_{deanery}_")), "{line}");
+        }
+    }
+    assert!(under_a_command >= deaneries.len(), "each command logged under its span ({under_a_command} lines)");
+}
+
 #[tokio::test]
 async fn poison_commands_fail_alone_and_end_in_the_dead_letter_queue() {
     let esr = Esr::new().await;

@@ -23,6 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::Transaction;
+use tracing::Instrument;
 
 use sync_core::esr::layout::{self, Line};
 use sync_core::esr::selection::{records_taken, Waiting};
@@ -161,8 +162,14 @@ impl Exporter {
         // lost connection opens the next) records the upload and the event too.
         let (committed, attempts) = retry_transient(self.retry, "esr export", |_| self.commit_file(command)).await;
         let (file, session) = committed?;
+        // Instrumented, not entered: several commands run at once on one thread, and a span
+        // entered across an await would put one deanery's fields on another's lines.
         let span = tracing::info_span!("esr_export", deanery = %command.deanery, kind = %command.kind, date = %command.date, file = %file.file_name);
-        let _entered = span.enter();
+        self.finish(file, session, attempts).instrument(span).await
+    }
+
+    /// Steps 2 and 3 for a recorded file: upload its stored bytes, announce it once.
+    async fn finish(&self, file: ExportedFile, session: Session, attempts: u32) -> Result<ExportedFile> {
         if file.created {
             tracing::info!(records = file.records, sequence = file.sequence, attempts, "file written");
         } else {

@@ -162,3 +162,28 @@ async fn a_post_whose_fundings_all_ended_becomes_inactive_and_nothing_becomes_cu
     run(&db, JobName::PostFundingStatus, "2024-08-06").await;
     assert_eq!(funding_statuses(c).await[&16].as_deref(), Some("INACTIVE"));
 }
+
+/// A TCS user editing a person holds its row: the job updating statuses waits for it at most
+/// its lock timeout, gives up, retries, and in the end fails having written nothing, rather
+/// than wait (and keep the rows it already updated locked against TCS's edits) for as long as
+/// the edit lasts.
+#[tokio::test]
+async fn a_status_job_never_waits_long_for_a_tcs_edit_and_writes_nothing_when_it_gives_up() {
+    let db = TestDb::new().await;
+    let session = db.client().await;
+    let c = &session.client;
+    record_status_fixture(c).await;
+    let before = statuses(c).await;
+    let mut editor = db.client().await;
+    let edit = editor.client.transaction().await.unwrap();
+    edit.execute("UPDATE tcs.person SET role = role WHERE id = 2", &[]).await.unwrap();
+
+    let mut request = RunRequest::manual(JobName::PersonRecordStatus);
+    request.as_of = date("2024-08-04");
+    request.follow_ups = false;
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), db.runner().run(request)).await;
+    edit.rollback().await.unwrap();
+    let error = outcome.expect("the job gave up rather than wait for the edit").unwrap_err().to_string();
+    assert!(error.contains("lock timeout"), "{error}");
+    assert_eq!(statuses(c).await, before, "nothing written");
+}

@@ -173,6 +173,8 @@ pub fn is_transient(error: &tokio_postgres::Error) -> bool {
             || *code == SqlState::ADMIN_SHUTDOWN
             || *code == SqlState::CRASH_SHUTDOWN
             || *code == SqlState::CANNOT_CONNECT_NOW
+            // lock_timeout (jobs::TCS_LOCK_TIMEOUT): a TCS user's edit held a row; it ends soon.
+            || *code == SqlState::LOCK_NOT_AVAILABLE
             || code.code().starts_with("08");
     }
     if error.is_closed() {

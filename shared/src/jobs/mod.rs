@@ -29,6 +29,12 @@ mod trust_links;
 /// TIS-scale job to stay in memory (one run of a job at a time, so the total stays bounded).
 pub(crate) const WORK_MEM: &str = "SET LOCAL work_mem = '128MB'";
 
+/// Set in the transaction of a job that updates TCS's own rows (person-record-status,
+/// post-funding-status): a row a TCS user is editing makes it wait at most this long and then
+/// give up (a transient error: the run retries after a pause), rather than keep the rows it has
+/// already updated, and TCS's edits of them, locked behind its wait.
+pub(crate) const TCS_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
+
 /// What a job reports when its output has committed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobOutput {

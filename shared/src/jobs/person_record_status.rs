@@ -39,6 +39,7 @@ pub async fn run(client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
     );
     let tx = client.transaction().await.map_err(|e| Error::database(context, e))?;
     tx.batch_execute(super::WORK_MEM).await.map_err(|e| Error::database(context, e))?;
+    tx.batch_execute(super::TCS_LOCK_TIMEOUT).await.map_err(|e| Error::database(context, e))?;
     let row = tx.query_one(&statement, &[&as_of]).await.map_err(|e| Error::database(context, e))?;
     tx.commit().await.map_err(|e| Error::database(context, e))?;
     let (rows, current, inactive): (i64, i64, i64) = (row.get("rows"), row.get("now_current"), row.get("now_inactive"));

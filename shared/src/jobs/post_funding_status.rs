@@ -25,6 +25,7 @@ pub async fn run(client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
     );
     let tx = client.transaction().await.map_err(|e| Error::database(context, e))?;
     tx.batch_execute(super::WORK_MEM).await.map_err(|e| Error::database(context, e))?;
+    tx.batch_execute(super::TCS_LOCK_TIMEOUT).await.map_err(|e| Error::database(context, e))?;
     let changed = tx.execute(&statement, &[&as_of]).await.map_err(|e| Error::database(context, e))?;
     // The output: every post inactive now (those TCS made inactive included).
     let inactive: i64 = tx

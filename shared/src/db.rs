@@ -76,7 +76,7 @@ impl Database {
     }
 
     /// From the settings in `secret` (read already into `config`): when the password is
-    /// refused, the secret is read again once and the connection retried.
+    /// refused, the secret is read again (`PASSWORD_REREADS`) and the connection retried.
     pub fn from_secret(config: tokio_postgres::Config, secret: DatabaseSecret) -> Result<Self> {
         Ok(Database { secret: Some(secret), ..Self::from_config(config)? })
     }
@@ -93,15 +93,29 @@ impl Database {
             let place = describe(config);
             move |e| Error::database(format!("connecting to {place}"), e)
         };
-        match self.open(config.clone(), application_name).await {
-            Err(e) if e.code() == Some(&SqlState::INVALID_PASSWORD) && self.secret.is_some() => {
-                let secret = self.secret.as_ref().expect("checked above");
-                tracing::warn!(secret = %secret.id(), "the database refused the password: reading the secret again (it may have been rotated)");
-                let fresh = with_timeouts(secret.read().await?);
-                *self.config.write().expect("the config lock is never poisoned") = fresh.clone();
-                self.open(fresh.clone(), application_name).await.map_err(failed(&fresh))
+        let refused = |e: &tokio_postgres::Error| e.code() == Some(&SqlState::INVALID_PASSWORD);
+        match (self.open(config.clone(), application_name).await, &self.secret) {
+            (Err(e), Some(secret)) if refused(&e) => {
+                // The secret was rotated while this process stayed warm, or is being rotated:
+                // Secrets Manager sets the new password in the database before the secret's
+                // current version holds it, so the secret is read again, with pauses, until
+                // the database takes what it holds.
+                let mut last = (e, config);
+                for attempt in 1..=PASSWORD_REREADS.max_attempts {
+                    if attempt > 1 {
+                        PASSWORD_REREADS.pause_before(attempt).await;
+                    }
+                    tracing::warn!(secret = %secret.id(), attempt, "the database refused the password: reading the secret again (it may have been rotated)");
+                    let fresh = with_timeouts(secret.read().await?);
+                    *self.config.write().expect("the config lock is never poisoned") = fresh.clone();
+                    match self.open(fresh.clone(), application_name).await {
+                        Err(e) if refused(&e) => last = (e, fresh),
+                        other => return other.map_err(failed(&fresh)),
+                    }
+                }
+                Err(failed(&last.1)(last.0))
             }
-            other => other.map_err(failed(&config)),
+            (other, _) => other.map_err(failed(&config)),
         }
     }
 
@@ -121,6 +135,11 @@ impl Database {
         Ok(Session { client, driver })
     }
 }
+
+/// How a refused password is re-read from the secret: five reads over about 7 s, long enough
+/// for a rotation to move the secret's current version after setting the database's password.
+const PASSWORD_REREADS: RetryPolicy =
+    RetryPolicy { max_attempts: 5, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(4) };
 
 fn with_timeouts(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
     if config.get_connect_timeout().is_none() {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, NaiveDate};
-use functions::handle_export_commands;
+use functions::{handle_dispatch, handle_export_commands};
 use integration_tests::{aws, kill_when_blocked, quick_retries, TestDb};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -287,7 +287,7 @@ async fn the_incident_reproduced_and_survived_thirteen_commands_at_once() {
     let (queue, dlq) = command_queues(&esr.sqs, template_max_receive_count(), 60).await;
     // The 13:00 schedule: one command per active deanery, sent together.
     let dispatcher = Dispatcher::new(esr.db.database.clone(), esr.sqs.clone(), queue.clone());
-    let request = DispatchRequest { deaneries: None, date: d, kind: Kind::App, force: false };
+    let request = DispatchRequest { deaneries: None, date: d, kind: Kind::App, force: false, identity: None };
     let dispatched = dispatcher.dispatch(&request).await.unwrap();
     assert_eq!(dispatched.commands.iter().map(|c| c.deanery.as_str()).collect::<Vec<_>>(), DEANERIES);
 
@@ -628,6 +628,45 @@ async fn commands_handled_at_once_log_each_line_under_their_own_deanery_only() {
         }
     }
     assert!(under_a_command >= deaneries.len(), "each command logged under its span ({under_a_command} lines)");
+}
+
+/// A forced dispatch that failed after sending part of its commands is retried by Lambda with
+/// the same request id: it sends the same commands again (same ids), so no deanery gets a
+/// second forced file. An operator's new request (a new id) is a new dispatch.
+#[tokio::test]
+async fn a_retried_forced_dispatch_sends_the_same_commands_and_makes_no_extra_files() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let deaneries = ["LDN", "MER", "SEV"];
+    for (n, deanery) in deaneries.iter().enumerate() {
+        app_record(c, n as i64 + 1, deanery, "P1", run_date() + Duration::days(7)).await;
+    }
+    let (queue, _dlq) = command_queues(&esr.sqs, template_max_receive_count(), 60).await;
+    let dispatcher = Dispatcher::new(esr.db.database.clone(), esr.sqs.clone(), queue.clone());
+    let forced =
+        json!({"deaneries": deaneries, "date": run_date().to_string(), "allowDistantDate": true, "force": true});
+    let invocation = |request_id: &str| {
+        let mut context = Context::default();
+        context.request_id = request_id.to_string();
+        LambdaEvent::new(forced.clone(), context)
+    };
+    let first = handle_dispatch(&dispatcher, invocation("request-1")).await.unwrap();
+    let retried = handle_dispatch(&dispatcher, invocation("request-1")).await.unwrap();
+    let ids =
+        |d: &shared::esr::dispatch::Dispatched| d.commands.iter().map(|c| c.command_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&retried), "the retry sends the same commands");
+    consume(&esr.sqs, &queue, &esr.exporter(), 2, 3).await;
+    let forced_files = "SELECT count(*) FROM esr.export_file WHERE forced";
+    assert_eq!(c.query_one(forced_files, &[]).await.unwrap().get::<_, i64>(0), 3, "one forced file per deanery");
+
+    // An operator asking again is a new dispatch: a further forced file each.
+    for (n, deanery) in deaneries.iter().enumerate() {
+        app_record(c, n as i64 + 10, deanery, "P1", run_date() + Duration::days(7)).await;
+    }
+    handle_dispatch(&dispatcher, invocation("request-2")).await.unwrap();
+    consume(&esr.sqs, &queue, &esr.exporter(), 2, 3).await;
+    assert_eq!(c.query_one(forced_files, &[]).await.unwrap().get::<_, i64>(0), 6);
 }
 
 #[tokio::test]

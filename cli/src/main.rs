@@ -405,6 +405,7 @@ async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCom
                 date: run_date(date, allow_distant_date)?,
                 kind,
                 force,
+                identity: None,
             };
             let dispatched = context.dispatcher()?.dispatch(&request).await?;
             eprintln!("sent {} export command(s) to {}", dispatched.commands.len(), dispatched.queue_url);

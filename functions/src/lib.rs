@@ -136,7 +136,10 @@ pub async fn handle_export_commands(
 
 /// Sends the export commands a schedule or an operator asks for.
 pub async fn handle_dispatch(dispatcher: &Dispatcher, event: LambdaEvent<Value>) -> Result<Dispatched, Failure> {
-    let request = DispatchRequest::parse(event.payload, Utc::now().date_naive())?;
+    let mut request = DispatchRequest::parse(event.payload, Utc::now().date_naive())?;
+    // Lambda's retries of an asynchronous invocation keep its request id ("duplicate
+    // invocations ... with the same request ID": https://repost.aws/knowledge-center/lambda-function-duplicate-invocations).
+    request.identity.get_or_insert(event.context.request_id);
     Ok(dispatcher.dispatch(&request).await?)
 }
 

@@ -24,6 +24,12 @@ pub struct DispatchRequest {
     pub date: NaiveDate,
     pub kind: Kind,
     pub force: bool,
+    /// What makes this dispatch the same one when it is delivered again: the schedule's
+    /// `scheduledTime`, else the Lambda request id (an asynchronous invocation's retries keep
+    /// it). Each command's id is made from it and the deanery, so a dispatch retried after a
+    /// partial send sends the same commands again, never new forced files. `None` (the CLI):
+    /// every dispatch is a new one.
+    pub identity: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +87,7 @@ impl DispatchRequest {
             date,
             kind: wire.kind.as_deref().map(str::parse).transpose()?.unwrap_or(Kind::App),
             force: wire.force,
+            identity: wire.scheduled_time.filter(|_| scheduled_date.is_some()).map(|time| format!("schedule:{time}")),
         })
     }
 }
@@ -112,15 +119,17 @@ impl Dispatcher {
             }
             None => active_deaneries(&session.client).await?,
         };
-        // Each command's identity: its redelivery or redrive finishes the file it made.
+        // Each command's identity: its redelivery or redrive finishes the file it made, and so
+        // does the same command sent again by this dispatch's retry.
+        let dispatch = request.identity.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let commands: Vec<Command> = deaneries
             .into_iter()
             .map(|deanery| Command {
+                command_id: Some(format!("{dispatch}/{}/{}/{deanery}", request.kind, request.date)),
                 deanery,
                 date: request.date,
                 kind: request.kind,
                 force: request.force,
-                command_id: Some(uuid::Uuid::new_v4().to_string()),
             })
             .collect();
         for chunk in commands.chunks(MAX_BATCH) {
@@ -151,6 +160,7 @@ mod tests {
         assert_eq!(request.deaneries, None);
         assert_eq!(request.kind, Kind::Notification);
         assert_eq!(request.date, NaiveDate::from_ymd_opt(2021, 8, 3).unwrap());
+        assert_eq!(request.identity.as_deref(), Some("schedule:2021-08-03T14:00:00Z"));
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn matrix() -> Vec<Path> {
         QueueToFunction("EsrRecordQueue", "EsrIntakeFunction"),
         FunctionToBucket("EsrExportFunction"),
         FunctionToBus("EsrExportFunction", &["ESR File Exported"]),
-        FunctionToBus("SyncWatchdogFunction", &["Job Missed"]),
+        FunctionToBus("SyncWatchdogFunction", &["Job Missed", "Job Succeeded"]),
         FunctionToFailureQueue("EsrExportDispatchFunction"),
         FunctionToFailureQueue("SyncWatchdogFunction"),
         WatchdogToJobs,

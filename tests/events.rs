@@ -116,3 +116,69 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
         c.client.query_one("SELECT count(*) FROM sync.job_run WHERE published_at IS NULL", &[]).await.unwrap().get(0);
     assert_eq!(unpublished, 0);
 }
+
+/// A bus and a queue that receives every event of the source on it.
+async fn bus_with_a_queue() -> (aws_sdk_eventbridge::Client, String, aws_sdk_sqs::Client, String) {
+    let config = aws::config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+    let queue = aws::queue(&sqs, &format!("{bus}-all")).await;
+    let arn = aws::queue_arn(&sqs, &queue).await;
+    aws::route_to_queue(&eventbridge, &bus, &format!("{bus}-rule"), &json!({"source": ["tis.sync"]}), &arn).await;
+    (eventbridge, bus, sqs, queue)
+}
+
+/// A success whose Job Succeeded the bus never took (publishing kept failing through Lambda's
+/// retries) is announced by the next run of any job, so its follow-ups start then, not at the
+/// watchdog's catch-up; and only once.
+#[tokio::test]
+async fn the_next_run_of_any_job_announces_a_success_the_bus_never_took() {
+    let (eventbridge, bus, sqs, queue) = bus_with_a_queue().await;
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();
+    // person-owner-rebuild succeeded ten minutes ago; its event never went out.
+    let owner = db.runner().run(request(PersonOwnerRebuild, true)).await.unwrap();
+    c.client
+        .execute(
+            "UPDATE sync.job_run SET started_at = started_at - interval '10 minutes',
+                 finished_at = finished_at - interval '10 minutes' WHERE run_id = $1",
+            &[&owner.run_id],
+        )
+        .await
+        .unwrap();
+
+    let runner = db.runner_with_events(EventPublisher::new(eventbridge, bus));
+    runner.run(request(PostEmployingBodyTrust, false)).await.unwrap();
+    let events = |events: Vec<Value>| -> Vec<(String, String, bool)> {
+        let mut seen: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["detail"]["job"].as_str().unwrap().to_string(),
+                    e["detail"]["runId"].as_str().unwrap().to_string(),
+                    e["detail"]["followUps"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+    let seen = events(aws::drain(&sqs, &queue, 2).await);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], ("person-owner-rebuild".to_string(), owner.run_id.to_string(), true), "announced again");
+    assert_eq!(seen[1].0, "post-employing-body-trust");
+    let published: bool = c
+        .client
+        .query_one("SELECT published_at IS NOT NULL FROM sync.job_run WHERE run_id = $1", &[&owner.run_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(published);
+    // Announced once: the next run announces only itself.
+    runner.run(request(PostEmployingBodyTrust, false)).await.unwrap();
+    let seen = events(aws::drain(&sqs, &queue, 1).await);
+    assert_eq!(seen.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["post-employing-body-trust"]);
+}

@@ -499,3 +499,61 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
     assert_eq!(lines[0]["EsrFilesNotUploaded"].as_f64(), Some(1.0), "the alarm's metric: {}", lines[0]);
     assert_eq!(lines[0]["WatchdogReported"].as_f64(), Some(1.0), "the heartbeat: {}", lines[0]);
 }
+
+/// At 07:00 a success whose Job Succeeded the bus never took is announced again, and what
+/// follows it waits for that event instead of being started a second time by a catch-up.
+#[tokio::test]
+async fn the_watchdog_announces_a_success_the_bus_never_took_and_its_follow_ups_start_from_it() {
+    let config = integration_tests::aws::config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+    let queue = integration_tests::aws::queue(&sqs, &format!("{bus}-all")).await;
+    let arn = integration_tests::aws::queue_arn(&sqs, &queue).await;
+    let all = json!({"source": ["tis.sync"]});
+    integration_tests::aws::route_to_queue(&eventbridge, &bus, &format!("{bus}-rule"), &all, &arn).await;
+
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    // The night ran, but person-owner-rebuild's success was never announced, so the persons
+    // index never started.
+    all_succeeded_except(&c.client, &[PersonElasticsearchSync]).await;
+    c.client
+        .execute("UPDATE sync.job_run SET published_at = now() WHERE job <> 'person-owner-rebuild'", &[])
+        .await
+        .unwrap();
+    let started = Mutex::new(Vec::new());
+    struct Recording<'a>(&'a Mutex<Vec<JobName>>);
+    impl shared::watchdog::CatchUp for Recording<'_> {
+        async fn start(&self, job: JobName, _: chrono::NaiveDate) -> shared::Result<String> {
+            self.0.lock().unwrap().push(job);
+            Ok("recorded".into())
+        }
+    }
+    let events = EventPublisher::new(eventbridge, bus);
+    let watchdog = Watchdog {
+        db: &db.database,
+        events: &events,
+        catch_up: &Recording(&started),
+        metrics: None,
+        dispatches: Default::default(),
+        jobs: sync_core::JobName::ALL.to_vec(),
+    };
+    let report = watchdog.check(date(AS_OF), seven_am()).await.unwrap();
+
+    let received = integration_tests::aws::drain(&sqs, &queue, 2).await;
+    let succeeded: Vec<&str> = received
+        .iter()
+        .filter(|e| e["detail-type"] == "Job Succeeded")
+        .map(|e| e["detail"]["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(succeeded, ["person-owner-rebuild"], "announced again: {received:?}");
+    assert!(started.lock().unwrap().is_empty(), "no catch-up beside the event: {:?}", started.lock().unwrap());
+    let index = report.jobs.iter().find(|j| j.job == PersonElasticsearchSync).unwrap();
+    assert_eq!(index.state, "missed");
+    assert!(index.action.as_deref().unwrap().contains("announced just now"), "{index:?}");
+    let unpublished: i64 =
+        c.client.query_one("SELECT count(*) FROM sync.job_run WHERE published_at IS NULL", &[]).await.unwrap().get(0);
+    assert_eq!(unpublished, 0);
+}

@@ -29,6 +29,9 @@ pub struct JobFacts {
     pub locked: bool,
     /// Its latest run for the date checked.
     pub last_for_date: Option<RunFacts>,
+    /// Its live success was never announced and has just been (the watchdog's sweep): its
+    /// follow-ups start from that event, not from a catch-up.
+    pub announced_now: bool,
 }
 
 /// The watchdog's verdict on one job.
@@ -42,8 +45,8 @@ pub enum Verdict {
     Paused(String),
     /// Follows a paused job: left alone.
     Held { paused: JobName },
-    /// Missed for the date (why). Started again unless it follows a job that is missed or
-    /// running, whose catch-up (or own success) brings it along.
+    /// Missed for the date (why). Started again unless it follows a job that is missed, running
+    /// or just announced, whose catch-up, own success or event brings it along.
     Missed { reason: String, waits_for: Option<JobName> },
 }
 
@@ -74,10 +77,12 @@ pub fn judge(as_of: NaiveDate, facts: &[JobFacts]) -> Vec<(JobName, Verdict)> {
         };
         verdicts.push((f.job, verdict));
     }
+    let announced = facts.iter().filter(|f| f.announced_now).map(|f| f.job);
     let blocking: Vec<JobName> = verdicts
         .iter()
         .filter(|(_, v)| matches!(v, Verdict::Missed { .. } | Verdict::Running))
         .map(|(job, _)| *job)
+        .chain(announced)
         .collect();
     for (job, verdict) in &mut verdicts {
         if let Verdict::Missed { waits_for, .. } = verdict {
@@ -124,7 +129,14 @@ mod tests {
 
     fn fine(job: JobName, as_of: &str) -> JobFacts {
         let done = run(as_of, RunStatus::Succeeded, None);
-        JobFacts { job, paused: None, live: Some(done.clone()), locked: false, last_for_date: Some(done) }
+        JobFacts {
+            job,
+            paused: None,
+            live: Some(done.clone()),
+            locked: false,
+            last_for_date: Some(done),
+            announced_now: false,
+        }
     }
 
     fn verdict(verdicts: &[(JobName, Verdict)], job: JobName) -> Verdict {
@@ -167,6 +179,26 @@ mod tests {
                 reason: "no run for 2021-08-04; its live output is as of 2021-08-03 (run 00000000-0000-0000-0000-000000000000)".into(),
                 waits_for: Some(PersonPlacementEmployingBodyTrust),
             }
+        );
+    }
+
+    #[test]
+    fn a_follow_up_of_a_success_announced_just_now_waits_for_that_event() {
+        let mut facts = night("2021-08-04");
+        // person-owner-rebuild succeeded but its event never went out; the index never ran.
+        let owner = facts.iter_mut().find(|f| f.job == PersonOwnerRebuild).unwrap();
+        owner.announced_now = true;
+        let index = facts.iter_mut().find(|f| f.job == PersonElasticsearchSync).unwrap();
+        index.live = Some(run("2021-08-03", RunStatus::Succeeded, None));
+        index.last_for_date = None;
+        let verdicts = judge(day("2021-08-04"), &facts);
+        assert_eq!(verdict(&verdicts, PersonOwnerRebuild), Verdict::Ok { reason: None });
+        assert!(
+            matches!(
+                verdict(&verdicts, PersonElasticsearchSync),
+                Verdict::Missed { waits_for: Some(PersonOwnerRebuild), .. }
+            ),
+            "{verdicts:?}"
         );
     }
 

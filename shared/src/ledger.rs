@@ -338,12 +338,43 @@ pub async fn finish(client: &Client, run_id: Uuid, finish: &Finish<'_>) -> Resul
     RunRecord::from_row(&row)
 }
 
+/// Records that the run's event was accepted (`sync.mark_published`: the one write any job's
+/// role, and the watchdog's, may make on another job's row).
 pub async fn mark_published(client: &Client, run_id: Uuid) -> Result<()> {
     client
-        .execute("UPDATE sync.job_run SET published_at = now() WHERE run_id = $1", &[&run_id])
+        .execute("SELECT sync.mark_published($1)", &[&run_id])
         .await
         .map_err(db("recording the published event in the ledger"))?;
     Ok(())
+}
+
+/// Successes whose `Job Succeeded` was never accepted and whose follow-ups have not run since:
+/// each its job's live output, finished more than a minute ago (its own publish may be under
+/// way) and within two days.
+pub async fn unpublished_successes(client: &Client) -> Result<Vec<RunRecord>> {
+    let (followers, leaders): (Vec<&str>, Vec<&str>) = sync_core::graph::GRAPH
+        .iter()
+        .flat_map(|node| node.follow_ups.iter().map(move |f| (f.as_str(), node.job.as_str())))
+        .unzip();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM sync.job_run r
+                 WHERE r.status = 'succeeded' AND r.published_at IS NULL AND r.follow_ups
+                   AND r.finished_at < now() - interval '1 minute' AND r.finished_at > now() - interval '2 days'
+                   AND NOT EXISTS (SELECT 1 FROM sync.job_run newer
+                                   WHERE newer.job = r.job AND newer.status = 'succeeded' AND newer.finished_at > r.finished_at)
+                   AND EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS edge (follower, leader)
+                               WHERE edge.leader = r.job
+                                 AND NOT EXISTS (SELECT 1 FROM sync.job_run f
+                                                 WHERE f.job = edge.follower AND f.as_of = r.as_of AND f.started_at > r.finished_at))
+                 ORDER BY r.finished_at"
+            ),
+            &[&followers, &leaders],
+        )
+        .await
+        .map_err(db("looking for successes never announced"))?;
+    rows.iter().map(RunRecord::from_row).collect()
 }
 
 /// Per job: its newest run, its newest successful run, whether a run holds its lock now, the

@@ -205,6 +205,40 @@ async fn until(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// Publishes again each success whose `Job Succeeded` was never accepted (publishing kept
+/// failing through Lambda's retries) while its follow-ups have not run, so they start now
+/// rather than at the watchdog's catch-up; answers the jobs announced. A sweep: a failure is
+/// logged, never a reason to fail the caller. With no bus there is nothing to do.
+pub async fn republish_unpublished(events: &EventPublisher, client: &tokio_postgres::Client) -> Vec<JobName> {
+    if !events.is_enabled() {
+        return Vec::new();
+    }
+    let runs = match ledger::unpublished_successes(client).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for successes never announced");
+            return Vec::new();
+        }
+    };
+    let mut announced = Vec::new();
+    for run in runs {
+        let published = async {
+            events.publish(DetailType::JobSucceeded, &run.event_detail()).await?;
+            ledger::mark_published(client, run.run_id).await
+        };
+        match published.await {
+            Ok(()) => {
+                tracing::warn!(job = %run.job, run_id = %run.run_id, as_of = %run.as_of, "a success never announced was announced now: its follow-ups start");
+                announced.push(run.job);
+            }
+            Err(e) => {
+                tracing::warn!(job = %run.job, run_id = %run.run_id, error = %e, "could not announce a success again")
+            }
+        }
+    }
+    announced
+}
+
 pub struct Runner {
     db: Database,
     events: EventPublisher,
@@ -282,6 +316,9 @@ impl Runner {
             }
             warnings.push(format!("{job} is {since}; it ran because it was started by hand"));
         }
+
+        // Any success the bus never took (this job's or another's) is announced again first.
+        republish_unpublished(&self.events, &control.client).await;
 
         if let Some(key) = &request.delivery_key {
             if let Some(prior) = ledger::delivered(&control.client, job, key).await? {

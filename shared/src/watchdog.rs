@@ -2,6 +2,9 @@
 //! again, before users notice (jobs.md "Missed and failed runs"; the incident was found by users
 //! days late).
 //!
+//! First, every success whose `Job Succeeded` the bus never took is announced again
+//! (`runner::republish_unpublished`), so its follow-ups start from it.
+//!
 //! Jobs: a job of the graph is missed when the output live now (its latest success) is not as
 //! of the as-of date or later (no run, a failed one, or a stray run for a past date replaced
 //! it), unless it is running now. Each missed job is announced with `Job Missed`; the missed
@@ -177,6 +180,8 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
             .await
             .map_err(|e| Error::database("bounding the watchdog's queries", e))?;
 
+        // Successes the bus never took are announced first: their follow-ups start from them.
+        let announced = crate::runner::republish_unpublished(self.events, client).await;
         // The ledger's facts for each job, then the decision (sync_core::watch), then acting on it.
         let pauses = ledger::pauses(client).await?;
         let mut facts = Vec::new();
@@ -191,6 +196,7 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 live: ledger::live(client, job).await?.as_ref().map(run_facts),
                 locked: ledger::is_locked(client, job).await?,
                 last_for_date: ledger::latest_for(client, job, as_of).await?.as_ref().map(run_facts),
+                announced_now: announced.contains(&job),
             });
         }
         let mut checks = Vec::new();
@@ -206,6 +212,9 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 }
                 Verdict::Missed { reason, waits_for } => {
                     let action = match waits_for {
+                        Some(p) if announced.contains(&p) => {
+                            format!("follows {p}, whose success was announced just now: it starts from that event")
+                        }
                         Some(p) => format!("follows {p}, which is missed or running"),
                         None => match self.catch_up.start(job, as_of).await {
                             Ok(done) => format!("started again ({done})"),

@@ -80,11 +80,13 @@ async fn a_date_more_than_31_days_away_runs_only_when_the_input_says_so() {
 #[tokio::test]
 async fn schedule_event_runs_once_per_scheduled_time() {
     let db = seeded().await;
-    let input = json!({"trigger": "schedule", "scheduledTime": "2024-08-04T00:05:00Z"});
+    // Last night's schedule (a date within the 31-day guard).
+    let night = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let input = json!({"trigger": "schedule", "scheduledTime": format!("{night}T00:05:00Z")});
     let first = run(&db.runner(), JOB, input.clone()).await;
     assert_eq!(first.status, Outcome::Succeeded);
     assert_eq!(first.trigger, Trigger::Schedule);
-    assert_eq!(first.as_of.to_string(), "2024-08-04");
+    assert_eq!(first.as_of, night);
     let repeated = run(&db.runner(), JOB, input).await;
     assert_eq!(repeated.status, Outcome::Duplicate);
     assert_eq!(repeated.run_id, first.run_id);
@@ -247,9 +249,13 @@ async fn a_forged_or_stray_follow_up_event_is_rejected_naming_what_did_not_match
         request.as_of = date("2024-08-03");
         runner.run(request).await.unwrap().run_id.to_string()
     };
+    // The predecessor succeeded twice for the 2nd: the first run's event is stale.
+    let superseded = predecessor_run(&runner, "2024-08-02").await.run_id.to_string();
+    predecessor_run(&runner, "2024-08-02").await;
     let c = db.client().await;
     let runs_before: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
     for (envelope, expected) in [
+        (job_succeeded(PREDECESSOR, &superseded, "2024-08-02"), "is no longer its live output"),
         (
             job_succeeded(PREDECESSOR, "0b5e1c1e-8f51-4c47-a2de-6f4f8c2a9d10", "2024-08-03"),
             "the run ledger has no run 0b5e1c1e",

@@ -77,7 +77,7 @@ pub fn parse(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
         )));
     };
     if fields.contains_key("detail-type") {
-        return follow_up(job, input, today).map(JobInput::Run);
+        return follow_up(job, input).map(JobInput::Run);
     }
     if fields.get("trigger").and_then(Value::as_str) == Some("schedule") {
         return schedule(job, input, today).map(JobInput::Run);
@@ -89,9 +89,10 @@ fn invalid(what: &str, e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("{what}: {e}"))
 }
 
-/// The 31-day guard on a date a delivery carries (a schedule's, a predecessor's event): such a
-/// payload has no `allowDistantAsOf`, and one this old is a stale delivery (an old message
-/// redriven from a dead-letter queue) that would put an old date's output live.
+/// The 31-day guard on the date a schedule's payload carries: it has no `allowDistantAsOf`, and
+/// one this old is a stale delivery (an old payload sent again) that would put an old date's
+/// output live. A follow-up's date is its predecessor's, guarded when that started; a stale
+/// follow-up is refused by the runner (its predecessor has succeeded again since).
 pub fn check_delivered(field: &str, date: NaiveDate, today: NaiveDate) -> Result<()> {
     Ok(check_distance(field, date, today, false, "an operator's run (asOf with \"allowDistantAsOf\": true)")?)
 }
@@ -171,7 +172,7 @@ fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> 
     })
 }
 
-fn follow_up(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> {
+fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
     let envelope: Envelope = serde_json::from_value(input).map_err(|e| invalid("EventBridge event", e))?;
     if envelope.source != SOURCE || envelope.detail_type != DetailType::JobSucceeded.as_str() {
         return Err(Error::InvalidInput(format!(
@@ -189,7 +190,6 @@ fn follow_up(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest>
             detail.run_id, detail.job
         )));
     }
-    check_delivered("the predecessor's asOf", detail.as_of, today)?;
     // What the event claims (its job, run and date) is checked against the ledger by the
     // runner before anything runs: anything that can put an event on the bus could forge it.
     let after = After { job: detail.job, run_id: detail.run_id };
@@ -310,24 +310,14 @@ mod tests {
         assert!(request.follow_ups);
     }
 
-    /// An old schedule or follow-up payload (redriven from a dead-letter queue weeks later) has
-    /// no way to say a distant date is meant: refused, so it never puts an old date live.
+    /// An old schedule payload (sent again weeks later) has no way to say a distant date is
+    /// meant: refused, so it never puts an old date live.
     #[test]
-    fn stale_schedule_and_follow_up_payloads_are_refused_like_a_distant_as_of() {
+    fn stale_schedule_payloads_are_refused_like_a_distant_as_of() {
         let error = error_of(json!({"trigger": "schedule", "scheduledTime": "2024-06-01T00:05:00Z"}));
         assert!(error.contains("the schedule's date 2024-06-01 is 64 days before today"), "{error}");
         let error = error_of(json!({"trigger": "schedule", "asOf": "2024-06-01"}));
         assert!(error.contains("64 days before today"), "{error}");
-        let error = error_of(json!({
-            "detail-type": "Job Succeeded", "source": "tis.sync",
-            "detail": {
-                "job": "person-owner-rebuild", "runId": "6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f",
-                "trigger": "schedule", "asOf": "2024-06-01", "followUps": true,
-                "startedAt": "2024-06-01T00:05:00Z", "finishedAt": "2024-06-01T00:06:00Z",
-                "durationMs": 60000, "rows": 10
-            }
-        }));
-        assert!(error.contains("the predecessor's asOf 2024-06-01"), "{error}");
         let error = parse_watchdog(json!({"trigger": "schedule", "scheduledTime": "2024-06-01T07:00:00Z"}), today())
             .unwrap_err()
             .to_string();

@@ -176,7 +176,15 @@ async fn verify_follow_up(control: &Session, request: &RunRequest, after: After)
             Some(run) if !run.follow_ups => {
                 Some(format!("run {} of {} asked for no follow-ups", after.run_id, after.job))
             }
-            Some(_) => None,
+            // A stale event (delivered again, or redriven, after its predecessor succeeded again)
+            // would put an older output live: only the predecessor's live run is followed.
+            Some(run) => match ledger::live(&control.client, after.job).await? {
+                Some(live) if live.run_id != run.run_id => Some(format!(
+                    "run {} of {} is no longer its live output: run {} (as of {}) succeeded since",
+                    after.run_id, after.job, live.run_id, live.as_of
+                )),
+                _ => None,
+            },
         }
     };
     match mismatch {

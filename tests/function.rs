@@ -24,6 +24,11 @@ pub(crate) async fn run(runner: &Runner, job: JobName, payload: Value) -> RunSum
     handle(runner, job, event(payload)).await.unwrap().run().expect("a run's summary")
 }
 
+/// A date `days` before today, as text: schedules' dates must be within the 31-day guard.
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now().date_naive() - chrono::Duration::days(days)).to_string()
+}
+
 pub(crate) async fn seeded() -> TestDb {
     let db = TestDb::new().await;
     seed::seed(&mut db.client().await.client, 40, 1).await.unwrap();
@@ -80,13 +85,12 @@ async fn a_date_more_than_31_days_away_runs_only_when_the_input_says_so() {
 #[tokio::test]
 async fn schedule_event_runs_once_per_scheduled_time() {
     let db = seeded().await;
-    // Last night's schedule (a date within the 31-day guard).
-    let night = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let night = days_ago(1);
     let input = json!({"trigger": "schedule", "scheduledTime": format!("{night}T00:05:00Z")});
     let first = run(&db.runner(), JOB, input.clone()).await;
     assert_eq!(first.status, Outcome::Succeeded);
     assert_eq!(first.trigger, Trigger::Schedule);
-    assert_eq!(first.as_of, night);
+    assert_eq!(first.as_of.to_string(), night);
     let repeated = run(&db.runner(), JOB, input).await;
     assert_eq!(repeated.status, Outcome::Duplicate);
     assert_eq!(repeated.run_id, first.run_id);
@@ -98,12 +102,13 @@ async fn schedule_event_runs_once_per_scheduled_time() {
 async fn a_run_killed_by_its_timeout_is_run_again_when_lambda_redelivers_its_payload() {
     let db = seeded().await;
     let c = db.client().await;
+    let night = days_ago(2);
     c.client
         .execute(
             "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, delivery_key, status)
-             VALUES (gen_random_uuid(), 'person-owner-rebuild', 'schedule', '2026-12-02', true,
-                     'schedule:2026-12-02T00:05:00+00:00', 'running')",
-            &[],
+             VALUES (gen_random_uuid(), 'person-owner-rebuild', 'schedule', $1::text::date, true,
+                     'schedule:' || $1 || 'T00:05:00+00:00', 'running')",
+            &[&night],
         )
         .await
         .unwrap();
@@ -111,7 +116,7 @@ async fn a_run_killed_by_its_timeout_is_run_again_when_lambda_redelivers_its_pay
     let shown = status.iter().find(|s| s.job == JOB).unwrap();
     assert_eq!(shown.last_run.as_ref().unwrap().status, sync_core::RunStatus::Abandoned, "status says so");
 
-    let input = json!({"trigger": "schedule", "scheduledTime": "2026-12-02T00:05:00Z"});
+    let input = json!({"trigger": "schedule", "scheduledTime": format!("{night}T00:05:00Z")});
     let summary = run(&db.runner(), JOB, input.clone()).await;
     assert_eq!(summary.status, Outcome::Succeeded, "the redelivery runs: {summary:?}");
     assert_eq!(summary.triggered, vec![JobName::PersonElasticsearchSync], "and its follow-ups are started");
@@ -184,7 +189,8 @@ async fn a_paused_job_is_not_started_by_its_schedule_or_a_follow_up_but_runs_by_
     assert!(state.paused);
     assert_eq!(state.pause.unwrap().reason, "TCS data fix");
 
-    let scheduled = run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": "2026-12-02T00:05:00Z"})).await;
+    let scheduled =
+        run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": format!("{}T00:05:00Z", days_ago(2))})).await;
     assert_eq!(scheduled.status, Outcome::Deferred);
     assert!(scheduled.warnings[0].contains("paused since") && scheduled.warnings[0].contains("TCS data fix"));
     let c = db.client().await;
@@ -198,7 +204,8 @@ async fn a_paused_job_is_not_started_by_its_schedule_or_a_follow_up_but_runs_by_
     let resumed = handle(&runner, JOB, event(json!({"resume": true}))).await.unwrap();
     let JobAnswer::Pause(state) = resumed else { panic!("a resume answers the pause it ended") };
     assert!(!state.paused);
-    let again = run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": "2026-12-03T00:05:00Z"})).await;
+    let again =
+        run(&runner, JOB, json!({"trigger": "schedule", "scheduledTime": format!("{}T00:05:00Z", days_ago(1))})).await;
     assert_eq!(again.status, Outcome::Succeeded);
 }
 

@@ -65,6 +65,31 @@ async fn watch(db: &TestDb) -> WatchdogReport {
     watchdog.check(date(AS_OF), seven_am()).await.unwrap()
 }
 
+/// A run of `job` started `minutes` ago and holding the job's lock, as the runner holds it (its
+/// session named after it); answers the session and the run id.
+async fn hold_as_a_run(db: &TestDb, job: JobName, minutes: i32) -> (shared::db::Session, uuid::Uuid) {
+    let holder = db.client().await;
+    let run_id: uuid::Uuid = holder
+        .client
+        .query_one(
+            "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, status, started_at)
+             VALUES (gen_random_uuid(), $1, 'schedule', $2::text::date, true, 'running', now() - make_interval(mins => $3))
+             RETURNING run_id",
+            &[&job.as_str(), &AS_OF, &minutes],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let name = shared::ledger::holder_name(run_id);
+    holder.client.batch_execute(&format!("SET application_name = '{name}'")).await.unwrap();
+    holder
+        .client
+        .execute("SELECT pg_advisory_lock(hashtextextended('tis-sync job ' || $1, 0))", &[&job.as_str()])
+        .await
+        .unwrap();
+    (holder, run_id)
+}
+
 fn states(report: &WatchdogReport) -> Vec<(JobName, &'static str)> {
     report.jobs.iter().map(|c| (c.job, c.state)).collect()
 }
@@ -113,15 +138,14 @@ async fn a_job_running_now_is_left_alone() {
     let db = seeded().await;
     let c = db.client().await;
     all_succeeded_except(&c.client, &[PersonOwnerRebuild]).await;
-    let holder = db.client().await;
-    holder
-        .client
-        .execute("SELECT pg_advisory_lock(hashtextextended('tis-sync job person-owner-rebuild', 0))", &[])
-        .await
-        .unwrap();
+    let _holder = hold_as_a_run(&db, PersonOwnerRebuild, 1).await;
     let report = watch(&db).await;
     assert!(states(&report).contains(&(PersonOwnerRebuild, "running")));
-    assert!(runs_since_setup(&c.client).await.is_empty(), "nothing was started");
+    assert_eq!(
+        runs_since_setup(&c.client).await,
+        [("person-owner-rebuild".into(), "schedule".into(), "running".into())],
+        "nothing was started beside the run"
+    );
 }
 
 #[tokio::test]
@@ -556,4 +580,26 @@ async fn the_watchdog_announces_a_success_the_bus_never_took_and_its_follow_ups_
     let unpublished: i64 =
         c.client.query_one("SELECT count(*) FROM sync.job_run WHERE published_at IS NULL", &[]).await.unwrap().get(0);
     assert_eq!(unpublished, 0);
+}
+
+/// A job's lock held past its function's timeout (a run that never let go, a lingering
+/// session) means no run can start: the watchdog reports it stuck, naming the holder, rather
+/// than "running" for ever; within the timeout it is running and left alone.
+#[tokio::test]
+async fn a_lock_held_past_the_functions_timeout_is_reported_stuck_with_its_holder() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    all_succeeded_except(&c.client, &[PersonOwnerRebuild, PostEmployingBodyTrust]).await;
+    let holders =
+        [hold_as_a_run(&db, PersonOwnerRebuild, 10).await, hold_as_a_run(&db, PostEmployingBodyTrust, 2).await];
+
+    let report = watch(&db).await;
+    let owner = report.jobs.iter().find(|j| j.job == PersonOwnerRebuild).unwrap();
+    assert_eq!(owner.state, "stuck", "{owner:?}");
+    let reason = owner.reason.as_deref().unwrap();
+    assert!(reason.contains(&format!("run {}", holders[0].1)), "names the holding run: {reason}");
+    assert!(reason.contains("past its function's 300 s timeout"), "{reason}");
+    let trust = report.jobs.iter().find(|j| j.job == PostEmployingBodyTrust).unwrap();
+    assert_eq!(trust.state, "running", "two minutes in: {trust:?}");
+    assert!(report.summary.contains("1 job(s) missed (person-owner-rebuild)"), "{}", report.summary);
 }

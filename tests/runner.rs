@@ -13,7 +13,6 @@ use tokio_postgres::Client;
 
 const JOB: JobName = JobName::PersonOwnerRebuild;
 const WORK: &str = "tis-sync:person-owner-rebuild:work";
-const CONTROL: &str = "tis-sync:person-owner-rebuild";
 
 fn request(as_of: &str) -> RunRequest {
     let mut request = RunRequest::manual(JOB);
@@ -191,7 +190,14 @@ async fn losing_the_control_connection_stops_the_run_and_frees_the_job() {
     let runner = db.runner();
     let run = tokio::spawn(async move { runner.run(request("2015-01-01")).await });
     wait_until_blocked(&observer.client, WORK).await;
-    terminate(&observer.client, CONTROL).await;
+    // The control connection, named after its run once it holds the lock.
+    let running: uuid::Uuid = observer
+        .client
+        .query_one("SELECT run_id FROM sync.job_run WHERE status = 'running'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(terminate(&observer.client, &shared::ledger::holder_name(running)).await, 1);
 
     let error = run.await.unwrap().expect_err("the run stops");
     assert!(error.to_string().contains("lost its control connection"), "{error}");
@@ -279,4 +285,42 @@ async fn a_delivery_whose_run_failed_is_run_again_when_retried() {
     assert_eq!(retried.status, Outcome::Succeeded);
     let statuses: Vec<String> = ledger(&c.client).await.into_iter().map(|r| r.0).collect();
     assert_eq!(statuses, ["failed", "succeeded"]);
+}
+
+/// Holds person-owner-rebuild's lock from a session of the test named `name`, as a CLI run, an
+/// operator's psql or a lingering backend would.
+async fn hold_the_lock(c: &Client, name: &str) {
+    c.batch_execute(&format!("SET application_name = '{name}'")).await.unwrap();
+    c.execute("SELECT pg_advisory_lock(hashtextextended('tis-sync job ' || $1, 0))", &[&JOB.as_str()]).await.unwrap();
+}
+
+/// A run's process died (its row stays `running`) while some other session holds the job's
+/// lock: Lambda's retry of the delivery must not be answered "duplicate" with nothing run. It is
+/// refused naming the holder (Lambda retries it again), and runs once the holder lets go.
+#[tokio::test]
+async fn a_dead_runs_retry_is_not_a_duplicate_because_someone_else_holds_the_lock() {
+    let db = seeded(50).await;
+    let c = db.client().await;
+    let key = "schedule:2024-08-04T00:05:00+00:00";
+    c.client
+        .execute(
+            "INSERT INTO sync.job_run (run_id, job, trigger, as_of, follow_ups, status, delivery_key)
+             VALUES (gen_random_uuid(), $1, 'schedule', '2024-08-04', true, 'running', $2)",
+            &[&JOB.as_str(), &key],
+        )
+        .await
+        .unwrap();
+    let holder = db.client().await;
+    hold_the_lock(&holder.client, "psql-operator").await;
+    let scheduled = RunRequest { delivery_key: Some(key.into()), trigger: Trigger::Schedule, ..request("2024-08-04") };
+
+    let refused = db.runner().run(scheduled.clone()).await.expect_err("not a duplicate: the dead run never finished");
+    assert!(matches!(refused, Error::LockHeld { .. }), "{refused}");
+    assert!(refused.to_string().contains("session 'psql-operator'"), "names the holder: {refused}");
+    drop(holder);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let ran = db.runner().run(scheduled).await.unwrap();
+    assert_eq!(ran.status, Outcome::Succeeded);
+    let statuses: Vec<String> = ledger(&c.client).await.into_iter().map(|r| r.0).collect();
+    assert_eq!(statuses, ["abandoned", "succeeded"]);
 }

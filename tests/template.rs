@@ -636,3 +636,18 @@ fn a_silent_watchdog_raises_an_alarm_of_its_own() {
     let (_, topic) = tagged(&alarm["AlarmActions"][0]).unwrap();
     assert_eq!(topic.as_str(), Some("AlertsTopic"));
 }
+
+/// The watchdog judges a job stuck by its function's timeout as core states it: the template
+/// deploys exactly those timeouts.
+#[test]
+fn every_functions_timeout_is_the_one_core_judges_it_by() {
+    let template = template::load();
+    let global = template["Globals"]["Function"]["Timeout"].as_u64().expect("a global timeout");
+    let deployed = functions(&template);
+    assert_eq!(deployed.len(), sync_core::Function::all().count());
+    for (id, function) in deployed {
+        let name: sync_core::Function = binary(&function).parse().unwrap();
+        let timeout = function["Properties"]["Timeout"].as_u64().unwrap_or(global);
+        assert_eq!(timeout, name.timeout().as_secs(), "{id}");
+    }
+}

@@ -40,6 +40,18 @@ impl Function {
         }
     }
 
+    /// Its timeout (template.yaml's `Timeout`, Globals' 300 s where it sets none; a test holds
+    /// the template to this): a run of it holding its job's lock longer is stuck.
+    pub fn timeout(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Function::Job(JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync) => 900,
+            Function::Job(_) | Function::SyncMigrate => 300,
+            Function::EsrExport => 60,
+            Function::EsrExportDispatch | Function::EsrIntake | Function::SyncStatus => 30,
+            Function::SyncWatchdog => 120,
+        })
+    }
+
     /// The database role the migrations create for it, holding exactly its grants
     /// (shared/migrations/0005_function_roles.sql). None for sync-migrate, which applies the
     /// migrations (creating those roles) and so reaches the database as the owner of the

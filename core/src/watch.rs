@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use crate::function::Function;
 use crate::graph::{self, GRAPH};
 use crate::job::JobName;
 use crate::run::RunStatus;
@@ -25,8 +26,8 @@ pub struct JobFacts {
     pub paused: Option<String>,
     /// The run whose output is live now (the latest success).
     pub live: Option<RunFacts>,
-    /// A run of it holds the job's lock now.
-    pub locked: bool,
+    /// Who holds the job's lock now, if anyone.
+    pub holder: Option<Holder>,
     /// Its latest run for the date checked.
     pub last_for_date: Option<RunFacts>,
     /// Its live success was never announced and has just been (the watchdog's sweep): its
@@ -34,13 +35,25 @@ pub struct JobFacts {
     pub announced_now: bool,
 }
 
+/// The session holding a job's lock, as much as the decision needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Who it is, as people read it (the run and its session, or a session that is no run).
+    pub who: String,
+    /// How long its run has held it; `None` when the session is not a run of the job.
+    pub held_for: Option<std::time::Duration>,
+}
+
 /// The watchdog's verdict on one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Its live output is for the date or newer (`reason` when newer).
     Ok { reason: Option<String> },
-    /// Running now: left alone.
+    /// Running now, within its function's timeout: left alone.
     Running,
+    /// Its lock is held past its function's timeout, or by a session that is no run of it: no
+    /// run can start while it is, so it is reported (with the holder) for an operator.
+    Stuck { holder: String },
     /// Paused (why): left alone.
     Paused(String),
     /// Follows a paused job: left alone.
@@ -68,7 +81,21 @@ pub fn judge(as_of: NaiveDate, facts: &[JobFacts]) -> Vec<(JobName, Verdict)> {
                 Some(live) if live.as_of >= as_of => Verdict::Ok {
                     reason: (live.as_of > as_of).then(|| format!("newer output, as of {}, is live", live.as_of)),
                 },
-                _ if f.locked => Verdict::Running,
+                _ if f.holder.is_some() => {
+                    let holder = f.holder.as_ref().expect("checked");
+                    match holder.held_for {
+                        Some(held) if held <= Function::Job(f.job).timeout() => Verdict::Running,
+                        Some(held) => Verdict::Stuck {
+                            holder: format!(
+                                "{} has held its lock for {} min, past its function's {} s timeout",
+                                holder.who,
+                                held.as_secs() / 60,
+                                Function::Job(f.job).timeout().as_secs()
+                            ),
+                        },
+                        None => Verdict::Stuck { holder: format!("{} holds its lock and is no run of it", holder.who) },
+                    }
+                }
                 live => Verdict::Missed {
                     reason: missed_reason(as_of, f.last_for_date.as_ref(), live.as_ref()),
                     waits_for: None,
@@ -80,7 +107,7 @@ pub fn judge(as_of: NaiveDate, facts: &[JobFacts]) -> Vec<(JobName, Verdict)> {
     let announced = facts.iter().filter(|f| f.announced_now).map(|f| f.job);
     let blocking: Vec<JobName> = verdicts
         .iter()
-        .filter(|(_, v)| matches!(v, Verdict::Missed { .. } | Verdict::Running))
+        .filter(|(_, v)| matches!(v, Verdict::Missed { .. } | Verdict::Running | Verdict::Stuck { .. }))
         .map(|(job, _)| *job)
         .chain(announced)
         .collect();
@@ -133,7 +160,7 @@ mod tests {
             job,
             paused: None,
             live: Some(done.clone()),
-            locked: false,
+            holder: None,
             last_for_date: Some(done),
             announced_now: false,
         }
@@ -223,7 +250,8 @@ mod tests {
         for f in &mut facts {
             f.last_for_date = None;
         }
-        facts[0].locked = true;
+        let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
+        facts[0].holder = Some(Holder { who: "run r1".into(), held_for: minutes(4) });
         facts[3].paused = Some("paused since 2021-08-04 09:00 UTC (TCS outage)".into());
         let verdicts = judge(day("2021-08-04"), &facts);
         assert_eq!(verdict(&verdicts, PersonOwnerRebuild), Verdict::Running);
@@ -239,6 +267,33 @@ mod tests {
                 waits_for: Some(PersonOwnerRebuild),
             },
             "the index follows the running job"
+        );
+    }
+
+    #[test]
+    fn a_lock_held_past_the_functions_timeout_or_by_no_run_is_stuck() {
+        let mut facts = night("2021-08-03");
+        for f in &mut facts {
+            f.last_for_date = None;
+        }
+        let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
+        // 6 minutes past a 300 s function; 14 minutes inside the index's 900 s; a CLI session.
+        facts[0].holder = Some(Holder { who: "run r1 (pid 7)".into(), held_for: minutes(6) });
+        let index = facts.iter_mut().find(|f| f.job == PersonElasticsearchSync).unwrap();
+        index.holder = Some(Holder { who: "run r2".into(), held_for: minutes(14) });
+        let status = facts.iter_mut().find(|f| f.job == PostFundingStatus).unwrap();
+        status.holder = Some(Holder { who: "session 'psql' (pid 9)".into(), held_for: None });
+        let verdicts = judge(day("2021-08-04"), &facts);
+        assert_eq!(
+            verdict(&verdicts, PersonOwnerRebuild),
+            Verdict::Stuck {
+                holder: "run r1 (pid 7) has held its lock for 6 min, past its function's 300 s timeout".into()
+            }
+        );
+        assert_eq!(verdict(&verdicts, PersonElasticsearchSync), Verdict::Running);
+        assert_eq!(
+            verdict(&verdicts, PostFundingStatus),
+            Verdict::Stuck { holder: "session 'psql' (pid 9) holds its lock and is no run of it".into() }
         );
     }
 }

@@ -28,9 +28,10 @@ pub enum Error {
     #[error("{job} is already running since {since} (run id {run_id})")]
     AlreadyRunning { job: String, since: DateTime<Utc>, run_id: Uuid },
 
-    /// The job's lock is held by a session that has not recorded its run (it is starting).
-    #[error("{job} is already running (another session holds its lock and is starting its run)")]
-    AlreadyStarting { job: String },
+    /// The job's lock is held by a session that names no run of it (one starting, or a
+    /// session that is no run at all: a lingering backend, a tool).
+    #[error("{job} cannot start: its lock is held by {holder}")]
+    LockHeld { job: String, holder: String },
 
     #[error("{job} failed (run id {run_id}): {reason}")]
     JobFailed { job: String, run_id: Uuid, reason: String },
@@ -186,7 +187,7 @@ impl Error {
             Error::InvalidInput(_) => "InvalidInput",
             Error::Invariant(_) => "Invariant",
             Error::Database { .. } => "DatabaseError",
-            Error::AlreadyRunning { .. } | Error::AlreadyStarting { .. } => "AlreadyRunning",
+            Error::AlreadyRunning { .. } | Error::LockHeld { .. } => "AlreadyRunning",
             Error::JobFailed { .. } => "JobFailed",
             Error::LockLost { .. } => "LockLost",
             Error::Deadline { .. } => "Deadline",

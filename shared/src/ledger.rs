@@ -119,17 +119,65 @@ pub async fn unlock(client: &Client, job: JobName) -> Result<()> {
 
 /// Whether some session holds the job's lock (i.e. a run of it is in progress).
 pub async fn is_locked(client: &Client, job: JobName) -> Result<bool> {
-    let row =
-        client.query_one(&format!("SELECT {HELD_SQL}"), &[&job.as_str()]).await.map_err(db("reading the job lock"))?;
-    Ok(row.get(0))
+    Ok(lock_holder(client, job).await?.is_some())
 }
 
-/// True when some session of this database holds the advisory lock of job `$1`.
-const HELD_SQL: &str = "EXISTS (
-    SELECT 1 FROM pg_locks l
-    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+/// `l` (a row of pg_locks) is a session's hold on the advisory lock of job `$1`.
+const HOLDS: &str = "l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('tis-sync job ' || $1, 0))";
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('tis-sync job ' || $1, 0)";
+
+/// What a run names its control connection once it holds its job's lock, so anyone can tell
+/// which run holds it (`lock_holder`; `application_name` is visible to every role, and at most
+/// 63 bytes long: the job is the lock's, the name is the run's).
+pub fn holder_name(run_id: Uuid) -> String {
+    format!("tis-sync run {run_id}")
+}
+
+/// The session holding a job's lock: its pid and name, and the run it names, with when that
+/// run started (`None` for a session that is no run of the job: a lingering backend, a tool).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application_name: String,
+    pub run: Option<(Uuid, DateTime<Utc>)>,
+}
+
+impl LockHolder {
+    /// Who it is, as people read it.
+    pub fn who(&self) -> String {
+        match self.run {
+            Some((run_id, started_at)) => {
+                format!("run {run_id} (started {}, pid {})", started_at.format("%Y-%m-%d %H:%M UTC"), self.pid)
+            }
+            None => format!("session '{}' (pid {})", self.application_name, self.pid),
+        }
+    }
+}
+
+pub async fn lock_holder(client: &Client, job: JobName) -> Result<Option<LockHolder>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT a.pid, coalesce(a.application_name, '') AS name, r.run_id, r.started_at
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 LEFT JOIN sync.job_run r ON r.job = $1 AND a.application_name = 'tis-sync run ' || r.run_id
+                 WHERE {HOLDS}
+                 LIMIT 1"
+            ),
+            &[&job.as_str()],
+        )
+        .await
+        .map_err(db("reading who holds the job lock"))?;
+    Ok(row.map(|row| {
+        let run_id: Option<Uuid> = row.get("run_id");
+        LockHolder {
+            pid: row.get("pid"),
+            application_name: row.get("name"),
+            run: run_id.map(|id| (id, row.get("started_at"))),
+        }
+    }))
+}
 
 const COLUMNS: &str = "run_id, job, trigger, as_of, follow_ups, delivery_key, correlation_id, status,
     started_at, finished_at, rows, attempts, error, detail, published_at";
@@ -405,10 +453,11 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
             .query_opt(&last("AND status = 'succeeded'"), &[&job.as_str()])
             .await
             .map_err(db("reading the run ledger"))?;
-        let running_now = is_locked(client, job).await?;
+        let holder = lock_holder(client, job).await?;
+        let running_now = holder.is_some();
         let mut last_run = last_run.as_ref().map(RunRecord::from_row).transpose()?;
         if let Some(run) = last_run.as_mut() {
-            show_abandoned(run, running_now);
+            show_abandoned(run, holder.as_ref());
         }
         statuses.push(JobStatus {
             job,
@@ -422,10 +471,11 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
     Ok(statuses)
 }
 
-/// A `running` row while its job's lock is free belongs to a process that died: show it as
-/// `abandoned`, as the next run will record it.
-fn show_abandoned(run: &mut RunRecord, running_now: bool) {
-    if run.status == RunStatus::Running && !running_now {
+/// A `running` row whose run does not hold its job's lock belongs to a process that died
+/// (whoever else may hold the lock): show it as `abandoned`, as the next run will record it.
+fn show_abandoned(run: &mut RunRecord, holder: Option<&LockHolder>) {
+    let holds = holder.and_then(|h| h.run).is_some_and(|(run_id, _)| run_id == run.run_id);
+    if run.status == RunStatus::Running && !holds {
         run.status = RunStatus::Abandoned;
         run.error = Some(format!("{ABANDONED}; closed by the next run"));
     }
@@ -445,8 +495,8 @@ pub async fn history(client: &Client, job: Option<JobName>, limit: i64) -> Resul
         .map_err(db("reading the run ledger"))?;
     let mut runs = rows.iter().map(RunRecord::from_row).collect::<Result<Vec<_>>>()?;
     for run in runs.iter_mut().filter(|run| run.status == RunStatus::Running) {
-        let running_now = is_locked(client, run.job).await?;
-        show_abandoned(run, running_now);
+        let holder = lock_holder(client, run.job).await?;
+        show_abandoned(run, holder.as_ref());
     }
     Ok(runs)
 }

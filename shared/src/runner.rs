@@ -330,9 +330,12 @@ impl Runner {
 
         if let Some(key) = &request.delivery_key {
             if let Some(prior) = ledger::delivered(&control.client, job, key).await? {
-                // A `running` row nobody holds the lock for is a run whose process died
-                // (Lambda's timeout, a crash): its delivery was never done, so it runs again.
-                let dead = prior.status == RunStatus::Running && !ledger::is_locked(&control.client, job).await?;
+                // A `running` row whose run does not hold the lock is a run whose process died
+                // (Lambda's timeout, a crash), whoever else may hold it now (a CLI run, a
+                // lingering session): its delivery was never done, so it runs again.
+                let holder = ledger::lock_holder(&control.client, job).await?;
+                let alive = holder.and_then(|h| h.run).is_some_and(|(run_id, _)| run_id == prior.run_id);
+                let dead = prior.status == RunStatus::Running && !alive;
                 if !dead {
                     return self.repeated_delivery(&control, prior).await;
                 }
@@ -412,6 +415,13 @@ impl Runner {
                 None => Err(Error::Conflict(format!("delivery {key} of {job} vanished from the ledger"))),
             };
         };
+        // Whoever looks at the lock can now tell which run holds it (`ledger::lock_holder`).
+        // The name is made of a UUID: never input.
+        control
+            .client
+            .batch_execute(&format!("SET application_name = '{}'", ledger::holder_name(run_id)))
+            .await
+            .map_err(|e| Error::database("naming the run's session", e))?;
 
         let span = tracing::info_span!(
             "job_run",
@@ -618,17 +628,21 @@ impl Runner {
         Ok(summary)
     }
 
+    /// Who holds the job's lock, as an error: the run holding it, or the session that names no
+    /// run (after a moment: a run names itself just after taking the lock).
     async fn already_running(&self, control: &Session, job: JobName) -> Error {
-        // The lock holder writes its ledger row just after taking the lock: give it a moment.
+        let mut last = None;
         for _ in 0..20 {
-            match ledger::running(&control.client, job).await {
-                Ok(Some(run)) => {
-                    return Error::AlreadyRunning { job: job.to_string(), since: run.started_at, run_id: run.run_id }
+            match ledger::lock_holder(&control.client, job).await {
+                Ok(Some(ledger::LockHolder { run: Some((run_id, since)), .. })) => {
+                    return Error::AlreadyRunning { job: job.to_string(), since, run_id }
                 }
-                Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Ok(holder) => last = holder,
                 Err(e) => return e,
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Error::AlreadyStarting { job: job.to_string() }
+        let holder = last.map(|h| h.who()).unwrap_or_else(|| "a session that has since let it go".into());
+        Error::LockHeld { job: job.to_string(), holder }
     }
 }

@@ -89,7 +89,8 @@ impl CatchUp for InvokeFunction {
 #[serde(rename_all = "camelCase")]
 pub struct JobCheck {
     pub job: JobName,
-    /// ok | running | missed | paused | held (follows a paused job)
+    /// ok | running | stuck (its lock held past its function's timeout, or by no run of it) |
+    /// missed | paused | held (follows a paused job)
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -194,7 +195,11 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 job,
                 paused,
                 live: ledger::live(client, job).await?.as_ref().map(run_facts),
-                locked: ledger::is_locked(client, job).await?,
+                holder: ledger::lock_holder(client, job).await?.map(|holder| watch::Holder {
+                    who: holder.who(),
+                    // Real time held, whatever `now` the check is for.
+                    held_for: holder.run.map(|(_, started_at)| (Utc::now() - started_at).to_std().unwrap_or_default()),
+                }),
                 last_for_date: ledger::latest_for(client, job, as_of).await?.as_ref().map(run_facts),
                 announced_now: announced.contains(&job),
             });
@@ -210,30 +215,24 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                     let reason = Some(format!("follows {paused}, which is paused"));
                     JobCheck { job, state: "held", reason, action: left_alone }
                 }
+                Verdict::Stuck { holder } => {
+                    let action = "left alone: no run can start while the lock is held; end the holder (runbook)";
+                    self.announce_missed(job, as_of, &facts, &holder, false).await;
+                    tracing::warn!(job = %job, as_of = %as_of, holder = %holder, "job stuck");
+                    JobCheck { job, state: "stuck", reason: Some(holder), action: Some(action.into()) }
+                }
                 Verdict::Missed { reason, waits_for } => {
                     let action = match waits_for {
                         Some(p) if announced.contains(&p) => {
                             format!("follows {p}, whose success was announced just now: it starts from that event")
                         }
-                        Some(p) => format!("follows {p}, which is missed or running"),
+                        Some(p) => format!("follows {p}, which is missed, running or stuck"),
                         None => match self.catch_up.start(job, as_of).await {
                             Ok(done) => format!("started again ({done})"),
                             Err(e) => format!("could not start it again: {e}"),
                         },
                     };
-                    let known = facts.iter().find(|f| f.job == job).expect("a verdict is on a job with facts");
-                    let detail = JobMissedDetail {
-                        job,
-                        as_of,
-                        trigger: Trigger::CatchUp,
-                        follow_ups: true,
-                        error: &reason,
-                        started_again: waits_for.is_none(),
-                        last_run_id: known.last_for_date.as_ref().or(known.live.as_ref()).map(|r| r.run_id),
-                    };
-                    if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
-                        tracing::error!(job = %job, error = %e, "could not announce a missed job");
-                    }
+                    self.announce_missed(job, as_of, &facts, &reason, waits_for.is_none()).await;
                     tracing::warn!(job = %job, as_of = %as_of, reason = %reason, action = %action, "job missed");
                     JobCheck { job, state: "missed", reason: Some(reason), action: Some(action) }
                 }
@@ -264,7 +263,9 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         for m in &esr_missing_files {
             tracing::error!(deanery = %m.deanery, kind = %m.kind, run_date = %m.run_date, "no ESR file for the scheduled run");
         }
-        let missed: Vec<JobName> = checks.iter().filter(|c| c.state == "missed").map(|c| c.job).collect();
+        // A stuck job is missed too: nothing can run it until its holder goes.
+        let missed: Vec<JobName> =
+            checks.iter().filter(|c| c.state == "missed" || c.state == "stuck").map(|c| c.job).collect();
         let running = checks.iter().filter(|c| c.state == "running").count();
         if let Some(sink) = self.metrics {
             sink.watchdog(missed.len(), overdue_total.max(0) as u64, esr_missing_files.len(), esr_not_uploaded.len());
@@ -284,6 +285,30 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
         );
         tracing::info!("{summary}");
         Ok(WatchdogReport { as_of, jobs: checks, esr_overdue, esr_missing_files, esr_not_uploaded, summary })
+    }
+
+    /// `Job Missed` for `job`, saying why (`error`) and whether it was started again.
+    async fn announce_missed(
+        &self,
+        job: JobName,
+        as_of: NaiveDate,
+        facts: &[JobFacts],
+        error: &str,
+        started_again: bool,
+    ) {
+        let known = facts.iter().find(|f| f.job == job).expect("a verdict is on a job with facts");
+        let detail = JobMissedDetail {
+            job,
+            as_of,
+            trigger: Trigger::CatchUp,
+            follow_ups: true,
+            error,
+            started_again,
+            last_run_id: known.last_for_date.as_ref().or(known.live.as_ref()).map(|r| r.run_id),
+        };
+        if let Err(e) = self.events.publish(DetailType::JobMissed, &detail).await {
+            tracing::error!(job = %job, error = %e, "could not announce a missed job");
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, NaiveDate};
 use functions::{handle_dispatch, handle_export_commands};
+use integration_tests::fault_proxy::{FaultProxy, Loss};
 use integration_tests::{aws, kill_when_blocked, quick_retries, TestDb};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
@@ -667,6 +668,65 @@ async fn a_retried_forced_dispatch_sends_the_same_commands_and_makes_no_extra_fi
     handle_dispatch(&dispatcher, invocation("request-2")).await.unwrap();
     consume(&esr.sqs, &queue, &esr.exporter(), 2, 3).await;
     assert_eq!(c.query_one(forced_files, &[]).await.unwrap().get::<_, i64>(0), 6);
+}
+
+/// An upload that stops answering (a black hole: S3 never replies) fails its command before the
+/// invocation's timeout, so SQS delivers it again, instead of Lambda killing the batch with no
+/// word; the redelivery finishes the file the first attempt committed.
+#[tokio::test]
+async fn a_command_whose_upload_stops_answering_fails_before_the_invocation_ends() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    app_record(&session.client, 1, "LDN", "P1", run_date() + Duration::days(7)).await;
+    let proxy = FaultProxy::start(&aws::endpoint()).await;
+    proxy.arm("PUT", &format!("/{}/", esr.bucket), Loss::Everything, 1);
+    let config = aws::config_at(&proxy.url).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let stalled = Exporter::new(
+        esr.db.database.clone(),
+        FileStore::new(s3, esr.bucket.clone(), "exports/".into()),
+        EventPublisher::disabled(),
+    )
+    .with_retry_policy(quick_retries());
+    let invocation = std::time::Duration::from_secs(5);
+    let batch = |exporter_deadline: std::time::SystemTime| {
+        let mut message = SqsMessage::default();
+        message.message_id = Some("m1".into());
+        message.body = Some(command("LDN").to_json());
+        let mut event = SqsEvent::default();
+        event.records.push(message);
+        let mut context = Context::default();
+        context.deadline = exporter_deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        LambdaEvent::new(event, context)
+    };
+    let started = std::time::Instant::now();
+    let handled = tokio::time::timeout(
+        invocation * 4,
+        handle_export_commands(&stalled, batch(std::time::SystemTime::now() + invocation)),
+    )
+    .await
+    .expect("the batch ended on its own")
+    .unwrap();
+    let took = started.elapsed();
+    assert!(took < invocation, "answered after {took:?}, past its {invocation:?} invocation");
+    assert_eq!(handled.batch_item_failures.len(), 1, "the command failed, for SQS to deliver again");
+    assert_eq!(proxy.taken().len(), 1, "the upload was the one that stopped answering");
+
+    // Delivered again (the message id is its identity): the file it committed is finished.
+    let handled =
+        handle_export_commands(&esr.exporter(), batch(std::time::SystemTime::now() + invocation)).await.unwrap();
+    assert!(handled.batch_item_failures.is_empty());
+    let files: Vec<(String, bool)> = session
+        .client
+        .query("SELECT s3_key, uploaded_at IS NOT NULL FROM esr.export_file", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(files.len(), 1, "one file, made once");
+    assert!(files[0].1, "and uploaded");
+    assert!(!esr.object(&files[0].0).await.is_empty());
 }
 
 #[tokio::test]

@@ -324,3 +324,41 @@ async fn a_dead_runs_retry_is_not_a_duplicate_because_someone_else_holds_the_loc
     let statuses: Vec<String> = ledger(&c.client).await.into_iter().map(|r| r.0).collect();
     assert_eq!(statuses, ["abandoned", "succeeded"]);
 }
+
+/// A database connection that stops answering (a network black hole: no reset, no reply; TCP
+/// may take minutes to notice) must not hold a run past its invocation: the work is stopped at
+/// the deadline, the outcome recorded on a new connection before the invocation ends, the old
+/// sessions ended (so the job's lock and the work's rows are free), the previous output kept.
+#[tokio::test]
+async fn a_black_holed_connection_never_holds_a_run_past_its_invocation() {
+    let db = seeded(100).await;
+    let observer = db.client().await;
+    let blocker = db.client().await;
+    db.runner().run(request("2024-08-04")).await.unwrap();
+    let before = owners(&observer.client).await;
+    let port = db.database.config().get_ports()[0];
+    let proxy = integration_tests::black_hole::BlackHoleProxy::start(format!("127.0.0.1:{port}")).await;
+    let through =
+        shared::db::Database::from_url(&db.url.replace(&format!(":{port}/"), &format!(":{}/", proxy.port))).unwrap();
+    let runner = shared::runner::Runner::new(through, shared::events::EventPublisher::disabled())
+        .with_retry_policy(integration_tests::quick_retries());
+    block_writes(&blocker.client).await;
+    let invocation = std::time::Duration::from_secs(10);
+    let mut late = request("2015-01-01");
+    late.deadline = Some(shared::deadline::Deadline::within(invocation));
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(async move { runner.run(late).await });
+    wait_until_blocked(&observer.client, WORK).await;
+    proxy.black_hole();
+
+    let outcome = tokio::time::timeout(invocation * 3, run).await.expect("the run ended on its own").unwrap();
+    let took = started.elapsed();
+    let error = outcome.expect_err("the run failed");
+    assert!(took < invocation, "it ended after {took:?}, past its {invocation:?} invocation");
+    assert!(error.to_string().contains("deadline"), "{error}");
+    let runs = ledger(&observer.client).await;
+    assert_eq!(runs.last().unwrap().0, "failed", "the failure is recorded: {runs:?}");
+    blocker.client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(owners(&observer.client).await, before, "the previous output stands");
+    db.runner().run(request("2024-08-04")).await.expect("the job's lock and rows are free");
+}

@@ -106,18 +106,23 @@ pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) ->
     };
     // A chain's first run is correlated by the invocation that started it.
     request.correlation_id.get_or_insert_with(|| context.request_id.clone());
-    // Lambda's deadline is always ahead of the invocation it comes with. One already past on
-    // arrival is not a deadline (a context built by hand has 0; `cargo lambda watch` sends a
-    // constant): say so and run without one, as an unparseable scheduled time is treated.
-    if context.deadline() > std::time::SystemTime::now() {
-        request.deadline = Some(Deadline::before(context.deadline()));
-    } else {
-        tracing::warn!(
-            deadline_ms = context.deadline,
-            "the invocation's deadline had passed when it arrived: running without one"
-        );
-    }
+    request.deadline = invocation_deadline(&context);
     Ok(runner.run(request).await.map(JobAnswer::Run)?)
+}
+
+/// The invocation's deadline. Lambda's is always ahead of the invocation it comes with; one
+/// already past on arrival is not a deadline (a context built by hand has 0; `cargo lambda
+/// watch` sends a constant): say so and run without one, as an unparseable scheduled time is
+/// treated.
+fn invocation_deadline(context: &lambda_runtime::Context) -> Option<Deadline> {
+    if context.deadline() > std::time::SystemTime::now() {
+        return Some(Deadline::before(context.deadline()));
+    }
+    tracing::warn!(
+        deadline_ms = context.deadline,
+        "the invocation's deadline had passed when it arrived: running without one"
+    );
+    None
 }
 
 /// Handles a batch of export commands; the failed ones are reported for SQS to deliver again.
@@ -125,10 +130,24 @@ pub async fn handle_export_commands(
     exporter: &Exporter,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Failure> {
+    // A command still going at the invocation's stop (an upload or a connection that stopped
+    // answering) fails by itself, so SQS delivers it again (its file, if committed, is finished
+    // then), rather than Lambda killing the whole batch at its timeout.
+    let stop = invocation_deadline(&event.context).map(|d| d.stop);
     let response = sqs_batch::process(event.payload, |message| async move {
         let body = message.body.as_deref().unwrap_or_default();
         let command = Command::parse(body, Utc::now().date_naive())?.delivered_as(message.message_id.as_deref());
-        exporter.export(&command).await.map(|_| ())
+        let export = exporter.export(&command);
+        let exported = match stop {
+            Some(stop) => tokio::time::timeout_at(stop, export).await.unwrap_or_else(|_| {
+                Err(shared::Error::Deadline {
+                    job: "esr-export".into(),
+                    during: format!("exporting {} {} for {}", command.deanery, command.kind, command.date),
+                })
+            }),
+            None => export.await,
+        };
+        exported.map(|_| ())
     })
     .await?;
     Ok(response)

@@ -5,7 +5,9 @@
 //! the job's own work (and every database statement, through `statement_timeout`) ends at
 //! `work_stop`; a job that has something to clean up (the index job deletes its new index) does
 //! so before `stop`; the runner stops the work at `stop` whatever it is doing, and the last
-//! margin is for recording the failure and publishing `Job Failed`.
+//! margin, until `end`, is for recording the outcome and publishing its event: each of those is
+//! bounded by `end` too, so a connection that stops answering (a network black hole, which TCP
+//! may take minutes to notice) cannot hold the invocation past its timeout.
 
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +25,8 @@ pub struct Deadline {
     pub work_stop: Instant,
     /// The runner stops the run here, cleanup or not.
     pub stop: Instant,
+    /// Recording the outcome and announcing it end here, a quarter margin before Lambda's.
+    pub end: Instant,
 }
 
 impl Deadline {
@@ -38,7 +42,14 @@ impl Deadline {
         let margin = margin(total);
         let stop = now + total.saturating_sub(margin);
         let work_stop = now + total.saturating_sub(margin * 2);
-        Deadline { work_stop, stop }
+        let end = now + total.saturating_sub(margin / 4);
+        Deadline { work_stop, stop, end }
+    }
+
+    /// How long to wait for a connection's answer while recording the outcome: half the time
+    /// left, so another connection still has the other half.
+    pub fn reply_wait(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now()) / 2
     }
 
     /// The time left for the work, for `statement_timeout`: never 0, which means "none" there.

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::db::{retry_transient, Database, Session};
+use crate::db::{is_transient_error, retry_transient, Database, Session};
 use crate::deadline::Deadline;
 use crate::emf::{JobRunMetrics, MetricsSink};
 use crate::error::{Error, Result};
@@ -203,6 +203,21 @@ fn deadline_error(job: JobName) -> Error {
 /// Whether Postgres cancelled the statement (57014: `statement_timeout`).
 fn cancelled_by_timeout(error: &Error) -> bool {
     matches!(error, Error::Database { source, .. } if source.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
+}
+
+/// `work`, failed as the deadline if it has not ended by the invocation's `end`.
+async fn bounded<T>(
+    deadline: Option<Deadline>,
+    job: JobName,
+    during: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.end, work)
+            .await
+            .unwrap_or_else(|_| Err(Error::Deadline { job: job.to_string(), during: during.to_string() })),
+        None => work.await,
+    }
 }
 
 /// Resolves at `at`, or never.
@@ -415,6 +430,13 @@ impl Runner {
                 None => Err(Error::Conflict(format!("delivery {key} of {job} vanished from the ledger"))),
             };
         };
+        // Its session, ended if it stops answering while the outcome is recorded elsewhere.
+        let control_pid: i32 = control
+            .client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .map_err(|e| Error::database("reading the control session's pid", e))?
+            .get(0);
         // Whoever looks at the lock can now tell which run holds it (`ledger::lock_holder`).
         // The name is made of a UUID: never input.
         control
@@ -443,7 +465,8 @@ impl Runner {
                 _ = until(deadline.map(|d| d.stop)) => Err(deadline_error(job)),
             };
             let attempts = attempts_made.load(Ordering::Relaxed);
-            let mut summary = self.finish(control, record, outcome, attempts, clock.elapsed()).await?;
+            let mut summary =
+                self.finish(control, control_pid, deadline, record, outcome, attempts, clock.elapsed()).await?;
             summary.warnings.extend(warnings);
             Ok(summary)
         }
@@ -496,25 +519,18 @@ impl Runner {
         outcome
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         control: Session,
+        control_pid: i32,
+        deadline: Option<Deadline>,
         record: RunRecord,
         outcome: Result<jobs::JobOutput>,
         attempts: u32,
         elapsed: Duration,
     ) -> Result<RunSummary> {
         let job = record.job;
-        // The control connection may be the thing that was lost: then record on a new one.
-        let control = if control.client.is_closed() {
-            let control_name = format!("tis-sync:{job}");
-            let (session, _) =
-                retry_transient(self.retry, "reconnecting to record the outcome", |_| self.db.connect(&control_name))
-                    .await;
-            session?
-        } else {
-            control
-        };
         let error_text = outcome.as_ref().err().map(|e| e.to_string());
         let finish = match &outcome {
             Ok(output) => Finish {
@@ -528,7 +544,7 @@ impl Runner {
                 Finish { status: RunStatus::Failed, rows: None, attempts, error: error_text.as_deref(), detail: None }
             }
         };
-        let finished = ledger::finish(&control.client, record.run_id, &finish).await?;
+        let (control, finished) = self.record_outcome(control, control_pid, deadline, &record, &finish).await?;
         if let Some(sink) = &self.metrics {
             sink.job_run(&JobRunMetrics {
                 job: job.as_str(),
@@ -553,7 +569,13 @@ impl Runner {
                     duration_ms = elapsed.as_millis() as u64,
                     "run succeeded"
                 );
-                self.announce(&control, &finished, DetailType::JobSucceeded).await?;
+                bounded(
+                    deadline,
+                    job,
+                    "announcing the success",
+                    self.announce(&control, &finished, DetailType::JobSucceeded),
+                )
+                .await?;
                 let mut summary = RunSummary::from_record(&finished, Outcome::Succeeded);
                 if finished.follow_ups {
                     summary.triggered = graph::follow_ups(job).to_vec();
@@ -562,12 +584,73 @@ impl Runner {
             }
             Err(error) => {
                 tracing::error!(error = %error, attempts, "run failed");
-                if let Err(publish_error) = self.announce(&control, &finished, DetailType::JobFailed).await {
+                let announced = bounded(
+                    deadline,
+                    job,
+                    "announcing the failure",
+                    self.announce(&control, &finished, DetailType::JobFailed),
+                );
+                if let Err(publish_error) = announced.await {
                     tracing::error!(error = %publish_error, "could not announce the failure");
                 }
                 Err(Error::JobFailed { job: job.to_string(), run_id: finished.run_id, reason: error.to_string() })
             }
         }
+    }
+
+    /// Records the outcome on the control connection; if that connection is lost, or does not
+    /// answer within half the time left (a network black hole, which TCP may take minutes to
+    /// notice), on a new one, ending the old session so the job's lock goes with it. Within the
+    /// invocation's deadline, whatever happens.
+    async fn record_outcome(
+        &self,
+        control: Session,
+        control_pid: i32,
+        deadline: Option<Deadline>,
+        record: &RunRecord,
+        finish: &Finish<'_>,
+    ) -> Result<(Session, RunRecord)> {
+        let job = record.job;
+        if !control.client.is_closed() {
+            let recorded = ledger::finish(&control.client, record.run_id, finish);
+            let answer = match deadline {
+                Some(deadline) => tokio::time::timeout(deadline.reply_wait(), recorded).await.ok(),
+                None => Some(recorded.await),
+            };
+            match answer {
+                Some(Ok(finished)) => return Ok((control, finished)),
+                Some(Err(e)) if !control.client.is_closed() && !is_transient_error(&e) => return Err(e),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "the control connection failed: recording the outcome on a new one")
+                }
+                None => tracing::warn!("the control connection stopped answering: recording the outcome on a new one"),
+            }
+        }
+        let recorded = async {
+            let control_name = format!("tis-sync:{job}");
+            let (session, _) =
+                retry_transient(self.retry, "reconnecting to record the outcome", |_| self.db.connect(&control_name))
+                    .await;
+            let session = session?;
+            // The old sessions may live on at the server, the work's holding its rows and the
+            // control's the job's lock: end them, the work's first (while the lock is still
+            // held, no other run's work can be among them).
+            let ended = session
+                .client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND (application_name = $1 OR pid = $2)
+                     ORDER BY pid = $2",
+                    &[&format!("tis-sync:{job}:work"), &control_pid],
+                )
+                .await;
+            if let Err(e) = ended {
+                tracing::warn!(error = %e, pid = control_pid, "could not end the run's old sessions");
+            }
+            let finished = ledger::finish(&session.client, record.run_id, finish).await?;
+            Ok((session, finished))
+        };
+        bounded(deadline, job, "recording the outcome", recorded).await
     }
 
     /// Publishes the run's event and records that it was accepted.

@@ -67,7 +67,8 @@ impl FaultProxy {
         FaultProxy { url, state }
     }
 
-    /// The next `times` requests `method path` (`"POST"`, the path without the query) suffer `loss`.
+    /// The next `times` requests `method path...` (`"POST"`, a path or the start of one, without
+    /// the query) suffer `loss`.
     pub fn arm(&self, method: &str, path: &str, loss: Loss, times: usize) {
         let (method, path) = (method.to_string(), path.to_string());
         self.state.lock().unwrap().faults.push(Fault { method, path, loss, times });
@@ -98,7 +99,7 @@ async fn handle(
     let loss = {
         let mut state = state.lock().unwrap();
         let (method, path) = (request.method().as_str().to_string(), request.uri().path().to_string());
-        let fault = state.faults.iter_mut().find(|f| f.times > 0 && f.method == method && f.path == path);
+        let fault = state.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.starts_with(&f.path));
         let loss = fault.map(|f| {
             f.times -= 1;
             f.loss

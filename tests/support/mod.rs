@@ -139,6 +139,7 @@ pub async fn kill_when_blocked(client: &Client, name: &str) {
     panic!("backend {pid} did not end within 10 s of being terminated");
 }
 
+pub mod black_hole;
 pub mod fault_proxy;
 
 /// Small builders for hand-made TCS rows.

@@ -30,9 +30,10 @@ fn status(map: &BTreeMap<i64, (Option<String>, Option<DateTime<Utc>>)>, id: i64)
 }
 
 /// Persons, as of 2024-08-04: 1 a membership starting today; 2 one that ended yesterday; 3 one
-/// spanning today; 4 NULL dates only; 5 none at all; 6 CURRENT but its only current membership
-/// was deleted (the old defect); 7 soft-deleted (DELETE) with a current membership; 8 a past
-/// and a current one.
+/// spanning today; 4 NULL dates only; 5 none at all (a trainer or an admin, whose status users
+/// set by hand); 6 CURRENT but its current membership was deleted, a past one left (the old
+/// defect, TIS21-3311); 7 soft-deleted (DELETE) with a current membership; 8 a past and a
+/// current one.
 async fn record_status_fixture(c: &Client) {
     for id in 1..=8 {
         person(c, id).await;
@@ -44,6 +45,7 @@ async fn record_status_fixture(c: &Client) {
     membership(c, 1, 1, 1, Some("2024-08-04"), Some("2025-08-03")).await;
     membership(c, 2, 2, 1, Some("2023-08-04"), Some("2024-08-03")).await;
     membership(c, 3, 3, 1, Some("2023-01-01"), Some("2026-01-01")).await;
+    membership(c, 6, 6, 1, Some("2015-01-01"), Some("2016-01-01")).await;
     membership(c, 4, 4, 1, None, None).await;
     membership(c, 5, 4, 1, Some("2024-01-01"), None).await;
     membership(c, 7, 7, 1, Some("2023-01-01"), Some("2026-01-01")).await;
@@ -65,7 +67,7 @@ async fn record_statuses_are_computed_for_every_person_and_only_changed_rows_are
         (2, "INACTIVE"),
         (3, "CURRENT"),
         (4, "INACTIVE"),
-        (5, "INACTIVE"),
+        (5, "CURRENT"),
         (6, "INACTIVE"),
         (7, "DELETE"),
         (8, "CURRENT"),
@@ -73,14 +75,14 @@ async fn record_statuses_are_computed_for_every_person_and_only_changed_rows_are
     for (id, want) in expected {
         assert_eq!(status(&after, id), want, "person {id}");
     }
-    // Changed: 1 and 3 (to CURRENT), 2, 4, 5 and 6 (to INACTIVE); 7 and 8 untouched.
+    // Changed: 1 and 3 (to CURRENT), 2, 4 and 6 (to INACTIVE); 5, 7 and 8 untouched.
     for id in 1..=8 {
         let changed = before[&id].0 != after[&id].0;
         assert_eq!(after[&id].1 != before[&id].1, changed, "person {id}: amended_date bumped exactly when changed");
     }
-    assert_eq!(summary.rows, 7, "every person but the soft-deleted one has a status");
+    assert_eq!(summary.rows, 6, "every person with a programme membership, but the soft-deleted one");
     assert_eq!(summary.detail["nowCurrent"], 2);
-    assert_eq!(summary.detail["nowInactive"], 4);
+    assert_eq!(summary.detail["nowInactive"], 3);
 
     // The same night again changes nothing.
     let again = run(&db, JobName::PersonRecordStatus, "2024-08-04").await;
@@ -186,4 +188,30 @@ async fn a_status_job_never_waits_long_for_a_tcs_edit_and_writes_nothing_when_it
     let error = outcome.expect("the job gave up rather than wait for the edit").unwrap_err().to_string();
     assert!(error.contains("lock timeout"), "{error}");
     assert_eq!(statuses(c).await, before, "nothing written");
+}
+
+/// Trainers, educational supervisors and admins have no programme membership: TCS derives no
+/// status for them (it recomputes only when a membership is saved or deleted) and users set it
+/// by hand. The job leaves them as they are, whatever it is.
+#[tokio::test]
+async fn persons_without_any_programme_membership_keep_the_status_users_gave_them() {
+    let db = TestDb::new().await;
+    let session = db.client().await;
+    let c = &session.client;
+    for (id, given) in [(1i64, "CURRENT"), (2, "INACTIVE"), (3, "CURRENT")] {
+        person(c, id).await;
+        c.execute("UPDATE tcs.person SET status = $2, role = 'Educational Supervisor' WHERE id = $1", &[&id, &given])
+            .await
+            .unwrap();
+    }
+    // Person 3 is also a trainee, with a membership that has ended: it is evaluated.
+    programme(c, 1, Some("X")).await;
+    membership(c, 1, 3, 1, Some("2020-01-01"), Some("2021-01-01")).await;
+    let before = statuses(c).await;
+    let summary = run(&db, JobName::PersonRecordStatus, "2024-08-04").await;
+    let after = statuses(c).await;
+    assert_eq!(after[&1], before[&1], "a trainer stays CURRENT, amended_date untouched");
+    assert_eq!(after[&2], before[&2]);
+    assert_eq!(status(&after, 3), "INACTIVE");
+    assert_eq!(summary.rows, 1);
 }

@@ -1,8 +1,10 @@
-//! person-record-status: each person's `tcs.person.status` as of the date: `CURRENT` with a
-//! programme membership whose start and end are both set and span the date, else `INACTIVE`
-//! (no membership at all included). Every person is evaluated, so a membership deleted since
-//! (TIS21-3311) or a missed night is put right by the next run; a soft-deleted person
-//! (`DELETE`) is left alone. Only rows whose status changes are written, in one transaction,
+//! person-record-status: the `tcs.person.status` as of the date of every person with at least
+//! one programme membership: `CURRENT` with one whose start and end are both set and span the
+//! date, else `INACTIVE`. Each such person is evaluated every run, so a membership deleted since
+//! (TIS21-3311) or a missed night is put right by the next run. Persons with no membership at
+//! all (trainers, supervisors, admins) are left alone: TCS derives no status for them (it
+//! recomputes only when a membership is saved or deleted) and users set theirs by hand; a
+//! soft-deleted person (`DELETE`) is left alone too. Only rows whose status changes are written, in one transaction,
 //! with `amended_date` bumped: TCS uses it as the record's version, so a concurrent edit in TCS
 //! notices.
 
@@ -13,7 +15,8 @@ use tokio_postgres::Client;
 use super::JobOutput;
 use crate::error::{Error, Result};
 
-/// Every person's (id, status) for the as-of date `$1`: the computation alone.
+/// The (id, status) for the as-of date `$1` of every person the job evaluates: the
+/// computation alone.
 pub const FRESH: &str = "
     SELECT p.id, CASE WHEN c.person_id IS NULL THEN 'INACTIVE' ELSE 'CURRENT' END AS status
     FROM tcs.person p
@@ -21,7 +24,8 @@ pub const FRESH: &str = "
         SELECT DISTINCT person_id FROM tcs.programme_membership
         WHERE programme_start_date <= $1 AND programme_end_date >= $1
     ) c ON c.person_id = p.id
-    WHERE p.status IS DISTINCT FROM 'DELETE'";
+    WHERE p.status IS DISTINCT FROM 'DELETE'
+      AND EXISTS (SELECT 1 FROM tcs.programme_membership m WHERE m.person_id = p.id)";
 
 pub async fn run(client: &mut Client, as_of: NaiveDate) -> Result<JobOutput> {
     let context = "setting tcs.person.status";

@@ -253,3 +253,36 @@ fn the_readme_diagram_is_the_graph_commands_output() {
     let edges: usize = sync_core::graph::GRAPH.iter().map(|n| n.follow_ups.len()).sum();
     assert_eq!(dot.matches(" -> ").count(), edges + sync_core::graph::heads().len(), "{dot}");
 }
+
+/// The cutover step (README runbook, "Cutover from the Java service"): the file numbers continue
+/// from the old exporter's counter, once; a number already taken, or a lower one, is refused
+/// with the numbers in the message, and nothing changes.
+#[tokio::test]
+async fn the_file_numbers_continue_from_the_old_exporters_and_never_go_backwards() {
+    let db = TestDb::new().await;
+    let sequence = |kind: &str, from: &str| {
+        run(tis_sync().args(["esr", "sequence", "--kind", kind, "--continue-from", from]).env("DATABASE_URL", &db.url))
+    };
+    let (out, stdout, stderr) = sequence("app", "3801");
+    assert!(out.status.success(), "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((answer["previousLast"].as_i64(), answer["next"].as_i64()), (Some(0), Some(3801)));
+    let (out, _, stderr) = sequence("app", "3800");
+    assert!(!out.status.success());
+    assert_eq!(
+        error_lines(&stderr),
+        ["error: invalid input: the app files are numbered up to 3800 already: the next is 3801, and continuing from 3800 would go backwards"]
+    );
+    let (out, _, _) = sequence("notification", "12");
+    assert!(out.status.success());
+    let c = db.client().await;
+    let counters: Vec<(String, i64)> = c
+        .client
+        .query("SELECT kind, last_sequence FROM esr.file_counter ORDER BY kind", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(counters, [("app".to_string(), 3800), ("notification".to_string(), 11)]);
+}

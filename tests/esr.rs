@@ -729,6 +729,19 @@ async fn a_command_whose_upload_stops_answering_fails_before_the_invocation_ends
     assert!(!esr.object(&files[0].0).await.is_empty());
 }
 
+/// After the cutover step the first file carries the old exporter's next number, and the
+/// numbers run on from there.
+#[tokio::test]
+async fn after_the_cutover_the_first_file_continues_the_old_exporters_numbers() {
+    let esr = Esr::new().await;
+    let mut session = esr.db.client().await;
+    shared::esr::continue_numbers_from(&mut session.client, Kind::App, 3801).await.unwrap();
+    let first = esr.exporter().export(&command("LDN")).await.unwrap();
+    let second = esr.exporter().export(&command("MER")).await.unwrap();
+    assert_eq!((first.sequence, second.sequence), (3801, 3802));
+    assert!(first.file_name.ends_with("_00003801.DAT"), "{}", first.file_name);
+}
+
 #[tokio::test]
 async fn poison_commands_fail_alone_and_end_in_the_dead_letter_queue() {
     let esr = Esr::new().await;

@@ -187,6 +187,14 @@ enum EsrCommand {
     },
     /// Take in records generated upstream: one JSON message per line on stdin.
     Intake,
+    /// Once, at the cutover from the old exporter: the next file of the kind carries N,
+    /// continuing its counter (refused if that would go backwards).
+    Sequence {
+        #[arg(long, default_value = "app", value_parser = kind_parser())]
+        kind: Kind,
+        #[arg(long, value_name = "N")]
+        continue_from: i64,
+    },
 }
 
 #[tokio::main]
@@ -378,12 +386,12 @@ async fn execute(command: Command) -> Result<Output, Failure> {
             drop(spinner);
             Ok(serde_json::to_value(report).expect("seed report serializes"))
         }
-        Command::Esr(command) => Ok(esr(&context, &session.client, command).await?),
+        Command::Esr(command) => Ok(esr(&context, &mut session.client, command).await?),
     };
     value.map(Output::Json)
 }
 
-async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCommand) -> Result<Value, Error> {
+async fn esr(context: &Context, client: &mut tokio_postgres::Client, command: EsrCommand) -> Result<Value, Error> {
     match command {
         EsrCommand::Export { deanery, date, allow_distant_date, kind, force } => {
             let command = EsrExport {
@@ -425,6 +433,11 @@ async fn esr(context: &Context, client: &tokio_postgres::Client, command: EsrCom
             }
             eprintln!("intake: {counts:?}");
             Ok(json!(counts))
+        }
+        EsrCommand::Sequence { kind, continue_from } => {
+            let numbers = shared::esr::continue_numbers_from(client, kind, continue_from).await?;
+            eprintln!("the next {kind} file carries {} (the last was {})", numbers.next, numbers.previous_last);
+            Ok(serde_json::to_value(numbers).expect("numbers serialize"))
         }
     }
 }

@@ -333,14 +333,8 @@ async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
     for id in 1..=5 {
         app_record(c, id, "LDN", "P1", run_date() + Duration::days(5)).await;
     }
-    let config = aws::config().await;
-    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
-    let bus = unique("esr-bus");
-    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
-    let events_queue = aws::queue(&esr.sqs, &unique("esr-events")).await;
-    let arn = aws::queue_arn(&esr.sqs, &events_queue).await;
     let files = json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]});
-    aws::route_to_queue(&eventbridge, &bus, &unique("files"), &files, &arn).await;
+    let (eventbridge, bus, _, events_queue) = aws::bus_routed_to_a_queue(&files).await;
     let exporter = esr.exporter_with(EventPublisher::new(eventbridge, bus));
 
     let first = exporter.export(&command("LDN")).await.unwrap();
@@ -394,14 +388,8 @@ async fn a_file_of_forty_thousand_records_is_announced_in_events_each_under_the_
     )
     .await
     .unwrap();
-    let config = aws::config().await;
-    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
-    let bus = unique("esr-bus");
-    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
-    let events_queue = aws::queue(&esr.sqs, &unique("esr-events")).await;
-    let arn = aws::queue_arn(&esr.sqs, &events_queue).await;
     let files = json!({"source": ["tis.sync"], "detail-type": ["ESR File Exported"]});
-    aws::route_to_queue(&eventbridge, &bus, &unique("files"), &files, &arn).await;
+    let (eventbridge, bus, _, events_queue) = aws::bus_routed_to_a_queue(&files).await;
     let exporter = esr.exporter_with(EventPublisher::new(eventbridge, bus));
 
     let file = exporter.export(&command("LDN")).await.expect("the file is made and announced");

@@ -117,25 +117,12 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     assert_eq!(unpublished, 0);
 }
 
-/// A bus and a queue that receives every event of the source on it.
-async fn bus_with_a_queue() -> (aws_sdk_eventbridge::Client, String, aws_sdk_sqs::Client, String) {
-    let config = aws::config().await;
-    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
-    let queue = aws::queue(&sqs, &format!("{bus}-all")).await;
-    let arn = aws::queue_arn(&sqs, &queue).await;
-    aws::route_to_queue(&eventbridge, &bus, &format!("{bus}-rule"), &json!({"source": ["tis.sync"]}), &arn).await;
-    (eventbridge, bus, sqs, queue)
-}
-
 /// A success whose Job Succeeded the bus never took (publishing kept failing through Lambda's
 /// retries) is announced by the next run of any job, so its follow-ups start then, not at the
 /// watchdog's catch-up; and only once.
 #[tokio::test]
 async fn the_next_run_of_any_job_announces_a_success_the_bus_never_took() {
-    let (eventbridge, bus, sqs, queue) = bus_with_a_queue().await;
+    let (eventbridge, bus, sqs, queue) = aws::bus_routed_to_a_queue(&json!({"source": ["tis.sync"]})).await;
     let db = TestDb::new().await;
     let c = db.client().await;
     seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();

@@ -262,7 +262,6 @@ async fn a_forged_or_stray_follow_up_event_is_rejected_naming_what_did_not_match
     let c = db.client().await;
     let runs_before: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
     for (envelope, expected) in [
-        (job_succeeded(PREDECESSOR, &superseded, "2024-08-02"), "is no longer its live output"),
         (
             job_succeeded(PREDECESSOR, "0b5e1c1e-8f51-4c47-a2de-6f4f8c2a9d10", "2024-08-03"),
             "the run ledger has no run 0b5e1c1e",
@@ -289,6 +288,20 @@ async fn a_forged_or_stray_follow_up_event_is_rejected_naming_what_did_not_match
     }
     let runs_after: i64 = c.client.query_one("SELECT count(*) FROM sync.job_run", &[]).await.unwrap().get(0);
     assert_eq!(runs_after, runs_before, "nothing ran or was recorded");
+
+    // A stale event (its run has been superseded by the predecessor's next success) is no
+    // forgery: it is deferred, saying why, and nothing runs from it (its successor's event
+    // starts the job), with no error for Lambda to retry or alarm on.
+    let stale = run(&runner, FOLLOW_UP, job_succeeded(PREDECESSOR, &superseded, "2024-08-02")).await;
+    assert_eq!(stale.status, Outcome::Deferred);
+    assert!(stale.warnings.iter().any(|w| w.contains("is no longer its live output")), "{:?}", stale.warnings);
+    let ran: i64 = c
+        .client
+        .query_one("SELECT count(*) FROM sync.job_run WHERE job = $1 AND status <> 'deferred'", &[&FOLLOW_UP.as_str()])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ran, 0, "the follow-up never ran");
 }
 
 #[tokio::test]

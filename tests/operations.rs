@@ -287,28 +287,15 @@ async fn a_stuck_watchdog_fails_within_its_statement_timeout_and_writes_no_heart
     let mut holder = db.client().await;
     let lock = holder.client.transaction().await.unwrap();
     lock.batch_execute("LOCK TABLE esr.generated_app_record IN ACCESS EXCLUSIVE MODE").await.unwrap();
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let runner = db.runner();
-    let catch_up = RunHere(&runner);
-    let events = EventPublisher::disabled();
-    let sink = MetricsSink::Buffer(buffer.clone());
-    let watchdog = Watchdog {
-        db: &db.database,
-        events: &events,
-        catch_up: &catch_up,
-        metrics: Some(&sink),
-        dispatches: Default::default(),
-        jobs: sync_core::JobName::ALL.to_vec(),
-    };
     let started = std::time::Instant::now();
-    let error = watchdog.check(date(AS_OF), seven_am()).await.unwrap_err().to_string();
+    let (report, lines) = watch_with_metrics(&db).await;
     let waited = started.elapsed();
     lock.rollback().await.unwrap();
+    let error = report.unwrap_err().to_string();
     assert!(error.contains("statement timeout"), "{error}");
     assert!(error.contains("left behind"), "names what it was doing: {error}");
     let timeout = std::time::Duration::from_millis(shared::watchdog::STATEMENT_TIMEOUT_MS.into());
     assert!(waited >= timeout && waited < timeout * 3, "gave up after {waited:?}");
-    let lines = emf_lines(&buffer);
     assert!(lines.iter().all(|l| l.get("WatchdogReported").is_none()), "no heartbeat: {lines:?}");
 }
 
@@ -339,6 +326,25 @@ async fn the_status_answer_on_a_known_ledger() {
     assert_eq!(london["appWaiting"], 1);
     assert_eq!(london["notificationFile"], Value::Null);
     assert_eq!(answer["esr"]["deadLetterDepth"], 2);
+}
+
+/// The watchdog's check at 07:00 with its EMF lines kept: its answer and the lines it wrote.
+async fn watch_with_metrics(db: &TestDb) -> (shared::Result<WatchdogReport>, Vec<Value>) {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let runner = db.runner();
+    let catch_up = RunHere(&runner);
+    let events = EventPublisher::disabled();
+    let sink = MetricsSink::Buffer(buffer.clone());
+    let watchdog = Watchdog {
+        db: &db.database,
+        events: &events,
+        catch_up: &catch_up,
+        metrics: Some(&sink),
+        dispatches: Default::default(),
+        jobs: sync_core::JobName::ALL.to_vec(),
+    };
+    let report = watchdog.check(date(AS_OF), seven_am()).await;
+    (report, emf_lines(&buffer))
 }
 
 fn emf_lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<Value> {
@@ -502,24 +508,11 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
         .execute("UPDATE esr.export_file SET uploaded_at = now() WHERE file_name = $1", &[&uploaded])
         .await
         .unwrap();
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let runner = db.runner();
-    let catch_up = RunHere(&runner);
-    let events = EventPublisher::disabled();
-    let sink = MetricsSink::Buffer(buffer.clone());
-    let watchdog = Watchdog {
-        db: &db.database,
-        events: &events,
-        catch_up: &catch_up,
-        metrics: Some(&sink),
-        dispatches: Default::default(),
-        jobs: sync_core::JobName::ALL.to_vec(),
-    };
-    let report = watchdog.check(date(AS_OF), seven_am()).await.unwrap();
+    let (report, lines) = watch_with_metrics(&db).await;
+    let report = report.unwrap();
     let names: Vec<&str> = report.esr_not_uploaded.iter().map(|f| f.file_name.as_str()).collect();
     assert_eq!(names, [stranded.as_str()]);
     assert!(report.summary.contains("1 not uploaded"), "{}", report.summary);
-    let lines = emf_lines(&buffer);
     assert_eq!(lines[0]["EsrFilesNotUploaded"].as_f64(), Some(1.0), "the alarm's metric: {}", lines[0]);
     assert_eq!(lines[0]["WatchdogReported"].as_f64(), Some(1.0), "the heartbeat: {}", lines[0]);
 }
@@ -528,15 +521,8 @@ async fn an_esr_file_recorded_but_not_uploaded_after_ten_minutes_is_a_finding() 
 /// follows it waits for that event instead of being started a second time by a catch-up.
 #[tokio::test]
 async fn the_watchdog_announces_a_success_the_bus_never_took_and_its_follow_ups_start_from_it() {
-    let config = integration_tests::aws::config().await;
-    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    eventbridge.create_event_bus().name(&bus).send().await.unwrap();
-    let queue = integration_tests::aws::queue(&sqs, &format!("{bus}-all")).await;
-    let arn = integration_tests::aws::queue_arn(&sqs, &queue).await;
-    let all = json!({"source": ["tis.sync"]});
-    integration_tests::aws::route_to_queue(&eventbridge, &bus, &format!("{bus}-rule"), &all, &arn).await;
+    let (eventbridge, bus, sqs, queue) =
+        integration_tests::aws::bus_routed_to_a_queue(&json!({"source": ["tis.sync"]})).await;
 
     let db = TestDb::new().await;
     let c = db.client().await;

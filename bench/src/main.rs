@@ -737,8 +737,12 @@ fn output_count(job: JobName) -> Option<&'static str> {
         }
         JobName::PostEmployingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'employing-body'",
         JobName::PostTrainingBodyTrust => "SELECT count(*) FROM tcs.post_trust WHERE source = 'training-body'",
-        // Updated in place in one transaction: a reader sees every person's status throughout.
-        JobName::PersonRecordStatus => "SELECT count(*) FROM tcs.person WHERE status IS DISTINCT FROM 'DELETE'",
+        // Updated in place in one transaction: a reader sees the status of every person the job
+        // evaluates (those with a programme membership) throughout.
+        JobName::PersonRecordStatus => {
+            "SELECT count(*) FROM tcs.person p WHERE p.status IS DISTINCT FROM 'DELETE'
+               AND EXISTS (SELECT 1 FROM tcs.programme_membership m WHERE m.person_id = p.id)"
+        }
         JobName::PostFundingStatus => "SELECT count(*) FROM tcs.post WHERE funding_status = 'INACTIVE'",
         JobName::RevalCurrentPmSync
         | JobName::RevalCurrentPlacementSync

@@ -45,10 +45,8 @@ pub fn concrete_name(alias: &str, at: DateTime<Utc>, run_label: &str) -> String 
 /// Whether `name` is one of `alias`'s concrete indexes: `<alias>-<14 digits>-<run>`.
 pub fn is_concrete_of(alias: &str, name: &str) -> bool {
     let Some(rest) = name.strip_prefix(alias).and_then(|r| r.strip_prefix('-')) else { return false };
-    let (stamp, run) = rest.split_at(rest.len().min(TIMESTAMP_DIGITS));
-    stamp.len() == TIMESTAMP_DIGITS
-        && stamp.bytes().all(|b| b.is_ascii_digit())
-        && run.strip_prefix('-').is_some_and(|r| !r.is_empty())
+    let (Some(stamp), Some(run)) = (rest.get(..TIMESTAMP_DIGITS), rest.get(TIMESTAMP_DIGITS..)) else { return false };
+    stamp.bytes().all(|b| b.is_ascii_digit()) && run.strip_prefix('-').is_some_and(|r| !r.is_empty())
 }
 
 /// A concrete index and the aliases that point at it.

@@ -134,24 +134,32 @@ pub fn holder_name(run_id: Uuid) -> String {
     format!("tis-sync run {run_id}")
 }
 
-/// The session holding a job's lock: its pid and name, and the run it names, with when that
-/// run started (`None` for a session that is no run of the job: a lingering backend, a tool).
+/// The session holding a job's lock: its pid and name, the run it names (`holder_name`), and
+/// when that run started (`None` while its ledger row is being written). `run_id` is `None` for
+/// a session that is no run of ours (a lingering backend, a tool).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockHolder {
     pub pid: i32,
     pub application_name: String,
-    pub run: Option<(Uuid, DateTime<Utc>)>,
+    pub run_id: Option<Uuid>,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 impl LockHolder {
     /// Who it is, as people read it.
     pub fn who(&self) -> String {
-        match self.run {
-            Some((run_id, started_at)) => {
+        match (self.run_id, self.started_at) {
+            (Some(run_id), Some(started_at)) => {
                 format!("run {run_id} (started {}, pid {})", started_at.format("%Y-%m-%d %H:%M UTC"), self.pid)
             }
-            None => format!("session '{}' (pid {})", self.application_name, self.pid),
+            (Some(run_id), None) => format!("run {run_id} (starting, pid {})", self.pid),
+            (None, _) => format!("session '{}' (pid {})", self.application_name, self.pid),
         }
+    }
+
+    /// Whether it is the run `run_id`.
+    pub fn is_run(&self, run_id: Uuid) -> bool {
+        self.run_id == Some(run_id)
     }
 }
 
@@ -159,7 +167,7 @@ pub async fn lock_holder(client: &Client, job: JobName) -> Result<Option<LockHol
     let row = client
         .query_opt(
             &format!(
-                "SELECT a.pid, coalesce(a.application_name, '') AS name, r.run_id, r.started_at
+                "SELECT a.pid, coalesce(a.application_name, '') AS name, r.started_at
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                  LEFT JOIN sync.job_run r ON r.job = $1 AND a.application_name = 'tis-sync run ' || r.run_id
                  WHERE {HOLDS}
@@ -170,11 +178,12 @@ pub async fn lock_holder(client: &Client, job: JobName) -> Result<Option<LockHol
         .await
         .map_err(db("reading who holds the job lock"))?;
     Ok(row.map(|row| {
-        let run_id: Option<Uuid> = row.get("run_id");
+        let name: String = row.get("name");
         LockHolder {
             pid: row.get("pid"),
-            application_name: row.get("name"),
-            run: run_id.map(|id| (id, row.get("started_at"))),
+            run_id: name.strip_prefix("tis-sync run ").and_then(|id| id.parse().ok()),
+            application_name: name,
+            started_at: row.get("started_at"),
         }
     }))
 }
@@ -474,7 +483,7 @@ pub async fn status(client: &Client) -> Result<Vec<JobStatus>> {
 /// A `running` row whose run does not hold its job's lock belongs to a process that died
 /// (whoever else may hold the lock): show it as `abandoned`, as the next run will record it.
 fn show_abandoned(run: &mut RunRecord, holder: Option<&LockHolder>) {
-    let holds = holder.and_then(|h| h.run).is_some_and(|(run_id, _)| run_id == run.run_id);
+    let holds = holder.is_some_and(|h| h.is_run(run.run_id));
     if run.status == RunStatus::Running && !holds {
         run.status = RunStatus::Abandoned;
         run.error = Some(format!("{ABANDONED}; closed by the next run"));

@@ -156,7 +156,10 @@ async fn fan_in(control: &Session, job: JobName, as_of: NaiveDate) -> Result<(Fa
 /// Checks a follow-up's claim against the ledger: the run it names must be a succeeded run of a
 /// real predecessor, for the same as-of date, that asked for follow-ups. Anything else (a forged
 /// or stray `Job Succeeded`) is refused, naming what did not match, and nothing runs.
-async fn verify_follow_up(control: &Session, request: &RunRequest, after: After) -> Result<()> {
+/// Checks a follow-up's event against the ledger: a forged or stray one is an error (nothing
+/// runs); a stale one, whose predecessor has succeeded again since, answers why it is not
+/// followed (the caller defers it: its successor's own event starts the job).
+async fn verify_follow_up(control: &Session, request: &RunRequest, after: After) -> Result<Option<String>> {
     let job = request.job;
     let mismatch = if !graph::predecessors(job).contains(&after.job) {
         Some(format!("{} is not a predecessor of {job} in the job graph", after.job))
@@ -178,17 +181,20 @@ async fn verify_follow_up(control: &Session, request: &RunRequest, after: After)
             }
             // A stale event (delivered again, or redriven, after its predecessor succeeded again)
             // would put an older output live: only the predecessor's live run is followed.
-            Some(run) => match ledger::live(&control.client, after.job).await? {
-                Some(live) if live.run_id != run.run_id => Some(format!(
-                    "run {} of {} is no longer its live output: run {} (as of {}) succeeded since",
-                    after.run_id, after.job, live.run_id, live.as_of
-                )),
-                _ => None,
-            },
+            Some(run) => {
+                return Ok(match ledger::live(&control.client, after.job).await? {
+                    Some(live) if live.run_id != run.run_id => Some(format!(
+                        "run {} of {} is no longer its live output: run {} (as of {}) succeeded since, and its own \
+                         event starts {job}",
+                        after.run_id, after.job, live.run_id, live.as_of
+                    )),
+                    _ => None,
+                })
+            }
         }
     };
     match mismatch {
-        None => Ok(()),
+        None => Ok(None),
         Some(mismatch) => {
             tracing::error!(job = %job, claimed_job = %after.job, claimed_run_id = %after.run_id, as_of = %request.as_of, "follow-up event rejected: {mismatch}");
             Err(Error::InvalidInput(format!("follow-up event rejected, nothing ran: {mismatch}")))
@@ -349,7 +355,7 @@ impl Runner {
                 // (Lambda's timeout, a crash), whoever else may hold it now (a CLI run, a
                 // lingering session): its delivery was never done, so it runs again.
                 let holder = ledger::lock_holder(&control.client, job).await?;
-                let alive = holder.and_then(|h| h.run).is_some_and(|(run_id, _)| run_id == prior.run_id);
+                let alive = holder.is_some_and(|h| h.is_run(prior.run_id));
                 let dead = prior.status == RunStatus::Running && !alive;
                 if !dead {
                     return self.repeated_delivery(&control, prior).await;
@@ -359,7 +365,9 @@ impl Runner {
         }
 
         if let Some(after) = request.after {
-            verify_follow_up(&control, &request, after).await?;
+            if let Some(stale) = verify_follow_up(&control, &request, after).await? {
+                return self.defer(&control, &request, format!("a stale event: {stale}")).await;
+            }
         }
 
         match fan_in(&control, job, request.as_of).await? {
@@ -409,6 +417,21 @@ impl Runner {
         }
 
         let run_id = Uuid::new_v4();
+        // Its session, ended if it stops answering while the outcome is recorded elsewhere.
+        let control_pid: i32 = control
+            .client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .map_err(|e| Error::database("reading the control session's pid", e))?
+            .get(0);
+        // Whoever looks at the lock can now tell which run holds it (`ledger::lock_holder`).
+        // The name is made of a UUID: never input.
+        control
+            .client
+            .batch_execute(&format!("SET application_name = '{}'", ledger::holder_name(run_id)))
+            .await
+            .map_err(|e| Error::database("naming the run's session", e))?;
+
         let new_run = NewRun {
             run_id,
             job,
@@ -430,21 +453,6 @@ impl Runner {
                 None => Err(Error::Conflict(format!("delivery {key} of {job} vanished from the ledger"))),
             };
         };
-        // Its session, ended if it stops answering while the outcome is recorded elsewhere.
-        let control_pid: i32 = control
-            .client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .map_err(|e| Error::database("reading the control session's pid", e))?
-            .get(0);
-        // Whoever looks at the lock can now tell which run holds it (`ledger::lock_holder`).
-        // The name is made of a UUID: never input.
-        control
-            .client
-            .batch_execute(&format!("SET application_name = '{}'", ledger::holder_name(run_id)))
-            .await
-            .map_err(|e| Error::database("naming the run's session", e))?;
-
         let span = tracing::info_span!(
             "job_run",
             job = %job,
@@ -611,6 +619,9 @@ impl Runner {
         finish: &Finish<'_>,
     ) -> Result<(Session, RunRecord)> {
         let job = record.job;
+        // A connection that stopped answering may live on at the server, still holding the
+        // job's lock; a closed one let it go, and another run may hold it now.
+        let still_holds_the_lock = !control.client.is_closed();
         if !control.client.is_closed() {
             let recorded = ledger::finish(&control.client, record.run_id, finish);
             let answer = match deadline {
@@ -633,15 +644,16 @@ impl Runner {
                     .await;
             let session = session?;
             // The old sessions may live on at the server, the work's holding its rows and the
-            // control's the job's lock: end them, the work's first (while the lock is still
-            // held, no other run's work can be among them).
+            // control's the job's lock: end them, the work's first, and only while the old
+            // control still holds the lock (so no other run's work can be among them).
+            let work_name = still_holds_the_lock.then(|| format!("tis-sync:{job}:work"));
             let ended = session
                 .client
                 .execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                      WHERE datname = current_database() AND (application_name = $1 OR pid = $2)
                      ORDER BY pid = $2",
-                    &[&format!("tis-sync:{job}:work"), &control_pid],
+                    &[&work_name, &control_pid],
                 )
                 .await;
             if let Err(e) = ended {
@@ -717,7 +729,7 @@ impl Runner {
         let mut last = None;
         for _ in 0..20 {
             match ledger::lock_holder(&control.client, job).await {
-                Ok(Some(ledger::LockHolder { run: Some((run_id, since)), .. })) => {
+                Ok(Some(ledger::LockHolder { run_id: Some(run_id), started_at: Some(since), .. })) => {
                     return Error::AlreadyRunning { job: job.to_string(), since, run_id }
                 }
                 Ok(holder) => last = holder,

@@ -197,8 +197,14 @@ impl<C: CatchUp + Sync> Watchdog<'_, C> {
                 live: ledger::live(client, job).await?.as_ref().map(run_facts),
                 holder: ledger::lock_holder(client, job).await?.map(|holder| watch::Holder {
                     who: holder.who(),
-                    // Real time held, whatever `now` the check is for.
-                    held_for: holder.run.map(|(_, started_at)| (Utc::now() - started_at).to_std().unwrap_or_default()),
+                    // Real time held, whatever `now` the check is for; a run whose row is being
+                    // written has just started.
+                    held_for: holder.run_id.map(|_| {
+                        holder
+                            .started_at
+                            .map(|started| (Utc::now() - started).to_std().unwrap_or_default())
+                            .unwrap_or_default()
+                    }),
                 }),
                 last_for_date: ledger::latest_for(client, job, as_of).await?.as_ref().map(run_facts),
                 announced_now: announced.contains(&job),

@@ -410,6 +410,22 @@ pub mod aws {
         attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
     }
 
+    /// A new bus whose events `pattern` matches go to a new queue: (the bus's client, the bus,
+    /// the queue's client, the queue's URL).
+    pub async fn bus_routed_to_a_queue(
+        pattern: &serde_json::Value,
+    ) -> (aws_sdk_eventbridge::Client, String, aws_sdk_sqs::Client, String) {
+        let config = config().await;
+        let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bus = format!("tis-sync-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        eventbridge.create_event_bus().name(&bus).send().await.unwrap();
+        let queue_url = queue(&sqs, &format!("{bus}-events")).await;
+        let arn = queue_arn(&sqs, &queue_url).await;
+        route_to_queue(&eventbridge, &bus, &format!("{bus}-rule"), pattern, &arn).await;
+        (eventbridge, bus, sqs, queue_url)
+    }
+
     /// A rule named `rule` on `bus` that sends what `pattern` matches to the queue `queue_arn`.
     pub async fn route_to_queue(
         eventbridge: &aws_sdk_eventbridge::Client,

@@ -1,7 +1,8 @@
 //! person-record-status: the `tcs.person.status` as of the date of every person with at least
 //! one programme membership: `CURRENT` with one whose start and end are both set and span the
-//! date, else `INACTIVE`. Each such person is evaluated every run, so a membership deleted since
-//! (TIS21-3311) or a missed night is put right by the next run. Persons with no membership at
+//! date, else `INACTIVE`. Each such person is evaluated every run, so a current membership
+//! deleted since (TIS21-3311) or a missed night is put right by the next run; when a person's
+//! last membership is deleted, TCS recomputes the status itself. Persons with no membership at
 //! all (trainers, supervisors, admins) are left alone: TCS derives no status for them (it
 //! recomputes only when a membership is saved or deleted) and users set theirs by hand; a
 //! soft-deleted person (`DELETE`) is left alone too. Only rows whose status changes are written, in one transaction,

@@ -126,6 +126,9 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     index.create_index(&name, &kind.definition()).await?;
     tracing::info!(index = %name, alias, "building a new index");
 
+    // Once the alias move is on its way, a failure may be an answer lost, or a request still in
+    // flight that the server applies later: then the new index is never deleted by this run.
+    let swap_sent = std::sync::atomic::AtomicBool::new(false);
     let built = async {
         let sent = load(index, &name, kind.noun, source, target.max_request_bytes, expected_documents).await?;
         index.put_settings(&name, &json!({"index": {"refresh_interval": "1s"}})).await?;
@@ -145,6 +148,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
             actions.push(json!({"remove_index": {"index": alias}}));
         }
         actions.push(json!({"add": {"index": name, "alias": alias}}));
+        swap_sent.store(true, std::sync::atomic::Ordering::SeqCst);
         index.update_aliases(&json!({ "actions": actions })).await
     };
     let built = match work_stop {
@@ -156,7 +160,8 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
     if let Err(error) = built {
         // The alias move may have been applied though its answer never came (a reset
         // connection, the deadline cancelling it in flight): only where the alias points says.
-        if !moved_despite(index, alias, &name, &error).await {
+        let swap_sent = swap_sent.load(std::sync::atomic::Ordering::SeqCst);
+        if !moved_despite(index, alias, &name, swap_sent, &error).await {
             return Err(error);
         }
     }
@@ -174,15 +179,26 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
 }
 
 /// After a build failed with `error`: whether the alias points at the new index `name` all the
-/// same (its move applied, its answer lost). If not, the new index is deleted, unless some alias
-/// points at it or where the aliases point cannot be read: then it is left, and the next run
-/// deletes it only if no alias points at it by then.
-async fn moved_despite<I: SearchIndex + Sync>(index: &I, alias: &str, name: &str, error: &Error) -> bool {
+/// same (its move applied, its answer lost). If not, the new index is deleted, unless the move
+/// was sent (it may still be applied: deleting the index then would take the alias with it),
+/// some alias points at it, or where the aliases point cannot be read: then it is left, and the
+/// next run deletes it only if no alias points at it by then.
+async fn moved_despite<I: SearchIndex + Sync>(
+    index: &I,
+    alias: &str,
+    name: &str,
+    swap_sent: bool,
+    error: &Error,
+) -> bool {
     let left = |reason: &str| tracing::warn!(index = %name, alias, error = %error, "{reason}; the new index is left for the next run");
     match index.alias_targets(alias).await {
         Ok(targets) if targets.iter().any(|t| t == name) => {
             tracing::warn!(index = %name, alias, error = %error, "the alias move's answer was lost, but the alias points at the new index");
             return true;
+        }
+        Ok(_) if swap_sent => {
+            left("the alias move was sent and may still be applied");
+            return false;
         }
         Ok(_) => {}
         Err(read) => {
@@ -307,6 +323,8 @@ mod tests {
         documents: Mutex<u64>,
         aliased: Vec<String>,
         reject: Vec<String>,
+        /// The alias move fails with no answer (a lost reply, or a request still in flight).
+        alias_move_unanswered: bool,
     }
 
     impl RecordingIndex {
@@ -364,6 +382,9 @@ mod tests {
         }
         async fn update_aliases(&self, actions: &Value) -> Result<()> {
             self.record(format!("aliases {actions}"));
+            if self.alias_move_unanswered {
+                return Err(Error::Search { operation: "moving the alias".into(), reason: "connection reset".into() });
+            }
             Ok(())
         }
         async fn delete_index(&self, name: &str) -> Result<()> {
@@ -467,5 +488,21 @@ mod tests {
         assert!(!calls.iter().any(|c| c.starts_with("aliases")), "{calls:?}");
         let created = calls[0].strip_prefix("create ").unwrap();
         assert_eq!(calls.last().unwrap(), &format!("delete {created}"), "{calls:?}");
+    }
+
+    /// A move that went out unanswered may still be applied: the new index is left, never
+    /// deleted under an alias that may be about to point at it.
+    #[tokio::test]
+    async fn an_unanswered_alias_move_never_deletes_the_new_index() {
+        let index = RecordingIndex {
+            aliased: vec!["persons-20240101000000-prev".into()],
+            alias_move_unanswered: true,
+            ..Default::default()
+        };
+        let error = rebuild(&index, &KIND, &target(1000), "run1", &mut documents(10, 10), 10, None).await.unwrap_err();
+        assert!(error.to_string().contains("moving the alias"), "{error}");
+        let calls = index.calls();
+        let created = calls[0].strip_prefix("create ").unwrap();
+        assert!(!calls.contains(&format!("delete {created}")), "{calls:?}");
     }
 }

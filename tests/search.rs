@@ -403,17 +403,23 @@ async fn without_opensearch_configured_the_run_fails_naming_the_setting() {
     assert!(error.to_string().contains("OPENSEARCH_URL"), "{error}");
 }
 
-/// The alias move applied, its answer lost (the connection closed after the server answered):
-/// the run must see where the alias points, not delete the index readers are now served from.
-#[tokio::test]
-async fn a_lost_alias_swap_reply_leaves_readers_on_the_complete_new_index() {
+/// The persons indexed once behind a new alias, and a fault proxy in front of the server: the
+/// database, the alias, the server's own client, the alias's index and the proxy.
+async fn indexed_behind_a_proxy() -> (TestDb, String, Http, Vec<String>, FaultProxy) {
     let db = TestDb::new().await;
     people(&db.client().await.client).await;
     let alias = alias();
     sync(&db, &alias).await.unwrap();
     let http = http();
     let before = http.alias_targets(&alias).await;
-    let proxy = FaultProxy::start(&search_server::url()).await;
+    (db, alias, http, before, FaultProxy::start(&search_server::url()).await)
+}
+
+/// The alias move applied, its answer lost (the connection closed after the server answered):
+/// the run must see where the alias points, not delete the index readers are now served from.
+#[tokio::test]
+async fn a_lost_alias_swap_reply_leaves_readers_on_the_complete_new_index() {
+    let (db, alias, http, before, proxy) = indexed_behind_a_proxy().await;
     proxy.arm("POST", "/_aliases", Loss::Reply, 1);
 
     let outcome = sync_through(&db, &alias, &proxy.url).await;
@@ -439,13 +445,7 @@ async fn a_lost_alias_swap_reply_leaves_readers_on_the_complete_new_index() {
 /// left (the run cannot tell a lost request from one still in flight) and the next run deletes it.
 #[tokio::test]
 async fn a_lost_alias_swap_request_leaves_the_alias_and_the_next_run_deletes_the_new_index() {
-    let db = TestDb::new().await;
-    people(&db.client().await.client).await;
-    let alias = alias();
-    sync(&db, &alias).await.unwrap();
-    let http = http();
-    let before = http.alias_targets(&alias).await;
-    let proxy = FaultProxy::start(&search_server::url()).await;
+    let (db, alias, http, before, proxy) = indexed_behind_a_proxy().await;
     proxy.arm("POST", "/_aliases", Loss::Request, 1);
 
     let error = sync_through(&db, &alias, &proxy.url).await.unwrap_err().to_string();

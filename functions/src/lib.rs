@@ -137,17 +137,8 @@ pub async fn handle_export_commands(
     let response = sqs_batch::process(event.payload, |message| async move {
         let body = message.body.as_deref().unwrap_or_default();
         let command = Command::parse(body, Utc::now().date_naive())?.delivered_as(message.message_id.as_deref());
-        let export = exporter.export(&command);
-        let exported = match stop {
-            Some(stop) => tokio::time::timeout_at(stop, export).await.unwrap_or_else(|_| {
-                Err(shared::Error::Deadline {
-                    job: "esr-export".into(),
-                    during: format!("exporting {} {} for {}", command.deanery, command.kind, command.date),
-                })
-            }),
-            None => export.await,
-        };
-        exported.map(|_| ())
+        let during = || format!("exporting {} {} for {}", command.deanery, command.kind, command.date);
+        shared::deadline::by(stop, "esr-export", during, exporter.export(&command)).await.map(|_| ())
     })
     .await?;
     Ok(response)

@@ -62,6 +62,22 @@ impl Deadline {
     }
 }
 
+/// `work`, failed as `job`'s deadline (naming what it was `during`) if it has not ended by `at`;
+/// with no `at`, as long as it takes.
+pub async fn by<T>(
+    at: Option<Instant>,
+    job: &str,
+    during: impl FnOnce() -> String,
+    work: impl std::future::Future<Output = crate::Result<T>>,
+) -> crate::Result<T> {
+    match at {
+        Some(at) => tokio::time::timeout_at(at, work)
+            .await
+            .unwrap_or_else(|_| Err(crate::Error::Deadline { job: job.to_string(), during: during() })),
+        None => work.await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

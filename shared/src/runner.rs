@@ -218,12 +218,7 @@ async fn bounded<T>(
     during: &str,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline.end, work)
-            .await
-            .unwrap_or_else(|_| Err(Error::Deadline { job: job.to_string(), during: during.to_string() })),
-        None => work.await,
-    }
+    crate::deadline::by(deadline.map(|d| d.end), job.as_str(), || during.to_string(), work).await
 }
 
 /// Resolves at `at`, or never.

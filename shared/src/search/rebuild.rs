@@ -151,12 +151,7 @@ pub async fn rebuild<I: SearchIndex + Sync, S: DocumentSource + Send>(
         swap_sent.store(true, std::sync::atomic::Ordering::SeqCst);
         index.update_aliases(&json!({ "actions": actions })).await
     };
-    let built = match work_stop {
-        Some(stop) => tokio::time::timeout_at(stop, built)
-            .await
-            .unwrap_or_else(|_| Err(Error::Deadline { job: kind.job.to_string(), during: format!("building {name}") })),
-        None => built.await,
-    };
+    let built = crate::deadline::by(work_stop, kind.job.as_str(), || format!("building {name}"), built).await;
     if let Err(error) = built {
         // The alias move may have been applied though its answer never came (a reset
         // connection, the deadline cancelling it in flight): only where the alias points says.

@@ -371,6 +371,86 @@ async fn a_repeated_command_returns_the_days_file_and_exports_nothing_twice() {
     assert!(error.to_string().contains("has no command id"), "{error}");
 }
 
+/// TCS shows a placement as exported from its PlacementEsrEvent rows, which the real exporter
+/// had TCS write per exported record (`POST /placements/{id}/esr-exported`: exportedAt,
+/// filename, placementId, positionNumber, positionId, status EXPORTED). Each is written once,
+/// in the file's transaction, however often the command is delivered or forced; a record TCS's
+/// table cannot hold (a non-numeric position number) or whose placement TCS does not have is
+/// exported all the same and named on the file.
+#[tokio::test]
+async fn tcs_records_each_exported_placement_once_however_often_the_command_comes() {
+    let esr = Esr::new().await;
+    let session = esr.db.client().await;
+    let c = &session.client;
+    let record = |id: i64, placement: i64, position: &'static str| {
+        let start = run_date() + Duration::days(5);
+        async move {
+            c.execute(
+                "INSERT INTO esr.generated_app_record (id, placement_id, deanery, position_id, position_number, start_date, applicant)
+                 VALUES ($1, $2, 'LDN', $3, $4, $5, $6)",
+                &[&id, &placement, &(id + 9000), &position, &start, &json!({"lastName": format!("Trainee{id}"), "positionNumber": position})],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    c.batch_execute("INSERT INTO tcs.placement (id) VALUES (200001), (200002), (200003), (200005)").await.unwrap();
+    record(1, 200001, "1234567").await;
+    record(2, 200002, "1234568").await;
+    record(3, 200003, "LDN/RX1/777").await; // not ESR's numeric position number
+    record(4, 299999, "1234569").await; // TCS has no such placement
+    let exporter = esr.exporter();
+
+    let first = exporter.export(&command("LDN")).await.unwrap();
+    exporter.export(&command("LDN")).await.unwrap(); // delivered again
+    record(5, 200005, "1234570").await;
+    let forced = forced("LDN");
+    let extra = exporter.export(&forced).await.unwrap();
+    exporter.export(&forced).await.unwrap(); // the forced command delivered again
+
+    let events: Vec<(i64, String, i64, i64, String)> = c
+        .query(
+            "SELECT placement_id, filename, position_number, position_id, status FROM tcs.placement_esr_event ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let event = |placement: i64, file: &str, position: i64, id: i64| {
+        (placement, file.to_string(), position, id, "EXPORTED".to_string())
+    };
+    assert_eq!(
+        events,
+        [
+            event(200001, &first.file_name, 1234567, 9001),
+            event(200002, &first.file_name, 1234568, 9002),
+            event(200005, &extra.file_name, 1234570, 9005),
+        ]
+    );
+    // exportedAt is when the records were marked exported, in TCS's UTC datetime.
+    let mismatched: i64 = c
+        .query_one(
+            "SELECT count(*) FROM tcs.placement_esr_event e JOIN esr.generated_app_record r ON r.placement_id = e.placement_id
+              WHERE e.event_date_time <> r.exported_at AT TIME ZONE 'UTC'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mismatched, 0);
+    let unrecorded: Vec<Vec<i64>> = c
+        .query("SELECT tcs_unrecorded_placement_ids FROM esr.export_file ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(unrecorded, [vec![200003, 299999], vec![]]);
+    assert_eq!(exported_ids(c, &first.file_name).await, vec![1, 2, 3, 4], "every record is in the file");
+}
+
 /// EventBridge refuses an entry of 256 KB or more, after the file is committed and uploaded: a
 /// file of 40,000 records (320 KB of placement ids) is announced in parts, each under the limit,
 /// together naming every placement in the file's order.

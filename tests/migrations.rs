@@ -37,7 +37,7 @@ async fn on_a_database_without_the_tcs_tables_migrate_names_every_one_and_writes
     assert_eq!(
         error,
         format!(
-            "configuration: the TCS database lacks 19 of what the jobs read or write: {}; nothing was migrated",
+            "configuration: the TCS database lacks 20 of what the jobs read or write: {}; nothing was migrated",
             every_table.join(", ")
         )
     );

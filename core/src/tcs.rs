@@ -104,6 +104,13 @@ pub const TABLES: &[Table] = &[
     Table { name: "post_grade", columns: &["id", "post_id", "grade_id", "post_grade_type"], inserted: &[] },
     Table { name: "post_specialty", columns: &["id", "post_id", "specialty_id", "post_specialty_type"], inserted: &[] },
     Table { name: "post_site", columns: &["id", "post_id", "site_id", "post_site_type"], inserted: &[] },
+    // TCS's PlacementEsrEvent (V4.0__TISNEW-4989_esr_placement_export.sql): every column NOT
+    // NULL, the id auto-increment. The exporter writes one per exported record.
+    Table {
+        name: "placement_esr_event",
+        columns: &["id", "placement_id", "event_date_time", "filename", "position_number", "position_id", "status"],
+        inserted: &["placement_id", "event_date_time", "filename", "position_number", "position_id", "status"],
+    },
     Table { name: "programme_post", columns: &["id", "post_id", "programme_id"], inserted: &[] },
 ];
 

@@ -251,12 +251,20 @@ impl Exporter {
         let record_ids: Vec<i64> = records.iter().map(|r| r.id).collect();
         let placement_ids: Vec<i64> = records.iter().map(|r| r.record.placement_id).collect();
         let s3_key = self.store.key(&file_name);
+        let unrecorded = tell_tcs(&tx, command.kind, &record_ids, &file_name).await.map_err(db)?;
+        if !unrecorded.is_empty() {
+            tracing::warn!(
+                file = %file_name,
+                unrecorded = unrecorded.len(),
+                "exported records TCS cannot record (no numeric ESR position number and id, or no TCS placement): see esr.export_file.tcs_unrecorded_placement_ids"
+            );
+        }
         let id: i64 = tx
             .query_one(
                 "INSERT INTO esr.export_file
                    (deanery, kind, run_date, sequence, file_name, content, record_ids, placement_ids, forced, s3_key,
-                    command_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    command_id, tcs_unrecorded_placement_ids)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  RETURNING id",
                 &[
                     &command.deanery,
@@ -270,6 +278,7 @@ impl Exporter {
                     &command.force,
                     &s3_key,
                     &command.command_id,
+                    &unrecorded,
                 ],
             )
             .await
@@ -309,6 +318,40 @@ impl Exporter {
         };
         Ok((file, session))
     }
+}
+
+/// Has TCS record that each of the file's records was exported, as the real exporter did through
+/// TCS's `POST /placements/{id}/esr-exported` (PlacementServiceImpl.markPlacementAsEsrExported):
+/// a `tcs.placement_esr_event` with status EXPORTED, the file's name, the record's ESR position
+/// number and id, and the time of export. In the file's transaction, so once per exported record
+/// whatever is redelivered or forced. TCS's columns are NOT NULL bigints and TCS saves nothing for
+/// a placement it does not have: those records are left out and their placement ids returned.
+async fn tell_tcs(
+    tx: &tokio_postgres::Transaction<'_>,
+    kind: Kind,
+    record_ids: &[i64],
+    file_name: &str,
+) -> std::result::Result<Vec<i64>, tokio_postgres::Error> {
+    let statement = format!(
+        "WITH exported AS (
+             SELECT r.placement_id, r.position_id,
+                    CASE WHEN r.position_number ~ '^[0-9]{{1,18}}$' THEN r.position_number::bigint END AS position_number
+             FROM {} r WHERE r.id = ANY($1)
+         ), recordable AS (
+             SELECT * FROM exported e
+             WHERE e.position_number IS NOT NULL AND e.position_id IS NOT NULL
+               AND EXISTS (SELECT 1 FROM tcs.placement p WHERE p.id = e.placement_id)
+         ), recorded AS (
+             -- No RETURNING: that would need SELECT on TCS's table, which the role has not.
+             INSERT INTO tcs.placement_esr_event
+                 (placement_id, event_date_time, filename, position_number, position_id, status)
+             SELECT placement_id, now() AT TIME ZONE 'UTC', $2, position_number, position_id, 'EXPORTED'
+             FROM recordable
+         )
+         SELECT ARRAY(SELECT placement_id FROM exported EXCEPT ALL SELECT placement_id FROM recordable ORDER BY 1)",
+        records_table(kind)
+    );
+    Ok(tx.query_one(&statement, &[&record_ids, &file_name]).await?.get(0))
 }
 
 /// Records how far the file has got (uploaded, event published).

@@ -116,6 +116,33 @@ async fn posts(c: &Client) {
     placement(c, 6, Some(1), Some(20), Some("2024-09-01"), Some("2025-08-31"), "APPROVED").await;
 }
 
+/// TCS rewrites a post's document after an edit (PostElasticSearchService: `DELETE
+/// /posts/_doc/{id}`, then a bulk index under the post's id, then a refresh), as spring-data
+/// serialises PostView: with its `_class` hint. The rebuilt index must take it.
+#[tokio::test]
+async fn tcs_rewrite_of_a_post_through_the_alias_is_accepted_and_found_by_its_status_filter() {
+    let db = TestDb::new().await;
+    posts(&db.client().await.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let (status, _) = call(Method::Delete, &format!("/{alias}/_doc/20"), None).await;
+    assert_eq!(status, 200);
+    let document = json!({"_class": "com.transformuk.hee.tis.tcs.service.job.post.PostView", "id": 20,
+        "nationalPostNumber": "LDN/RJ1/020", "status": "CURRENT", "owner": "London",
+        "programmeNames": [], "fundingTypes": [], "trustIds": [100], "programmeIds": []});
+    let (status, answer) = call(Method::Put, &format!("/{alias}/_doc/20?refresh=true"), Some(document)).await;
+    assert!(status == 200 || status == 201, "TCS's write was refused: {status} {answer}");
+    assert_eq!(source(&alias, 20).await["_class"], json!("com.transformuk.hee.tis.tcs.service.job.post.PostView"));
+    // TCS's post status filter: `term` on the keyword, the enum's name.
+    let filter = json!({"query": {"bool": {"must": [{"bool": {"should": [{"term": {"status": {"value": "CURRENT", "boost": 1.0}}}],
+        "adjust_pure_negative": true, "minimum_should_match": "1", "boost": 1.0}}]}}});
+    let (status, answer) = call(Method::Post, &format!("/{alias}/_search"), Some(filter)).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<&str> =
+        answer["hits"]["hits"].as_array().unwrap().iter().map(|h| h["_id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"20"), "{answer}");
+}
+
 #[tokio::test]
 async fn one_document_per_post_with_the_fields_tcs_post_search_reads() {
     let db = TestDb::new().await;

@@ -8,7 +8,7 @@ use integration_tests::fault_proxy::{FaultProxy, Loss};
 use integration_tests::fixtures::*;
 use integration_tests::{date, search_server, TestDb};
 use opensearch::http::headers::HeaderMap;
-use opensearch::http::request::JsonBody;
+use opensearch::http::request::{JsonBody, NdBody};
 use opensearch::http::Method;
 use serde_json::{json, Value};
 use shared::runner::{RunRequest, Runner};
@@ -73,6 +73,38 @@ impl Http {
             .unwrap();
         let status = response.status_code().as_u16();
         (status, response.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// A `_bulk` request, as TCS's client sends one: action and source lines, NDJSON.
+    async fn bulk(&self, lines: Vec<Value>) -> (u16, Value) {
+        let response = self
+            .0
+            .send(
+                Method::Post,
+                "/_bulk",
+                HeaderMap::new(),
+                Option::<&()>::None,
+                Some(NdBody::new(lines.into_iter().map(JsonBody::new).collect())),
+                None,
+            )
+            .await
+            .unwrap();
+        let status = response.status_code().as_u16();
+        (status, response.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// The `personId`s of the hits, sorted: TCS's own person documents have server-made ids.
+    async fn person_ids(&self, alias: &str, body: Value) -> Vec<i64> {
+        let (status, answer) = self.post(&format!("/{alias}/_search"), body.clone()).await;
+        assert_eq!(status, 200, "{body} -> {answer}");
+        let mut ids: Vec<i64> = answer["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["_source"]["personId"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
     }
 
     async fn search(&self, alias: &str, body: Value) -> Vec<i64> {
@@ -265,7 +297,8 @@ async fn the_people_search_queries_find_the_right_persons() {
 
     // Filters: values OR-ed within a filter, filters AND-ed.
     let filters = json!({"bool": {"filter": [
-        {"terms": {"status": ["CURRENT", "INACTIVE"]}},
+        // TCS matches the analysed status with the enum's toString(), lower case.
+        {"bool": {"should": [{"match": {"status": "current"}}, {"match": {"status": "inactive"}}]}},
         {"terms": {"currentOwner": ["London"]}}
     ]}});
     assert_eq!(http.ids(&alias, filters).await, vec![1, 3, 5]);
@@ -302,6 +335,53 @@ async fn the_people_search_queries_find_the_right_persons() {
     assert_eq!(http.search(&alias, sorted("gdcNumber", "desc")).await[0], 3);
     assert_eq!(http.search(&alias, sorted("currentOwner", "asc")).await, vec![1, 3, 5, 4, 2]);
     assert_eq!(http.search(&alias, sorted("personId", "desc")).await, vec![5, 4, 3, 2, 1]);
+}
+
+/// TCS rewrites a person's document after every edit (PersonElasticSearchService.
+/// updatePersonDocument: find the person's documents with `match personId`, delete them by id,
+/// bulk-index the new one without an id, refresh); spring-data adds its `_class` hint and fields
+/// the nightly document does not have (`trusts[].personId`, `programmeMemberships[].id` and
+/// `personId`). The rebuilt index must take it: a refused write leaves the person out of people
+/// search all day. Then TCS's status filter (`match` "current") finds every CURRENT person.
+#[tokio::test]
+async fn tcs_rewrite_of_a_person_through_the_alias_is_accepted_and_found_by_tcs_status_filter() {
+    let db = TestDb::new().await;
+    people(&db.client().await.client).await;
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let http = http();
+
+    let (status, hits) = http.post(&format!("/{alias}/_search"), json!({"query": {"match": {"personId": 1}}})).await;
+    assert_eq!(status, 200, "{hits}");
+    let ids: Vec<Value> = hits["hits"]["hits"].as_array().unwrap().iter().map(|h| h["_id"].clone()).collect();
+    assert_eq!(ids.len(), 1);
+    let (status, deleted) =
+        http.post(&format!("/{alias}/_delete_by_query"), json!({"query": {"ids": {"values": ids}}})).await;
+    assert_eq!((status, &deleted["deleted"]), (200, &json!(1)), "{deleted}");
+    // The document as spring-data serialises TCS's PersonView (nulls left out, enums by name).
+    let document = json!({
+        "_class": "com.transformuk.hee.tis.tcs.service.job.person.PersonView",
+        "personId": 1, "intrepidId": "INT1", "surname": "Smithson", "forenames": "Anna Maria",
+        "fullName": "Anna Maria Smithson", "gmcNumber": "7654321", "publicHealthNumber": "PH-1",
+        "gradeId": 7, "gradeAbbreviation": "ST1", "siteId": 70, "siteCode": "S70", "placementType": "In Post",
+        "specialty": "Cardiology", "role": "DR in Training", "status": "CURRENT",
+        "currentOwner": "London", "currentOwnerRule": "P1",
+        "trusts": [{"personId": 1, "trustId": 100}, {"personId": 1, "trustId": 101}],
+        "programmeMemberships": [
+            {"id": 9001, "personId": 1, "programmeId": 10, "programmeName": "General Practice",
+             "programmeNumber": "GP1", "programmeMembershipStatus": "CURRENT"}
+        ]
+    });
+    let (status, answer) = http.bulk(vec![json!({"index": {"_index": alias}}), document]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"], json!(false), "TCS's write was refused: {answer}");
+    let (status, _) = http.post(&format!("/{alias}/_refresh"), json!({})).await;
+    assert_eq!(status, 200);
+    let (_, found) = http.post(&format!("/{alias}/_search"), json!({"query": {"match": {"personId": 1}}})).await;
+    assert_eq!(found["hits"]["hits"][0]["_source"]["trusts"][0]["personId"], json!(1), "{found}");
+    // TCS's status filter finds the rewritten person with the others.
+    let status_current: Value = serde_json::from_str(include_str!("tcs/people_search_status_current.json")).unwrap();
+    assert_eq!(http.person_ids(&alias, status_current).await, vec![1, 2, 3, 4], "all CURRENT, not 5");
 }
 
 #[tokio::test]

@@ -158,9 +158,13 @@ async fn people(c: &Client) {
             .await
             .unwrap();
     }
-    // 1: full details; 2: no contact details; 3: no forenames; 4 and 5: names for sorting.
+    // 1: full details; 2: contact details without names; 3: no forenames; 4 and 5: names for
+    // sorting. Person 6 has no contact details at all: TCS's person query (an inner join) never
+    // selects them, so they are not indexed.
+    c.batch_execute("INSERT INTO tcs.person (id, status) VALUES (6, 'CURRENT')").await.unwrap();
     for (id, surname, forenames) in [
         (1i64, Some("Smithson"), Some("Anna Maria")),
+        (2, None, None),
         (3, Some("Smith"), None),
         (4, Some("Adams"), Some("Zoe")),
         (5, Some("Brown"), Some("Bob")),
@@ -220,7 +224,7 @@ async fn one_document_per_person_with_the_fields_of_the_spec() {
     let (status, doc) = http.get(&format!("/{alias}/_doc/1")).await;
     assert_eq!(status, 200);
     let membership = |uuid: u32, programme: i64, name: &str, number: &str, status: &str, start: Value, end: Value| {
-        json!({"uuid": format!("00000000-0000-0000-0000-{uuid:012}"), "programmeId": programme, "programmeName": name,
+        json!({"id": uuid, "personId": 1, "uuid": format!("00000000-0000-0000-0000-{uuid:012}"), "programmeId": programme, "programmeName": name,
                "programmeNumber": number, "programmeMembershipStatus": status, "programmeStartDate": start, "programmeEndDate": end})
     };
     assert_eq!(
@@ -233,7 +237,7 @@ async fn one_document_per_person_with_the_fields_of_the_spec() {
             "gradeId": [7, 8], "siteId": [70, 71], "gradeAbbreviation": ["ST1", "ST2"],
             "siteCode": ["S70", "S71"], "placementType": ["In Post", "Parental Leave"],
             "specialty": ["Cardiology", "Surgery"],
-            "trusts": [{"trustId": 100}, {"trustId": 101}],
+            "trusts": [{"personId": 1, "trustId": 100}, {"personId": 1, "trustId": 101}],
             "programmeMemberships": [
                 membership(3, 12, "Core Surgery", "CS1", "PAST", json!("2018-08-01"), json!("2020-07-31")),
                 membership(1, 10, "General Practice", "GP1", "CURRENT", json!("2023-08-01"), json!("2026-07-31")),
@@ -242,13 +246,59 @@ async fn one_document_per_person_with_the_fields_of_the_spec() {
             ]
         })
     );
-    // No contact details: name fields null. No forenames: no "null Smith".
+    // Contact details without names: name fields null. No forenames: no "null Smith".
     let (_, two) = http.get(&format!("/{alias}/_doc/2")).await;
     assert_eq!((two["_source"]["surname"].clone(), two["_source"]["fullName"].clone()), (Value::Null, Value::Null));
     assert_eq!(two["_source"]["trusts"], json!([]));
     assert_eq!(two["_source"]["gradeId"], json!([]));
     let (_, three) = http.get(&format!("/{alias}/_doc/3")).await;
     assert_eq!(three["_source"]["fullName"], "Smith");
+    // No contact details at all: TCS's person query never selects person 6.
+    let (status, _) = http.get(&format!("/{alias}/_doc/6")).await;
+    assert_eq!(status, 404);
+}
+
+/// TCS reads each current-placement field as one value, the first of the array. Person 4 has
+/// two current placements whose grades and sites sort in opposite orders: sorted each on its
+/// own, the first grade would be one placement's and the first site the other's.
+#[tokio::test]
+async fn the_values_tcs_reads_as_one_come_from_one_placement_and_memberships_from_curricula() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    people(&c.client).await;
+    placement(&c.client, 10, Some(4), Some(50), Some("2024-01-01"), Some("2024-12-31"), "APPROVED").await;
+    placement(&c.client, 11, Some(4), Some(50), Some("2024-02-01"), Some("2024-12-31"), "APPROVED").await;
+    c.client
+        .batch_execute(
+            "UPDATE tcs.placement SET grade_id = 5, grade_abbreviation = 'ST5', site_id = 80, site_code = 'S80', placement_type = 'Parental Leave' WHERE id = 10;
+             UPDATE tcs.placement SET grade_id = 9, grade_abbreviation = 'CT1', site_id = 60, site_code = 'S60', placement_type = 'In Post' WHERE id = 11;
+             INSERT INTO tcs.placement_specialty VALUES (10, 2, 'PRIMARY'), (11, 1, 'PRIMARY');
+             -- A membership without a curriculum membership: programmeMembership.sql (an inner
+             -- join) gives TCS no entry for it.
+             INSERT INTO tcs.programme_membership (uuid, person_id, programme_id, programme_start_date, programme_end_date, programme_membership_type)
+             VALUES ('00000000-0000-0000-0000-000000000099', 4, 11, '2024-01-01', '2025-01-01', 'SUBSTANTIVE');",
+        )
+        .await
+        .unwrap();
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let (_, four) = http().get(&format!("/{alias}/_doc/4")).await;
+    let fields = ["gradeId", "gradeAbbreviation", "siteId", "siteCode", "placementType", "specialty"];
+    let first: Vec<Value> = fields.iter().map(|f| four["_source"][f][0].clone()).collect();
+    assert_eq!(
+        first,
+        [json!(5), json!("ST5"), json!(80), json!("S80"), json!("Parental Leave"), json!("Surgery")],
+        "{four}"
+    );
+    let second: Vec<Value> = fields.iter().map(|f| four["_source"][f][1].clone()).collect();
+    assert_eq!(
+        second,
+        [json!(9), json!("CT1"), json!(60), json!("S60"), json!("In Post"), json!("Cardiology")],
+        "{four}"
+    );
+    let programmes: Vec<Value> =
+        four["_source"]["programmeMemberships"].as_array().unwrap().iter().map(|m| m["programmeId"].clone()).collect();
+    assert_eq!(programmes, [json!(10)], "only the membership with a curriculum: {four}");
 }
 
 #[tokio::test]
@@ -391,9 +441,15 @@ async fn readers_see_the_full_old_index_then_the_full_new_one() {
     seed::seed(&mut db.client().await.client, 300, 2).await.unwrap();
     let alias = alias();
     sync(&db, &alias).await.unwrap();
-    // The next rebuild has 20 persons more.
+    // The seed's persons with contact details (TCS's selection), then 20 more.
+    let old: i64 = c.client.query_one("SELECT count(*) FROM tcs.contact_details", &[]).await.unwrap().get(0);
+    assert_eq!(http().count(&alias).await, old);
+    let new = old + 20;
     c.client
-        .batch_execute("INSERT INTO tcs.person (id, status) SELECT g, 'CURRENT' FROM generate_series(1001, 1020) g")
+        .batch_execute(
+            "INSERT INTO tcs.person (id, status) SELECT g, 'CURRENT' FROM generate_series(1001, 1020) g;
+             INSERT INTO tcs.contact_details (id, surname) SELECT g, 'New' FROM generate_series(1001, 1020) g;",
+        )
         .await
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -413,10 +469,10 @@ async fn readers_see_the_full_old_index_then_the_full_new_one() {
     stop.store(true, Ordering::Relaxed);
     let seen = reader.await.unwrap();
     assert!(seen.len() > 5, "the reader read during the rebuild");
-    assert!(seen.iter().all(|n| *n == 300 || *n == 320), "a reader saw {seen:?}");
-    let switched = seen.iter().position(|n| *n == 320).expect("the reader saw the new index");
-    assert!(seen[switched..].iter().all(|n| *n == 320), "never back to the old one: {seen:?}");
-    assert!(seen[0] == 300, "the old one was served first");
+    assert!(seen.iter().all(|n| *n == old || *n == new), "a reader saw {seen:?}");
+    let switched = seen.iter().position(|n| *n == new).expect("the reader saw the new index");
+    assert!(seen[switched..].iter().all(|n| *n == new), "never back to the old one: {seen:?}");
+    assert!(seen[0] == old, "the old one was served first");
 }
 
 #[tokio::test]

@@ -160,7 +160,8 @@ pub mod fixtures {
         .unwrap();
     }
 
-    /// A membership with a chosen uuid (its last hex digits), so tie-break order is known.
+    /// A membership with a chosen uuid (its last hex digits), so tie-break order is known, and
+    /// one curriculum membership (id = `uuid_suffix`), as nearly every real membership has.
     pub async fn membership(
         c: &Client,
         uuid_suffix: u32,
@@ -175,6 +176,12 @@ pub mod fixtures {
                (uuid, person_id, programme_id, programme_start_date, programme_end_date, programme_membership_type)
              VALUES ($1, $2, $3, $4::text::date, $5::text::date, 'SUBSTANTIVE')",
             &[&uuid, &person, &programme, &start, &end],
+        )
+        .await
+        .unwrap();
+        c.execute(
+            "INSERT INTO tcs.curriculum_membership (id, programme_membership_uuid, curriculum_id) VALUES ($1, $2, 1)",
+            &[&(uuid_suffix as i64), &uuid],
         )
         .await
         .unwrap();

@@ -8,7 +8,8 @@ use sync_core::JobName;
 pub const PERSONS: IndexKind = IndexKind {
     job: JobName::PersonElasticsearchSync,
     noun: "person",
-    count_sql: "SELECT count(*) FROM tcs.person",
+    // The persons TCS's person query selects: those with contact details (an inner join).
+    count_sql: "SELECT count(*) FROM tcs.person p JOIN tcs.contact_details cd ON cd.id = p.id",
     documents_sql: include_str!("person_elasticsearch_sync.sql"),
     definition: include_str!("person_elasticsearch_mapping.json"),
 };

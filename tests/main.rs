@@ -16,6 +16,7 @@ mod migrations;
 mod operations;
 mod person_owner;
 mod posts_index;
+mod real_test_data;
 mod reval_feeds;
 mod runner;
 mod search;

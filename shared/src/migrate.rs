@@ -37,7 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0008_posts_index", sql: include_str!("../migrations/0008_posts_index.sql") },
     Migration { version: "0009_file_counter", sql: include_str!("../migrations/0009_file_counter.sql") },
     Migration { version: "0010_republish", sql: include_str!("../migrations/0010_republish.sql") },
-    Migration { version: "0011_tcs_esr_events", sql: include_str!("../migrations/0011_tcs_esr_events.sql") },
+    Migration { version: "0011_tcs_seams", sql: include_str!("../migrations/0011_tcs_seams.sql") },
 ];
 
 /// The TCS tables for a database without them: local work and tests only.

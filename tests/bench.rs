@@ -54,9 +54,10 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
     // Each index job against the bulk sink: the sink was sent every document, and the server
     // took the very same requests again without the job.
     let ceilings = report["index_ceilings"].as_array().unwrap();
-    for (ceiling, (job, documents)) in
-        ceilings.iter().zip([("person-elasticsearch-sync", 3000), ("post-elasticsearch-sync", 700)])
-    {
+    for (ceiling, (job, documents)) in ceilings.iter().zip([
+        ("person-elasticsearch-sync", seed::persons_with_contact_details(3000, 1)),
+        ("post-elasticsearch-sync", 700),
+    ]) {
         assert_eq!(ceiling["job"], job);
         assert_eq!(ceiling["received"]["documents"], documents, "{ceiling}");
         assert!(ceiling["received"]["bytes"].as_u64().unwrap() > 100 * documents, "{ceiling}");

@@ -434,6 +434,29 @@ async fn tcs_rewrite_of_a_person_through_the_alias_is_accepted_and_found_by_tcs_
     assert_eq!(http.person_ids(&alias, status_current).await, vec![1, 2, 3, 4], "all CURRENT, not 5");
 }
 
+/// TCS's people list with a programme filter, a status filter and free text, replayed as TCS
+/// sends it. "smith" finds Goldsmith (the wildcard on the surname keyword, case-sensitive) and
+/// Smith (the analysed full name), but only Goldsmith has a current General Practice membership
+/// and is CURRENT; Smithson (person 1, in General Practice) is found by neither, as in TCS.
+#[tokio::test]
+async fn tcs_people_search_with_programme_status_and_text_finds_whom_tcs_would() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    people(&c.client).await;
+    for (id, status) in [(7i64, "CURRENT"), (8, "INACTIVE")] {
+        c.client.execute("INSERT INTO tcs.person (id, status) VALUES ($1, $2)", &[&id, &status]).await.unwrap();
+        c.client
+            .execute("INSERT INTO tcs.contact_details (id, surname, forenames) VALUES ($1, 'Goldsmith', 'Ann')", &[&id])
+            .await
+            .unwrap();
+        membership(&c.client, id as u32 + 70, id, 10, Some("2024-01-01"), Some("2026-01-01")).await;
+    }
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let query: Value = serde_json::from_str(include_str!("tcs/people_search_programme_status_text.json")).unwrap();
+    assert_eq!(http().person_ids(&alias, query).await, vec![7], "8 is INACTIVE");
+}
+
 #[tokio::test]
 async fn readers_see_the_full_old_index_then_the_full_new_one() {
     let db = TestDb::new().await;

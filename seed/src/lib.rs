@@ -265,8 +265,8 @@ async fn copy_persons(tx: &Transaction<'_>, shape: Shape, seed: i64) -> Result<i
 
 /// How many of persons `1..=persons` the seed gives contact details: the persons TCS's person
 /// query selects, so the person index's documents.
-pub fn persons_with_contact_details(persons: i64, seed: i64) -> i64 {
-    (1..=persons).filter(|&id| Person::draw(seed, id).contact_details).count() as i64
+pub fn persons_with_contact_details(persons: i64, seed: i64) -> u64 {
+    (1..=persons).filter(|&id| Person::draw(seed, id).contact_details).count() as u64
 }
 
 /// Everything drawn for one person, across the tables that hang off it.

@@ -8,7 +8,7 @@ use integration_tests::fault_proxy::{FaultProxy, Loss};
 use integration_tests::fixtures::*;
 use integration_tests::{date, search_server, TestDb};
 use opensearch::http::headers::HeaderMap;
-use opensearch::http::request::{JsonBody, NdBody};
+use opensearch::http::request::{Body, JsonBody, NdBody};
 use opensearch::http::Method;
 use serde_json::{json, Value};
 use shared::runner::{RunRequest, Runner};
@@ -66,29 +66,16 @@ impl Http {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let response = self
-            .0
-            .send(method, path, HeaderMap::new(), Option::<&()>::None, body.map(JsonBody::new), None)
-            .await
-            .unwrap();
-        let status = response.status_code().as_u16();
-        (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        self.send(method, path, body.map(JsonBody::new)).await
     }
 
     /// A `_bulk` request, as TCS's client sends one: action and source lines, NDJSON.
     async fn bulk(&self, lines: Vec<Value>) -> (u16, Value) {
-        let response = self
-            .0
-            .send(
-                Method::Post,
-                "/_bulk",
-                HeaderMap::new(),
-                Option::<&()>::None,
-                Some(NdBody::new(lines.into_iter().map(JsonBody::new).collect())),
-                None,
-            )
-            .await
-            .unwrap();
+        self.send(Method::Post, "/_bulk", Some(NdBody::new(lines.into_iter().map(JsonBody::new).collect()))).await
+    }
+
+    async fn send<B: Body>(&self, method: Method, path: &str, body: Option<B>) -> (u16, Value) {
+        let response = self.0.send(method, path, HeaderMap::new(), Option::<&()>::None, body, None).await.unwrap();
         let status = response.status_code().as_u16();
         (status, response.json::<Value>().await.unwrap_or(Value::Null))
     }

@@ -444,6 +444,32 @@ async fn tcs_people_search_with_programme_status_and_text_finds_whom_tcs_would()
     assert_eq!(http().person_ids(&alias, query).await, vec![7], "8 is INACTIVE");
 }
 
+/// TCS's people list for a trust admin of trusts 1 and 2, replayed as TCS sends it (nested
+/// `match` on `trusts.trustId` per trust, sorted by `personId` descending): the persons of
+/// either trust, each once, highest id first.
+#[tokio::test]
+async fn tcs_people_list_for_a_trust_admin_finds_their_trusts_persons_highest_id_first() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    people(&c.client).await;
+    c.client
+        .batch_execute(
+            "INSERT INTO tcs.person_trust (person_id, trust_id, source) VALUES
+                 (1, 1, 'employing-body'), (1, 2, 'training-body'), (3, 2, 'employing-body'),
+                 (4, 2, 'employing-body'), (5, 3, 'employing-body');",
+        )
+        .await
+        .unwrap();
+    let alias = alias();
+    sync(&db, &alias).await.unwrap();
+    let query: Value = serde_json::from_str(include_str!("tcs/people_search_trust_admin.json")).unwrap();
+    let (status, answer) = http().post(&format!("/{alias}/_search"), query).await;
+    assert_eq!(status, 200, "{answer}");
+    let in_order: Vec<i64> =
+        answer["hits"]["hits"].as_array().unwrap().iter().map(|h| h["_source"]["personId"].as_i64().unwrap()).collect();
+    assert_eq!(in_order, vec![4, 3, 1], "5 is trust 3's");
+}
+
 #[tokio::test]
 async fn readers_see_the_full_old_index_then_the_full_new_one() {
     let db = TestDb::new().await;

@@ -20,8 +20,12 @@ const JOBS: [&str; 11] = [
     "PersonElasticsearchSyncFunction",
     "PostElasticsearchSyncFunction",
 ];
-/// The revalidation feeds' queue: the stack's own, or the one the template is given.
-const REVAL_QUEUE: &str = "If(CreateRevalQueue, RevalTraineeUpdateQueue, RevalQueueArn)";
+/// The revalidation feeds' queue, granted only when they send to SQS: the stack's own, or the
+/// one the template is given.
+const REVAL_QUEUE: &str = "RevalToQueue: If(CreateRevalQueue, RevalTraineeUpdateQueue, RevalQueueArn)";
+/// The broker login's secret, readable only when the feeds send to RabbitMQ.
+const REVAL_BROKER_SECRET: &str =
+    "RevalToBroker: arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${RevalBrokerSecretName}-??????";
 /// Every function and the name its secret ends with (sync_core::Function::name).
 const FUNCTIONS: [(&str, &str); 17] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
@@ -61,6 +65,8 @@ pub enum Path {
     /// The function publishes these detail types, and only these, from `tis.sync`.
     FunctionToBus(&'static str, &'static [&'static str]),
     FunctionToQueue(&'static str, &'static [&'static str], &'static str),
+    /// The revalidation feed reads the broker's login (when the feeds send to RabbitMQ).
+    FeedToBrokerSecret(&'static str),
     /// The queue drives the function (event source mapping; the role may consume it).
     QueueToFunction(&'static str, &'static str),
     FunctionToBucket(&'static str),
@@ -102,6 +108,8 @@ pub fn matrix() -> Vec<Path> {
         FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         FunctionToQueue("RevalCurrentPlacementSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
         ConsumerToRevalQueue,
+        FeedToBrokerSecret("RevalCurrentPmSyncFunction"),
+        FeedToBrokerSecret("RevalCurrentPlacementSyncFunction"),
     ];
     for (function, name) in FUNCTIONS {
         paths.push(FunctionToSecret(function, name));
@@ -202,12 +210,25 @@ impl<'a> Deployed<'a> {
         target(&self.resource(function)["Properties"]["Role"])
     }
 
-    /// Allow statements of a role's inline policies.
+    /// Allow statements of a role's inline policies. A statement there only under a condition
+    /// (`Fn::If` with `AWS::NoValue` otherwise) names its resources `condition: resource`.
     fn statements(&self, role: &str) -> Vec<Value> {
         let Some(role) = self.resources.get(role) else { return vec![] };
         list(&role["Properties"]["Policies"])
             .iter()
             .flat_map(|p| list(&p["PolicyDocument"]["Statement"]))
+            .map(|s| match s.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([condition, then, otherwise]) if target(otherwise) == "AWS::NoValue" => {
+                    let mut statement = then.clone();
+                    let resources: Vec<Value> = list(&then["Resource"])
+                        .iter()
+                        .map(|r| Value::String(format!("{}: {}", condition.as_str().unwrap_or_default(), target(r))))
+                        .collect();
+                    statement["Resource"] = Value::Array(resources);
+                    statement
+                }
+                _ => s,
+            })
             .filter(|s| s["Effect"] == "Allow")
             .collect()
     }
@@ -383,6 +404,10 @@ impl<'a> Deployed<'a> {
             Path::FunctionToQueue(function, actions, queue) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, actions, queue);
+            }
+            Path::FeedToBrokerSecret(function) => {
+                let role = self.role_of(function);
+                self.check_role_grants(&role, &[READ_SECRET], REVAL_BROKER_SECRET);
             }
             Path::QueueToFunction(queue, function) => {
                 let mapped = self.of_type("AWS::Lambda::EventSourceMapping").iter().any(|(_, m)| {

@@ -112,7 +112,7 @@ async fn work(db: &TestDb, function: Function, database: Database) {
                 runner = integration_tests::with_search(db, runner);
             }
             if sync_core::reval::FEEDS.contains(&job) {
-                runner = runner.with_reval_queue(integration_tests::reval_queue().await.0);
+                runner = runner.with_reval_feed(integration_tests::reval_queue().await.0);
             }
             let summary = run(&runner, job, json!({"followUps": false})).await;
             assert_eq!(summary.status, Outcome::Succeeded, "{name}: {summary:?}");

@@ -89,7 +89,7 @@ async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
     let db = seeded().await;
     let c = db.client().await;
     let (reval, _, _) = integration_tests::reval_queue().await;
-    let runner = integration_tests::with_search(&db, db.runner().with_reval_queue(reval).following_up_in_process());
+    let runner = integration_tests::with_search(&db, db.runner().with_reval_feed(reval).following_up_in_process());
     let report = runner.run_in_process(&graph::nightly_order(), date(AS_OF), true).await;
     assert!(report.all_succeeded(), "{:?} {:?}", report.failed, report.skipped);
     assert_eq!(

@@ -41,7 +41,7 @@ async fn the_programme_feed_sends_what_tis_syncs_own_test_expects() {
     membership(c, 3, 3, 1, Some(&day(t - month)), Some(&day(t + month))).await;
     let (queue, url, sqs) = reval_queue().await;
 
-    let summary = db.runner().with_reval_queue(queue).run(request(JobName::RevalCurrentPmSync)).await.unwrap();
+    let summary = db.runner().with_reval_feed(queue).run(request(JobName::RevalCurrentPmSync)).await.unwrap();
     assert_eq!(summary.status, Outcome::Succeeded);
     let messages = aws::drain_raw(&sqs, &url, 1).await;
     assert_eq!(messages.len(), 1, "{messages:?}");

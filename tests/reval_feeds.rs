@@ -1,12 +1,13 @@
 //! The revalidation feeds on real Postgres and a real queue of the local AWS: exactly the ids
 //! whose programme or placement changed, in messages of at most 1,000 received from the queue;
 //! a missed night sent by the next run; a send that fails part-way fails the run, and its retry
-//! sends every id again.
+//! sends every id again. The same to TIS's RabbitMQ, read as TCS reads it, with publisher
+//! confirms and a verified certificate.
 
 use std::collections::BTreeSet;
 
 use integration_tests::fixtures::*;
-use integration_tests::{aws, date, reval_queue, TestDb};
+use integration_tests::{aws, date, rabbitmq, reval_queue, TestDb};
 use serde_json::json;
 use shared::runner::{Outcome, RunRequest, RunSummary};
 use sync_core::reval::MAX_IDS_PER_MESSAGE;
@@ -78,7 +79,7 @@ async fn the_programme_feed_sends_exactly_the_changed_persons_in_messages_of_at_
     membership(c, 1, 3031, 1, None, None).await;
     let (queue, url, sqs) = reval_queue().await;
 
-    let summary = db.runner().with_reval_queue(queue).run(request(JobName::RevalCurrentPmSync, AS_OF)).await.unwrap();
+    let summary = db.runner().with_reval_feed(queue).run(request(JobName::RevalCurrentPmSync, AS_OF)).await.unwrap();
     assert_eq!(summary.status, Outcome::Succeeded);
     assert_eq!(summary.rows, 2301);
     assert_eq!(summary.detail, json!({"dates": [AS_OF], "messages": 3}));
@@ -121,7 +122,7 @@ async fn the_placement_feed_sends_the_trainees_whose_placement_started_today_or_
     .await;
     let (queue, url, sqs) = reval_queue().await;
     let summary =
-        db.runner().with_reval_queue(queue).run(request(JobName::RevalCurrentPlacementSync, AS_OF)).await.unwrap();
+        db.runner().with_reval_feed(queue).run(request(JobName::RevalCurrentPlacementSync, AS_OF)).await.unwrap();
     assert_eq!(summary.rows, 3);
     assert_eq!(all(&received(&sqs, &url, 1).await), vec![11, 12, 13]);
 }
@@ -136,7 +137,7 @@ async fn a_missed_night_is_sent_by_the_next_run_and_the_run_names_the_dates_it_c
     memberships(c, 11, 15, "programme_end_date", "2024-08-06").await; // changed on 2024-08-07
     memberships(c, 16, 20, "programme_start_date", AS_OF).await;
     let (queue, url, sqs) = reval_queue().await;
-    let runner = db.runner().with_reval_queue(queue);
+    let runner = db.runner().with_reval_feed(queue);
 
     runner.run(request(JobName::RevalCurrentPmSync, "2024-08-05")).await.unwrap();
     assert_eq!(all(&received(&sqs, &url, 1).await), (1..=5).collect::<Vec<i64>>());
@@ -157,7 +158,7 @@ async fn a_send_failing_part_way_fails_the_run_and_its_retry_sends_every_id() {
     memberships(&session.client, 1, 15_000, "programme_start_date", AS_OF).await;
     let (queue, url, sqs) = reval_queue().await;
     sqs.set_queue_attributes().queue_url(&url).attributes(MaximumMessageSize, "7500").send().await.unwrap();
-    let runner = db.runner().with_reval_queue(queue);
+    let runner = db.runner().with_reval_feed(queue);
     let mut scheduled = request(JobName::RevalCurrentPmSync, AS_OF);
     scheduled.trigger = Trigger::Schedule;
     scheduled.delivery_key = Some("schedule:2024-08-07T01:39:00Z".into());
@@ -183,4 +184,125 @@ async fn a_send_failing_part_way_fails_the_run_and_its_retry_sends_every_id() {
 async fn ledger_statuses(c: &Client) -> Vec<RunStatus> {
     let rows = c.query("SELECT status FROM sync.job_run ORDER BY started_at", &[]).await.unwrap();
     rows.iter().map(|r| r.get::<_, String>(0).parse().unwrap()).collect()
+}
+
+// ---- To TIS's RabbitMQ, where TCS reads the feed (docs/revalidation-feeds.md).
+
+/// TCS's `RevalidationMessageListener` takes `List<String>` through Spring AMQP's
+/// `Jackson2JsonMessageConverter`, which converts only a message whose content type contains
+/// "json" (otherwise it hands the listener raw bytes, and the listener fails), in the charset of
+/// its content encoding; each id then goes through `Long.valueOf`.
+fn as_tcs_reads(delivery: &lapin::message::Delivery) -> Vec<i64> {
+    let properties = &delivery.properties;
+    let content_type = properties.content_type().as_ref().map(|t| t.to_string()).unwrap_or_default();
+    assert!(content_type.contains("json"), "content type {content_type:?}: TCS's converter would refuse it");
+    assert_eq!(properties.content_encoding().as_ref().map(|e| e.to_string()).as_deref(), Some("UTF-8"));
+    assert_eq!(*properties.delivery_mode(), Some(2), "persistent: the broker keeps it across a restart");
+    let ids: Vec<String> = serde_json::from_slice(&delivery.data).expect("a JSON array of strings");
+    assert!(ids.len() <= MAX_IDS_PER_MESSAGE, "a message of {} ids", ids.len());
+    ids.iter().map(|id| id.parse().unwrap_or_else(|e| panic!("Long.valueOf({id:?}): {e}"))).collect()
+}
+
+#[tokio::test]
+async fn tcs_reads_the_programme_feed_from_its_rabbitmq_queue_as_its_listener_would() {
+    use sync_core::reval::{EXCHANGE, ROUTING_KEY, TCS_QUEUE};
+    let db = TestDb::new().await;
+    let session = db.client().await;
+    memberships(&session.client, 1, 1500, "programme_start_date", AS_OF).await;
+    // The only test on TIS's own names (in the tests' vhost): what an earlier run left is gone.
+    rabbitmq::drain(rabbitmq::TCS, TCS_QUEUE).await;
+
+    let summary = db
+        .runner()
+        .with_reval_feed(rabbitmq::feed(EXCHANGE, ROUTING_KEY))
+        .run(request(JobName::RevalCurrentPmSync, AS_OF))
+        .await
+        .unwrap();
+    assert_eq!((summary.status, summary.rows), (Outcome::Succeeded, 1500));
+    assert_eq!(summary.detail["messages"], 2);
+
+    // Read as TCS reads it: its own login, its queue, bound by TIS to the exchange and key.
+    let deliveries = rabbitmq::drain(rabbitmq::TCS, TCS_QUEUE).await;
+    assert_eq!(deliveries.len(), 2);
+    for delivery in &deliveries {
+        assert_eq!((delivery.exchange.as_str(), delivery.routing_key.as_str()), (EXCHANGE, ROUTING_KEY));
+    }
+    let messages: Vec<Vec<i64>> = deliveries.iter().map(as_tcs_reads).collect();
+    assert_eq!(all(&messages), (1..=1500).collect::<Vec<i64>>(), "each changed person once, nobody else");
+}
+
+/// Publisher confirms with `mandatory`: a message the broker cannot route to a queue (nobody
+/// bound one for the routing key) fails the run instead of vanishing; once a queue is bound, the
+/// run's retry sends everything.
+#[tokio::test]
+async fn a_feed_the_broker_cannot_route_fails_the_run_and_its_retry_sends_every_id() {
+    use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    let db = TestDb::new().await;
+    let session = db.client().await;
+    memberships(&session.client, 1, 30, "programme_start_date", AS_OF).await;
+    let name = format!("reval.exchange.{}", uuid::Uuid::new_v4().simple());
+    let admin = rabbitmq::connect(rabbitmq::ADMIN).await;
+    let channel = admin.create_channel().await.unwrap();
+    let declare = ExchangeDeclareOptions { auto_delete: true, ..ExchangeDeclareOptions::default() };
+    channel
+        .exchange_declare(name.as_str().into(), lapin::ExchangeKind::Direct, declare, FieldTable::default())
+        .await
+        .unwrap();
+    let runner = db.runner().with_reval_feed(rabbitmq::feed(&name, "reval.trainee.update"));
+
+    let error = runner.run(request(JobName::RevalCurrentPmSync, AS_OF)).await.unwrap_err().to_string();
+    assert!(error.contains("no queue is bound") && error.contains(&name) && error.contains("312"), "{error}");
+    assert_eq!(ledger_statuses(&session.client).await, vec![RunStatus::Failed]);
+
+    let queue = format!("{name}.tcs");
+    let exclusive = QueueDeclareOptions { exclusive: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(queue.as_str().into(), exclusive, FieldTable::default()).await.unwrap();
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            name.as_str().into(),
+            "reval.trainee.update".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let retried = runner.run(request(JobName::RevalCurrentPmSync, AS_OF)).await.unwrap();
+    assert_eq!(retried.status, Outcome::Succeeded);
+    let mut received = Vec::new();
+    while let Some(message) =
+        channel.basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true }).await.unwrap()
+    {
+        received.push(as_tcs_reads(&message.delivery));
+    }
+    assert_eq!(all(&received), (1..=30).collect::<Vec<i64>>());
+    admin.close(200, "done".into()).await.unwrap();
+}
+
+/// The broker's certificate is verified: signed by a CA the function was not given (the local
+/// CA is in no platform store), the connection is refused and nothing is sent.
+#[tokio::test]
+async fn a_broker_whose_certificate_cannot_be_verified_is_refused() {
+    use sync_core::reval::{EXCHANGE, ROUTING_KEY};
+    let db = TestDb::new().await;
+    let session = db.client().await;
+    memberships(&session.client, 1, 3, "programme_start_date", AS_OF).await;
+    let unverified = shared::broker::Broker::new(
+        &rabbitmq::url(rabbitmq::PUBLISHER),
+        None,
+        None,
+        EXCHANGE.into(),
+        ROUTING_KEY.into(),
+    )
+    .unwrap();
+    let error = db
+        .runner()
+        .with_reval_feed(shared::jobs::reval_feed::RevalFeed::Broker(Box::new(unverified)))
+        .run(request(JobName::RevalCurrentPmSync, AS_OF))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert_eq!(ledger_statuses(&session.client).await, vec![RunStatus::Failed]);
 }

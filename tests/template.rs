@@ -375,7 +375,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 17] = [
+    let mutations: [(&str, &str, Mutation); 18] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -407,16 +407,35 @@ fn a_mutated_grant_fails_the_access_matrix() {
                 }
             },
         ),
-        ("a feed may not send to its queue", "does not grant sqs:SendMessage on If(CreateRevalQueue", |t| {
-            let role =
-                t["Resources"]["RevalCurrentPmSyncFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
-            for policy in role {
-                policy["PolicyDocument"]["Statement"]
+        (
+            "a feed may not send to its queue",
+            "does not grant sqs:SendMessage on RevalToQueue: If(CreateRevalQueue",
+            |t| {
+                let role =
+                    t["Resources"]["RevalCurrentPmSyncFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
+                for policy in role {
+                    policy["PolicyDocument"]["Statement"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|s| s["Fn::If"][1]["Sid"] != "SendToTheRevalidationQueue");
+                }
+            },
+        ),
+        (
+            "a feed may not read its broker login",
+            "does not grant secretsmanager:GetSecretValue on RevalToBroker:",
+            |t| {
+                let role = t["Resources"]["RevalCurrentPlacementSyncFunctionRole"]["Properties"]["Policies"]
                     .as_array_mut()
-                    .unwrap()
-                    .retain(|s| s["Sid"] != "SendToTheRevalidationQueue");
-            }
-        }),
+                    .unwrap();
+                for policy in role {
+                    policy["PolicyDocument"]["Statement"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|s| s["Fn::If"][1]["Sid"] != "ReadTheBrokerLogin");
+                }
+            },
+        ),
         ("the revalidation queue readable by anyone", "grants more or other than the consumer's reads", |t| {
             t["Resources"]["RevalTraineeUpdateQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
                 ["Principal"] = json!({"AWS": "*"});
@@ -502,8 +521,9 @@ fn a_mutated_grant_fails_the_access_matrix() {
     }
 }
 
-/// The feeds exist only with RevalEnabled, and send where their role may send: the stack's
-/// queue, or the queue whose ARN the template is given (its URL built from the ARN's parts).
+/// The feeds exist only with RevalEnabled, and send where RevalFeedTarget says and their role
+/// may: TIS's broker, its login read from the secret the template names; or the stack's queue,
+/// or the queue whose ARN the template is given (its URL built from the ARN's parts).
 #[test]
 fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
     for (function, job) in [
@@ -513,7 +533,19 @@ fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
         let definition = resource(function);
         assert_eq!(definition["Condition"].as_str(), Some("RevalEnabled"), "{function}");
         assert_eq!(binary(&definition), job.as_str());
-        let url = to_json(&definition["Properties"]["Environment"]["Variables"]["REVAL_QUEUE_URL"]);
+        let variables = &definition["Properties"]["Environment"]["Variables"];
+        for (variable, parameter) in
+            [("REVAL_BROKER_URL", "RevalBrokerUrl"), ("REVAL_BROKER_SECRET", "RevalBrokerSecretName")]
+        {
+            assert_eq!(
+                to_json(&variables[variable]),
+                json!({"!If": ["RevalToBroker", {"!Ref": parameter}, {"!Ref": "AWS::NoValue"}]}),
+                "{function}: {variable}"
+            );
+        }
+        let url = to_json(&variables["REVAL_QUEUE_URL"]);
+        assert_eq!((url["!If"][0].as_str(), &url["!If"][2]), (Some("RevalToQueue"), &json!({"!Ref": "AWS::NoValue"})));
+        let url = &url["!If"][1];
         let (condition, own, given) = (&url["!If"][0], &url["!If"][1], &url["!If"][2]);
         assert_eq!(
             (condition.as_str(), own["!Ref"].as_str()),
@@ -524,9 +556,18 @@ fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
             assert_eq!(given["!Sub"][1][part]["!Select"][0], index, "{function}: {part} is part {index} of an SQS ARN");
             assert_eq!(given["!Sub"][1][part]["!Select"][1]["!Split"][1]["!Ref"], "RevalQueueArn");
         }
-        let statements = definition["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().clone();
-        let send = statements.iter().find(|s| s["Sid"].as_str() == Some("SendToTheRevalidationQueue")).unwrap();
-        let resource = to_json(&send["Resource"]);
+        let statements: Vec<serde_json::Value> =
+            definition["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().iter().map(to_json).collect();
+        let send =
+            statements.iter().find(|s| s["!If"][1]["Sid"].as_str() == Some("SendToTheRevalidationQueue")).unwrap();
+        assert_eq!(send["!If"][0].as_str(), Some("RevalToQueue"), "{function} sends to SQS only when told to");
+        let read_login = statements.iter().find(|s| s["!If"][1]["Sid"].as_str() == Some("ReadTheBrokerLogin")).unwrap();
+        assert_eq!(
+            read_login["!If"][0].as_str(),
+            Some("RevalToBroker"),
+            "{function} reads the login only for RabbitMQ"
+        );
+        let resource = &send["!If"][1]["Resource"];
         assert_eq!(
             resource["!If"],
             json!(["CreateRevalQueue", {"!GetAtt": "RevalTraineeUpdateQueue.Arn"}, {"!Ref": "RevalQueueArn"}])
@@ -583,6 +624,12 @@ fn every_environment_of_samconfig_deploys_without_a_prompt_and_is_tagged() {
         }
         assert_eq!(overrides["Stage"], stage);
         assert!(overrides["DatabaseSecretPrefix"].contains(stage), "{stage}: its own secrets");
+        // The template's rule RevalBrokerNamed: feeds to RabbitMQ name their broker.
+        if overrides.get("RevalFeedTarget").is_none_or(|t| t == "rabbitmq") {
+            let broker = overrides.get("RevalBrokerUrl").map(String::as_str).unwrap_or_default();
+            assert!(broker.starts_with("amqps://") && broker.contains(stage), "{stage}: RevalBrokerUrl {broker:?}");
+            assert!(overrides["RevalBrokerSecretName"].contains(stage), "{stage}: its own broker login");
+        }
         let tags = pairs("tags");
         assert_eq!(tags.get("service").map(String::as_str), Some("tis-sync"), "{stage}");
         assert_eq!(tags.get("stage").map(String::as_str), Some(stage), "{stage}");

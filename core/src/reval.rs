@@ -13,6 +13,14 @@ pub const FEEDS: [JobName; 2] = [JobName::RevalCurrentPmSync, JobName::RevalCurr
 /// than a month needs a person to look, not a flood.
 pub const MAX_DATES: u64 = 31;
 
+/// Where TIS's RabbitMQ carries the feeds: the exchange and routing key TIS-SYNC published to
+/// (its `application.yml`: `REVAL_RABBIT_EXCHANGE`, `REVAL_RABBIT_TRAINEEUPDATE_ROUTING_KEY`),
+/// and the queue bound to them that TCS's `RevalidationMessageListener` reads
+/// (`app.rabbit.reval.queue.trainee.update.tcs`). docs/revalidation-feeds.md.
+pub const EXCHANGE: &str = "reval.exchange";
+pub const ROUTING_KEY: &str = "reval.trainee.update";
+pub const TCS_QUEUE: &str = "reval.queue.trainee.update.tcs";
+
 /// Ids per message, as the old service paged them.
 pub const MAX_IDS_PER_MESSAGE: usize = 1_000;
 

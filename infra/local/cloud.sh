@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local cloud: template.yaml deployed to the local AWS emulator, its functions run by
-# `cargo lambda watch` from this workspace, against local Postgres and OpenSearch.
+# `cargo lambda watch` from this workspace, against local Postgres, OpenSearch and RabbitMQ.
 #
 #   cloud.sh up [demo|test]    start everything, deploy, write <state>/cloud.env
 #   cloud.sh down [demo|test]  stop what `up` started (by PID)
@@ -58,12 +58,17 @@ quietly migrate env DATABASE_URL="$database_url" RUST_LOG=warn "$root/target/deb
 
 aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")
+broker_url=$("$here/rabbitmq.sh" up)
 watch_port=$(free_port)
 parameters=()
 # Empty: the template's default (the watchdog then assumes the same default).
 app_files_schedule=""
 if [[ $flavour == test ]]; then app_files_schedule="rate(1 minute)"; fi
 if [[ -n $app_files_schedule ]]; then parameters+=(--parameter "EsrAppFilesSchedule=$app_files_schedule"); fi
+# The revalidation feeds go to RabbitMQ, as in TIS, with the broker's login in a secret.
+broker_secret=tis-sync/reval-broker
+parameters+=(--parameter "RevalFeedTarget=rabbitmq" --parameter "RevalBrokerUrl=$broker_url"
+  --parameter "RevalBrokerSecretName=$broker_secret")
 "$root/target/debug/template-json" > "$state/template.json"
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
   --watch "http://127.0.0.1:$watch_port" \
@@ -71,6 +76,17 @@ if [[ -n $app_files_schedule ]]; then parameters+=(--parameter "EsrAppFilesSched
   --processed "$state/processed-template.json" "${parameters[@]}"
 
 output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
+# The broker's login (rabbitmq.sh made it), where the template's RevalBrokerSecretName says.
+quietly broker-secret "$tools/deploy/bin/python" - "$aws_url" "$broker_secret" <<'PY'
+import json, sys, boto3
+sm = boto3.client("secretsmanager", endpoint_url=sys.argv[1], region_name="eu-west-2",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+login = json.dumps({"username": "tis-sync", "password": "tis-sync-local"})
+try:
+    sm.create_secret(Name=sys.argv[2], SecretString=login)
+except sm.exceptions.ResourceExistsException:
+    sm.put_secret_value(SecretId=sys.argv[2], SecretString=login)
+PY
 # Each function's database login and secret, made as in AWS (README, "Apply migrations"). The
 # environment tells this cloud's logins from the other local cloud's: roles are cluster-wide.
 secret_prefix=tis-sync/database/
@@ -96,7 +112,9 @@ ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
 ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
 ESR_EXPORT_PREFIX="exports/"
 JOB_FUNCTION_PREFIX="$stack-"
-REVAL_QUEUE_URL="$(output RevalTraineeUpdateQueueUrl)"
+REVAL_BROKER_URL="$broker_url"
+REVAL_BROKER_SECRET="$broker_secret"
+REVAL_BROKER_CA_FILE="$PGSSLROOTCERT"
 ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 RUST_LOG="info"
 ENV
@@ -119,6 +137,7 @@ done
   echo "export TIS_SYNC_MINISTACK_URL=\"$aws_url\""
   echo "export TIS_SYNC_WATCH_URL=\"http://127.0.0.1:$watch_port\""
   echo "export TIS_SYNC_STACK=\"$stack\""
+  echo "export TIS_SYNC_BROKER_ADDRESS=\"$(sed -E 's|^amqps://([^/]*)/.*|\1|' <<< "$broker_url")\""
   echo "export TIS_SYNC_OUTPUTS=\"$state/outputs.json\""
   echo "export TIS_SYNC_PROCESSED_TEMPLATE=\"$state/processed-template.json\""
 } > "$state/cloud.env"

@@ -3,8 +3,8 @@
 Invokes the scheduled head jobs through the Lambda Invoke API (with their schedules' input) and
 lets the template's rules run the follow-ups from the `Job Succeeded` events; shows progress live
 from the run ledger; invokes the ESR dispatch function and lets the SQS event source drive the
-exporter; then prints a summary: the status (the ledger, the ESR files, each search alias), the
-revalidation queue, the ESR files in the bucket.
+exporter; then prints a summary: the status (the ledger, the ESR files, each search alias), TCS's
+revalidation queue on RabbitMQ, the ESR files in the bucket.
 
 Reads the local cloud's environment (infra/local/cloud.sh up demo) from the process.
 """
@@ -107,10 +107,14 @@ def summary():
     print()
     subprocess.run([TIS_SYNC, "status"], stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "error"})
     print()
-    queue = os.environ["REVAL_QUEUE_URL"]
-    waiting = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
-    print(f"revalidation feeds: {waiting['Attributes']['ApproximateNumberOfMessages']} message(s) of trainee ids "
-          f"waiting in {queue.rsplit('/', 1)[-1]}")
+    # TCS's queue on the local RabbitMQ, counted by the broker itself.
+    queues = subprocess.run([os.path.join(ROOT, "infra/local/rabbitmq.sh"), "ctl", "list_queues", "name", "messages"],
+                            capture_output=True, text=True, check=True,
+                            env={**os.environ, "TIS_SYNC_STATE_DIR": os.path.join(ROOT, ".local/demo")}).stdout
+    waiting = dict(line.split("\t") for line in queues.splitlines()[1:] if "\t" in line)
+    tcs_queue = "reval.queue.trainee.update.tcs"
+    print(f"revalidation feeds: {waiting.get(tcs_queue, '0')} message(s) of trainee ids waiting on RabbitMQ in "
+          f"{tcs_queue}, where TCS reads them")
     bucket = os.environ["ESR_EXPORT_BUCKET"]
     objects = client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
     print(f"ESR files in s3://{bucket}: {len(objects)}")

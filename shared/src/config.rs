@@ -14,6 +14,43 @@ pub enum DatabaseSource {
     Secret(String),
 }
 
+/// Where the revalidation feeds send; one of the two is configured (the template's
+/// RevalFeedTarget chooses).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RevalTarget {
+    /// `REVAL_BROKER_URL` (`amqps://host:port/vhost`): the RabbitMQ broker TCS reads the feed
+    /// from. `REVAL_BROKER_SECRET` names the login (in AWS); `REVAL_BROKER_CA_FILE` adds a CA
+    /// (a local broker); `REVAL_BROKER_EXCHANGE` and `REVAL_BROKER_ROUTING_KEY` default to TIS's.
+    Broker { url: String, secret: Option<String>, ca_file: Option<String>, exchange: String, routing_key: String },
+    /// `REVAL_QUEUE_URL`: an SQS queue, for a consumer that reads SQS.
+    Queue { url: String },
+}
+
+/// The revalidation target the settings name, if any; both, or a broker setting without its
+/// URL, is refused.
+fn reval_target(var: &impl Fn(&str) -> Option<String>) -> Result<Option<RevalTarget>> {
+    let broker_settings =
+        ["REVAL_BROKER_SECRET", "REVAL_BROKER_CA_FILE", "REVAL_BROKER_EXCHANGE", "REVAL_BROKER_ROUTING_KEY"];
+    match (var("REVAL_BROKER_URL"), var("REVAL_QUEUE_URL")) {
+        (Some(_), Some(_)) => Err(Error::Config(
+            "set REVAL_BROKER_URL (RabbitMQ) or REVAL_QUEUE_URL (SQS), not both: the feeds send to one place".into(),
+        )),
+        (Some(url), None) => Ok(Some(RevalTarget::Broker {
+            url,
+            secret: var("REVAL_BROKER_SECRET"),
+            ca_file: var("REVAL_BROKER_CA_FILE"),
+            exchange: var("REVAL_BROKER_EXCHANGE").unwrap_or_else(|| reval::EXCHANGE.into()),
+            routing_key: var("REVAL_BROKER_ROUTING_KEY").unwrap_or_else(|| reval::ROUTING_KEY.into()),
+        })),
+        (None, queue) => match broker_settings.into_iter().find(|name| var(name).is_some()) {
+            Some(name) => {
+                Err(Error::Config(format!("{name} is set but REVAL_BROKER_URL is not (the broker it is for)")))
+            }
+            None => Ok(queue.map(|url| RevalTarget::Queue { url })),
+        },
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `DATABASE_URL`; when set it wins.
@@ -43,8 +80,8 @@ pub struct Settings {
     /// `ESR_APP_FILES_SCHEDULE`: the app-files dispatch as deployed (the template's
     /// EsrAppFilesSchedule); production's default when unset.
     pub esr_app_files_schedule: Option<String>,
-    /// `REVAL_QUEUE_URL`: where the revalidation feeds send.
-    pub reval_queue_url: Option<String>,
+    /// Where the revalidation feeds send: TIS's RabbitMQ, or an SQS queue.
+    pub reval_target: Option<RevalTarget>,
     /// `REVAL_ENABLED` (`true` when unset): whether the feeds are deployed (the template's
     /// RevalEnabled), so the watchdog expects them only then.
     pub reval_enabled: bool,
@@ -92,7 +129,7 @@ impl Settings {
             esr_export_prefix: var("ESR_EXPORT_PREFIX").unwrap_or_default(),
             esr_command_dlq_url: var("ESR_COMMAND_DLQ_URL"),
             esr_app_files_schedule: var("ESR_APP_FILES_SCHEDULE"),
-            reval_queue_url: var("REVAL_QUEUE_URL"),
+            reval_target: reval_target(&var)?,
             reval_enabled: match var("REVAL_ENABLED").as_deref() {
                 None | Some("true") => true,
                 Some("false") => false,
@@ -128,7 +165,10 @@ impl Settings {
             || self.esr_command_queue_url.is_some()
             || self.esr_export_bucket.is_some()
             || self.esr_command_dlq_url.is_some()
-            || self.reval_queue_url.is_some()
+            || matches!(
+                self.reval_target,
+                Some(RevalTarget::Queue { .. } | RevalTarget::Broker { secret: Some(_), .. })
+            )
             || self.job_function_prefix.is_some()
             || (self.database_url.is_none() && self.database_secret_prefix.is_some())
             || self.opensearch_domain_name.is_some()
@@ -219,5 +259,29 @@ mod tests {
         assert_eq!((stage.persons_index_alias.as_str(), stage.posts_index_alias.as_str()), ("persons-stage", "posts"));
         let error = settings(&[url, ("POSTS_INDEX_ALIAS", "posts-2024")]).unwrap_err().to_string();
         assert!(error.contains("POSTS_INDEX_ALIAS is 'posts-2024'"), "{error}");
+    }
+
+    #[test]
+    fn the_feeds_send_to_one_place_and_a_broker_setting_needs_its_broker() {
+        let url = ("DATABASE_URL", "postgres://x");
+        let broker = ("REVAL_BROKER_URL", "amqps://b-1.mq.eu-west-2.amazonaws.com:5671/%2f");
+        let queue = ("REVAL_QUEUE_URL", "https://sqs.eu-west-2.amazonaws.com/1/q");
+        let error = settings(&[url, broker, queue]).unwrap_err().to_string();
+        assert!(error.contains("not both"), "{error}");
+        let error = settings(&[url, queue, ("REVAL_BROKER_SECRET", "tis-sync/reval-broker")]).unwrap_err().to_string();
+        assert!(error.contains("REVAL_BROKER_SECRET is set but REVAL_BROKER_URL is not"), "{error}");
+        assert_eq!(
+            settings(&[url, broker]).unwrap().reval_target,
+            Some(RevalTarget::Broker {
+                url: broker.1.into(),
+                secret: None,
+                ca_file: None,
+                exchange: "reval.exchange".into(),
+                routing_key: "reval.trainee.update".into(),
+            }),
+            "TIS's exchange and routing key unless told otherwise"
+        );
+        assert_eq!(settings(&[url, queue]).unwrap().reval_target, Some(RevalTarget::Queue { url: queue.1.into() }));
+        assert_eq!(settings(&[url]).unwrap().reval_target, None);
     }
 }

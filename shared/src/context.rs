@@ -1,13 +1,14 @@
 //! Building the long-lived dependencies (database handle, event publisher, runner, exporter,
 //! dispatcher) from settings, once per process: shared by the functions and the CLI.
 
-use crate::config::Settings;
+use crate::broker::{Broker, BrokerSecret};
+use crate::config::{RevalTarget, Settings};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::esr::dispatch::Dispatcher;
 use crate::esr::export::{Exporter, FileStore};
 use crate::events::EventPublisher;
-use crate::jobs::reval_feed::RevalQueue;
+use crate::jobs::reval_feed::RevalFeed;
 use crate::queue::Queue;
 use crate::runner::Runner;
 use crate::search::{IndexTarget, OpenSearchIndex, Search, SearchDomain};
@@ -44,17 +45,39 @@ impl Context {
         Ok(Context { settings, aws, database, events })
     }
 
-    /// The runner, with the search indexes and the revalidation queue when they are configured.
+    /// The runner, with the search indexes and the revalidation feed's target when they are
+    /// configured.
     pub async fn runner(&self) -> Result<Runner> {
         let mut runner = Runner::new(self.database.clone(), self.events.clone());
         if let Some(search) = self.search().await? {
             runner = runner.with_search(search);
         }
-        if let Some(url) = &self.settings.reval_queue_url {
-            let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
-            runner = runner.with_reval_queue(RevalQueue(Queue::new(aws_sdk_sqs::Client::new(aws), url.clone())));
+        if let Some(feed) = self.reval_feed()? {
+            runner = runner.with_reval_feed(feed);
         }
         Ok(runner)
+    }
+
+    /// Where the revalidation feeds send, when configured: TIS's RabbitMQ or an SQS queue.
+    pub fn reval_feed(&self) -> Result<Option<RevalFeed>> {
+        let feed = match &self.settings.reval_target {
+            None => return Ok(None),
+            Some(RevalTarget::Queue { url }) => {
+                let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
+                RevalFeed::Queue(Queue::new(aws_sdk_sqs::Client::new(aws), url.clone()))
+            }
+            Some(RevalTarget::Broker { url, secret, ca_file, exchange, routing_key }) => {
+                let login = secret.as_ref().map(|id| BrokerSecret {
+                    client: aws_sdk_secretsmanager::Client::new(
+                        self.aws.as_ref().expect("AWS configuration is loaded when a secret is set"),
+                    ),
+                    id: id.clone(),
+                });
+                let broker = Broker::new(url, login, ca_file.as_deref(), exchange.clone(), routing_key.clone())?;
+                RevalFeed::Broker(Box::new(broker))
+            }
+        };
+        Ok(Some(feed))
     }
 
     /// The search server, when one is configured. A managed domain (`OPENSEARCH_DOMAIN_NAME`) is

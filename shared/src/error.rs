@@ -90,7 +90,16 @@ pub enum Error {
         reason: Cause,
     },
 
-    #[error("reading the database secret {secret}: {reason}")]
+    /// Publishing to a RabbitMQ broker failed, or the broker did not take every message.
+    #[error("publishing to exchange {exchange} of the broker at {broker}: {reason}")]
+    Broker {
+        broker: String,
+        exchange: String,
+        #[source]
+        reason: Cause,
+    },
+
+    #[error("reading the secret {secret}: {reason}")]
     Secret {
         secret: String,
         #[source]
@@ -197,6 +206,7 @@ impl Error {
             Error::Storage { .. } => "StorageError",
             Error::Conflict(_) => "Conflict",
             Error::Queue { .. } => "QueueError",
+            Error::Broker { .. } => "BrokerError",
             Error::Invoke { .. } => "InvokeError",
         }
     }

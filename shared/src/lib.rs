@@ -10,9 +10,11 @@
 //! - `invocation`: reading the function inputs (console, schedule, follow-up).
 //! - `context`: what a process builds once at init; `config`: the environment's settings.
 //! - `db`, `secret`, `logins`: Postgres, each function's secret and database login.
-//! - `queue`: sending to SQS in batches (the dispatcher, the revalidation feeds).
+//! - `queue`: sending to SQS in batches (the dispatcher, the revalidation feeds on SQS).
+//! - `broker`: publishing to RabbitMQ with confirms (the revalidation feeds as TIS reads them).
 //! - `events`, `emf`, `retry`, `deadline`, `telemetry`, `error`: plumbing.
 
+pub mod broker;
 pub mod config;
 pub mod context;
 pub mod db;

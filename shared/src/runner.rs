@@ -24,7 +24,7 @@ use sync_core::graph::{self, FanIn, Predecessor};
 use sync_core::{JobName, RunStatus, Trigger};
 
 use crate::events::EventPublisher;
-use crate::jobs::{self, reval_feed::RevalQueue};
+use crate::jobs::{self, reval_feed::RevalFeed};
 use crate::ledger::{self, Finish, NewRun, RunRecord};
 use crate::search::Search;
 
@@ -267,7 +267,7 @@ pub struct Runner {
     db: Database,
     events: EventPublisher,
     search: Option<Search>,
-    reval: Option<RevalQueue>,
+    reval: Option<RevalFeed>,
     retry: RetryPolicy,
     /// How follow-ups start: through the `Job Succeeded` event's rules (the functions), or
     /// in this process (the CLI), in which case events say `followUps: false` so no rule
@@ -306,8 +306,8 @@ impl Runner {
         self
     }
 
-    pub fn with_reval_queue(mut self, queue: RevalQueue) -> Self {
-        self.reval = Some(queue);
+    pub fn with_reval_feed(mut self, feed: RevalFeed) -> Self {
+        self.reval = Some(feed);
         self
     }
 

@@ -366,10 +366,65 @@ pub fn with_search(_db: &TestDb, runner: Runner) -> Runner {
 }
 
 /// A queue of the test's own on the local AWS for the revalidation feeds (its URL and a client).
-pub async fn reval_queue() -> (shared::jobs::reval_feed::RevalQueue, String, aws_sdk_sqs::Client) {
+pub async fn reval_queue() -> (shared::jobs::reval_feed::RevalFeed, String, aws_sdk_sqs::Client) {
     let sqs = aws_sdk_sqs::Client::new(&aws::config().await);
     let url = aws::queue(&sqs, &format!("reval-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).await;
-    (shared::jobs::reval_feed::RevalQueue(shared::queue::Queue::new(sqs.clone(), url.clone())), url, sqs)
+    (shared::jobs::reval_feed::RevalFeed::Queue(shared::queue::Queue::new(sqs.clone(), url.clone())), url, sqs)
+}
+
+/// The test cloud's RabbitMQ (`make test` starts it: infra/local/rabbitmq.sh). The tests use its
+/// vhost `tests`, which holds TIS's revalidation topology as `/` does for the cloud's functions,
+/// and its logins: `tis-sync` publishes, `tcs` reads TCS's queue, `tis-sync-tests` declares
+/// what a test needs of its own.
+pub mod rabbitmq {
+    use lapin::options::BasicGetOptions;
+    use lapin::{Connection, ConnectionProperties};
+    use shared::broker::Broker;
+    use shared::jobs::reval_feed::RevalFeed;
+
+    pub const PUBLISHER: (&str, &str) = ("tis-sync", "tis-sync-local");
+    pub const TCS: (&str, &str) = ("tcs", "tcs-local");
+    pub const ADMIN: (&str, &str) = ("tis-sync-tests", "tis-sync-tests-local");
+
+    /// `amqps://<login>@localhost:<port>/tests`.
+    pub fn url((user, password): (&str, &str)) -> String {
+        let address = super::cloud_env().remove("TIS_SYNC_BROKER_ADDRESS").expect("cloud.env names the broker");
+        format!("amqps://{user}:{password}@{address}/tests")
+    }
+
+    /// The local CA the broker's certificate is signed by.
+    pub fn ca_file() -> String {
+        super::cloud_env().remove("REVAL_BROKER_CA_FILE").expect("cloud.env names the broker's CA")
+    }
+
+    /// The feed as the functions publish it, as `tis-sync`, to `exchange` with `routing_key`.
+    pub fn feed(exchange: &str, routing_key: &str) -> RevalFeed {
+        let broker = Broker::new(&url(PUBLISHER), None, Some(&ca_file()), exchange.into(), routing_key.into()).unwrap();
+        RevalFeed::Broker(Box::new(broker))
+    }
+
+    pub async fn connect(login: (&str, &str)) -> Connection {
+        let tls = lapin::tcp::OwnedTLSConfig {
+            identity: None,
+            cert_chain: Some(std::fs::read_to_string(ca_file()).unwrap()),
+        };
+        let runtime = lapin::runtime::default_runtime().unwrap();
+        Connection::connect_with_config(&url(login), ConnectionProperties::default(), tls, runtime)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to the test broker as {}: {e}", login.0))
+    }
+
+    /// Every message waiting on `queue`, taken (acknowledged) one by one, as `login`.
+    pub async fn drain(login: (&str, &str), queue: &str) -> Vec<lapin::message::Delivery> {
+        let connection = connect(login).await;
+        let channel = connection.create_channel().await.unwrap();
+        let mut taken = Vec::new();
+        while let Some(message) = channel.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+            taken.push(message.delivery);
+        }
+        connection.close(200, "drained".into()).await.unwrap();
+        taken
+    }
 }
 
 impl TestDb {

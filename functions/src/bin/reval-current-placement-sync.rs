@@ -1,5 +1,5 @@
 //! reval-current-placement-sync: sends the revalidation service the trainees whose placement started on the date or ended the day before, for every date since its last
-//! success, as JSON arrays of id strings on the revalidation queue (REVAL_QUEUE_URL). Started by
+//! success, as JSON arrays of id strings, to TIS's RabbitMQ (REVAL_BROKER_URL) or an SQS queue (REVAL_QUEUE_URL). Started by
 //! its schedule (template.yaml), the watchdog, or an operator from the console; every start goes
 //! through the one runner (ledger, lock, deadline, retries, events).
 

@@ -9,7 +9,7 @@ use sync_core::JobName;
 use crate::error::{Error, Result};
 use crate::search::rebuild::{self, Rebuilt};
 use crate::search::Search;
-use reval_feed::RevalQueue;
+use reval_feed::RevalFeed;
 
 pub mod person_elasticsearch_sync;
 pub mod person_owner_rebuild;
@@ -60,8 +60,9 @@ pub struct JobContext<'a> {
     /// The search server, when configured (`OPENSEARCH_DOMAIN_NAME` or `OPENSEARCH_URL`); only the
     /// index jobs need it.
     pub search: Option<&'a Search>,
-    /// The revalidation queue, when configured (`REVAL_QUEUE_URL`); only the feeds need it.
-    pub reval: Option<&'a RevalQueue>,
+    /// Where the revalidation feeds send, when configured (`REVAL_BROKER_URL` or
+    /// `REVAL_QUEUE_URL`); only the feeds need it.
+    pub reval: Option<&'a RevalFeed>,
     /// When the job's work must end (the index job stops and deletes its new index by then).
     pub deadline: Option<crate::deadline::Deadline>,
 }
@@ -85,14 +86,16 @@ pub async fn execute(job: JobName, client: &mut Client, context: &JobContext<'_>
         JobName::PersonRecordStatus => person_record_status::run(client, as_of).await,
         JobName::PostFundingStatus => post_funding_status::run(client, as_of).await,
         JobName::RevalCurrentPmSync | JobName::RevalCurrentPlacementSync => {
-            let queue = context
-                .reval
-                .ok_or_else(|| Error::Config(format!("{job} needs REVAL_QUEUE_URL (the revalidation queue)")))?;
+            let feed = context.reval.ok_or_else(|| {
+                Error::Config(format!(
+                    "{job} needs REVAL_BROKER_URL or REVAL_QUEUE_URL (where the revalidation feed goes)"
+                ))
+            })?;
             let ids = match job {
                 JobName::RevalCurrentPmSync => reval_current_pm_sync::IDS,
                 _ => reval_current_placement_sync::IDS,
             };
-            reval_feed::run(client, job, as_of, ids, queue).await
+            reval_feed::run(client, job, as_of, ids, feed).await
         }
         JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync => {
             let search = context.search.ok_or_else(|| {

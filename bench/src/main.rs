@@ -57,8 +57,8 @@ struct Args {
     out: PathBuf,
 }
 
-/// A fixed business date, so the seeded data and the ESR window are the same on every run (the
-/// runs say `--allow-distant-as-of`).
+/// A fixed business date for the ESR rounds' records, so the ESR window is the same on every run
+/// (the runs say `--allow-distant-as-of`).
 const AS_OF: &str = "2024-08-04";
 /// The index jobs, measured alone after the nightly graph (they have no SQL floor).
 const INDEX_JOBS: [JobName; 2] = [JobName::PersonElasticsearchSync, JobName::PostElasticsearchSync];
@@ -195,6 +195,14 @@ fn main() -> Result<()> {
     .check("seed")?;
 
     let db = Database::from_url(&url)?;
+    // The jobs run as of the seed's own today (the database's date): the seed draws its dates
+    // around it, so the data each night sees is the same whatever the calendar says (a fixed
+    // date would see a different night's changes every day, some days none).
+    let night: NaiveDate = runtime.block_on(async {
+        let session = db.connect("tis-sync-bench:date").await?;
+        anyhow::Ok(session.client.query_one("SELECT current_date", &[]).await?.get(0))
+    })?;
+    let night_text = night.to_string();
     let mut results = Vec::new();
     for job in [
         JobName::PersonOwnerRebuild,
@@ -212,7 +220,7 @@ fn main() -> Result<()> {
         let mut peak = 0.0f64;
         let mut rows = 0;
         for _ in 0..args.runs {
-            let run = tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF, "--allow-distant-as-of"])?
+            let run = tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", &night_text, "--allow-distant-as-of"])?
                 .check(job.as_str())?;
             let answer: Value = serde_json::from_str(&run.stdout)?;
             rows = answer["runs"][0]["rows"].as_u64().unwrap_or(0);
@@ -228,7 +236,7 @@ fn main() -> Result<()> {
                 let stop = Arc::new(AtomicBool::new(false));
                 let reader = runtime.spawn(watch_as_reader(db.clone(), count, stop.clone()));
                 let watched =
-                    tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", AS_OF, "--allow-distant-as-of"])?
+                    tool(&["run", job.as_str(), "--no-follow-ups", "--as-of", &night_text, "--allow-distant-as-of"])?
                         .check(job.as_str());
                 stop.store(true, Ordering::Relaxed);
                 let (fewest, polls) = runtime.block_on(reader)??;
@@ -237,7 +245,8 @@ fn main() -> Result<()> {
             }
             None => (None, None),
         };
-        let (floor_ms, legacy_ms, sampled) = runtime.block_on(references(&db, job, args.runs, args.legacy_rows))?;
+        let (floor_ms, legacy_ms, sampled) =
+            runtime.block_on(references(&db, job, night, args.runs, args.legacy_rows))?;
         let timed = &times[1.min(times.len() - 1)..];
         let median_ms = median(timed);
         results.push(JobResult {
@@ -433,10 +442,15 @@ fn median(values: &[u64]) -> u64 {
 }
 
 /// (floor median ms, legacy ms extrapolated, legacy rows sampled).
-async fn references(db: &Database, job: JobName, runs: usize, legacy_rows: i64) -> Result<(u64, u64, i64)> {
+async fn references(
+    db: &Database,
+    job: JobName,
+    as_of: NaiveDate,
+    runs: usize,
+    legacy_rows: i64,
+) -> Result<(u64, u64, i64)> {
     let session = db.connect("tis-sync-bench:reference").await?;
     let c = &session.client;
-    let as_of: NaiveDate = AS_OF.parse()?;
     let compute = match job {
         JobName::PersonOwnerRebuild => jobs::person_owner_rebuild::CASCADE.to_string(),
         JobName::PersonPlacementEmployingBodyTrust => jobs::person_placement_employing_body_trust::FRESH.to_string(),

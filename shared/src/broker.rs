@@ -111,12 +111,12 @@ impl Broker {
 }
 
 async fn read_login(secret: &BrokerSecret) -> Result<Login> {
-    let error = |reason: Cause| Error::Secret { secret: secret.id.clone(), reason };
-    let value =
-        secret.client.get_secret_value().secret_id(&secret.id).send().await.map_err(|e| error(Cause::aws(e)))?;
-    let text = value.secret_string().ok_or_else(|| error("the secret has no string value".into()))?;
-    serde_json::from_str(text)
-        .map_err(|_| error("not a broker login: expected {\"username\": …, \"password\": …}".into()))
+    let text = crate::secret::read_string(&secret.client, &secret.id).await?;
+    // Serde's message could quote a value of the secret: say only what was expected.
+    serde_json::from_str(&text).map_err(|_| Error::Secret {
+        secret: secret.id.clone(),
+        reason: "not a broker login: expected {\"username\": …, \"password\": …}".into(),
+    })
 }
 
 /// One run's connection.

@@ -1,4 +1,5 @@
-//! The database credentials in Secrets Manager: each function's own secret, in the RDS format.
+//! Secrets in Secrets Manager: each function's own database secret, in the RDS format, and the
+//! reading every secret of the project goes through.
 
 use serde::Deserialize;
 
@@ -34,10 +35,8 @@ impl DatabaseSecret {
     /// The connection settings the secret holds now. TLS is required.
     pub async fn read(&self) -> Result<tokio_postgres::Config> {
         let secret_error = |reason: Cause| Error::Secret { secret: self.id.clone(), reason };
-        let value =
-            self.client.get_secret_value().secret_id(&self.id).send().await.map_err(|e| secret_error(Cause::aws(e)))?;
-        let text = value.secret_string().ok_or_else(|| secret_error("the secret has no string value".into()))?;
-        let secret: RdsSecret = serde_json::from_str(text)
+        let text = read_string(&self.client, &self.id).await?;
+        let secret: RdsSecret = serde_json::from_str(&text)
             .map_err(|e| secret_error(format!("not an RDS credentials secret: {e}").into()))?;
         let mut config = tokio_postgres::Config::new();
         config
@@ -49,4 +48,11 @@ impl DatabaseSecret {
             .ssl_mode(tokio_postgres::config::SslMode::Require);
         Ok(config)
     }
+}
+
+/// The string value secret `id` holds now; an error names the secret, never its value.
+pub async fn read_string(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<String> {
+    let secret_error = |reason: Cause| Error::Secret { secret: id.to_string(), reason };
+    let value = client.get_secret_value().secret_id(id).send().await.map_err(|e| secret_error(Cause::aws(e)))?;
+    value.secret_string().map(String::from).ok_or_else(|| secret_error("the secret has no string value".into()))
 }

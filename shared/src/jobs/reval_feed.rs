@@ -1,8 +1,9 @@
 //! The revalidation feeds: the ids of trainees whose current programme or placement changed on
 //! each date a run covers, sent as JSON arrays of id strings (at most 1,000 per message) to
-//! TIS's RabbitMQ, where TCS reads them, or to an SQS queue. A run covers every date since the feed's last success (`sync_core::reval`),
-//! so a missed night loses nobody. A send that fails part-way fails the run, and its retry sends
-//! everything again: consumers are told messages may repeat (README).
+//! TIS's RabbitMQ, where TCS reads them, or to an SQS queue. A run covers every date since the
+//! feed's last success (`sync_core::reval`), so a missed night loses nobody. A send that fails
+//! part-way fails the run, and its retry sends everything again: consumers are told messages may
+//! repeat (README).
 
 use chrono::NaiveDate;
 use serde_json::json;

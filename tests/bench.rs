@@ -36,6 +36,10 @@ fn a_small_scale_benchmark_run_completes_and_writes_its_report() {
         assert!(job["reader_polls"].as_u64().unwrap() > 0, "{job}");
         assert_eq!(job["reader_min_rows"].as_u64(), job["rows"].as_u64(), "{job}");
     }
+    // Every function, the one binary told which it is, started and asked for its first event.
+    for function in report["functions"].as_array().unwrap() {
+        assert!(function["init_ms"].as_u64().is_some(), "{function}");
+    }
     let indexes = report["indexes"].as_array().unwrap();
     assert_eq!(indexes[0]["job"], "person-elasticsearch-sync");
     // A document per person TCS's person query selects: those with contact details.

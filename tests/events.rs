@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use integration_tests::template::{self, binary, events, functions, to_json};
+use integration_tests::template::{self, events, function_name, functions, to_json};
 use integration_tests::{aws, date, TestDb};
 use serde_json::{json, Value};
 use shared::events::EventPublisher;
@@ -31,7 +31,7 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     let mut rules: Vec<(String, Value)> = Vec::new();
     for (_, function) in functions(&template::load()) {
         for (name, rule) in events(&function, "EventBridgeRule") {
-            rules.push((format!("{}.{name}", binary(&function)), to_json(&rule["Properties"]["Pattern"])));
+            rules.push((format!("{}.{name}", function_name(&function)), to_json(&rule["Properties"]["Pattern"])));
         }
     }
     assert_eq!(rules.len(), 8, "the template's follow-up rules");

@@ -5,7 +5,7 @@
 
 use crate::access_matrix;
 
-use integration_tests::template::{self, binary, events, functions, tagged, to_json};
+use integration_tests::template::{self, events, function_name, functions, tagged, to_json};
 use serde_json::json;
 use sync_core::esr::schedule::Dispatch;
 use sync_core::esr::Kind;
@@ -16,7 +16,7 @@ fn job_functions() -> Vec<(JobName, serde_norway::Value)> {
     let template = template::load();
     functions(&template)
         .into_iter()
-        .filter_map(|(_, f)| binary(&f).parse::<JobName>().ok().map(|job| (job, f)))
+        .filter_map(|(_, f)| function_name(&f).parse::<JobName>().ok().map(|job| (job, f)))
         .collect()
 }
 
@@ -127,6 +127,102 @@ fn functions_build_for_graviton_with_cargo_lambda_and_log_json() {
     let globals_env = &globals["Environment"]["Variables"];
     assert!(tagged(&globals_env["DATABASE_SECRET_PREFIX"]).is_some());
     assert!(globals_env.get("DATABASE_URL").is_none());
+}
+
+/// One artifact: every function has the same build definition (SAM builds and links once for
+/// functions whose CodeUri, runtime, architecture, handler and Metadata are equal), runs the
+/// functions crate's one binary, and is told which function it is by `TIS_SYNC_FUNCTION`, the
+/// end of its FunctionName.
+#[test]
+fn every_function_runs_the_one_binary_named_by_its_variable() {
+    let template = template::load();
+    let cargo: toml::Table =
+        toml::from_str(include_str!("../functions/Cargo.toml")).expect("functions/Cargo.toml is TOML");
+    let bins = cargo["bin"].as_array().expect("[[bin]]");
+    assert_eq!(bins.len(), 1, "the functions crate has one binary");
+    let binary = bins[0]["name"].as_str().unwrap();
+    let deployed = functions(&template);
+    let build = &deployed[0].1["Metadata"];
+    assert_eq!(build["BuildProperties"]["Binary"].as_str(), Some(binary));
+    let mut names = Vec::new();
+    for (id, function) in &deployed {
+        assert_eq!(&function["Metadata"], build, "{id} builds as every other function does");
+        for shared in ["CodeUri", "Runtime", "Architectures", "Handler"] {
+            assert!(function["Properties"].get(shared).is_none(), "{id} sets {shared}: Globals has it for all");
+        }
+        let name = function_name(function);
+        let parsed: sync_core::Function = name.parse().unwrap_or_else(|e| panic!("{id}: {e:?}"));
+        let (tag, value) = tagged(&function["Properties"]["FunctionName"]).expect("FunctionName is a !Sub");
+        assert_eq!((tag.as_str(), value.as_str().unwrap()), ("Sub", format!("${{AWS::StackName}}-{parsed}").as_str()));
+        names.push(parsed);
+    }
+    let all: Vec<sync_core::Function> = sync_core::Function::all().collect();
+    assert_eq!(names.len(), all.len());
+    assert!(all.iter().all(|f| names.contains(f)), "every function is deployed once: {names:?}");
+}
+
+/// A value of the template's environment as one deploy resolves it: a parameter's default (or a
+/// stand-in), a resource's name, `!If` by `conditions`, `AWS::NoValue` as absent.
+fn resolve(template: &serde_norway::Value, value: &serde_norway::Value, conditions: &[(&str, bool)]) -> Option<String> {
+    let Some((tag, inner)) = tagged(value) else {
+        return Some(value.as_str().map(str::to_string).unwrap_or_else(|| format!("{value:?}")));
+    };
+    match (tag.as_str(), inner.as_str()) {
+        ("Ref", Some("AWS::NoValue")) => None,
+        ("Ref", Some(name)) => Some(
+            template["Parameters"][name]["Default"]
+                .as_str()
+                .filter(|d| !d.is_empty())
+                .unwrap_or("resolved")
+                .to_string(),
+        ),
+        ("If", _) => {
+            let condition = inner[0].as_str().unwrap();
+            let (_, holds) = conditions.iter().find(|(c, _)| *c == condition).unwrap_or_else(|| panic!("{condition}"));
+            resolve(template, &inner[if *holds { 1 } else { 2 }], conditions)
+        }
+        _ => Some("resolved".into()),
+    }
+}
+
+/// Each function's settings are checked at init (`Settings::check_for`): the environment the
+/// template gives each one (Globals' and its own) is enough for it to start, with the feeds
+/// sending to either target.
+#[test]
+fn every_function_starts_with_the_settings_the_template_gives_it() {
+    let template = template::load();
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap().clone();
+    for target in
+        [[("RevalToBroker", true), ("RevalToQueue", false)], [("RevalToBroker", false), ("RevalToQueue", true)]]
+    {
+        let conditions = [target[0], target[1], ("CreateRevalQueue", target[1].1)];
+        for (id, function) in functions(&template) {
+            let mut variables = globals.clone();
+            if let Some(own) = function["Properties"]["Environment"]["Variables"].as_mapping() {
+                variables.extend(own.clone());
+            }
+            let environment: std::collections::HashMap<String, String> = variables
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), resolve(&template, v, &conditions)?)))
+                .collect();
+            let settings = shared::config::Settings::from_lookup(|name| environment.get(name).cloned())
+                .unwrap_or_else(|e| panic!("{id} ({target:?}): {e}"));
+            let function = shared::config::deployed_function(|name| environment.get(name).cloned()).unwrap();
+            settings.check_for(function).unwrap_or_else(|e| panic!("{id} ({target:?}): {e}"));
+        }
+    }
+}
+
+/// checkov's CKV_AWS_27 is skipped (infra/checkov.yaml) because it does not recognise
+/// SQS-managed encryption; this holds that every queue has it.
+#[test]
+fn every_queue_is_encrypted_at_rest() {
+    let template = template::load();
+    let queues = template::resources_of_type(&template, "AWS::SQS::Queue");
+    assert!(queues.len() >= 6, "{}", queues.len());
+    for (id, queue) in queues {
+        assert_eq!(queue["Properties"]["SqsManagedSseEnabled"].as_bool(), Some(true), "{id}");
+    }
 }
 
 fn resource(name: &str) -> serde_norway::Value {
@@ -532,7 +628,7 @@ fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
     ] {
         let definition = resource(function);
         assert_eq!(definition["Condition"].as_str(), Some("RevalEnabled"), "{function}");
-        assert_eq!(binary(&definition), job.as_str());
+        assert_eq!(function_name(&definition), job.as_str());
         let variables = &definition["Properties"]["Environment"]["Variables"];
         for (variable, parameter) in
             [("REVAL_BROKER_URL", "RevalBrokerUrl"), ("REVAL_BROKER_SECRET", "RevalBrokerSecretName")]
@@ -693,7 +789,7 @@ fn every_functions_timeout_is_the_one_core_judges_it_by() {
     let deployed = functions(&template);
     assert_eq!(deployed.len(), sync_core::Function::all().count());
     for (id, function) in deployed {
-        let name: sync_core::Function = binary(&function).parse().unwrap();
+        let name: sync_core::Function = function_name(&function).parse().unwrap();
         let timeout = function["Properties"]["Timeout"].as_u64().unwrap_or(global);
         assert_eq!(timeout, name.timeout().as_secs(), "{id}");
     }

@@ -783,25 +783,26 @@ async fn watch_as_reader(db: Database, count: &'static str, stop: Arc<AtomicBool
     Ok((fewest, polls))
 }
 
-/// Each function: its arm64 release artifact as `sam deploy` uploads it (if `make package` built
-/// it: target/sam/zip) and its init time, from process start to its first request for an event
-/// (measured on this machine's own build: the arm64 binary does not run here).
+/// Each function: the arm64 release artifact `sam deploy` uploads (the one binary every function
+/// runs, if `make package` built it: target/sam/zip) and its init time, from process start to
+/// its first request for an event (measured on this machine's own build: the arm64 binary does
+/// not run here).
 fn functions(bin: &Path, database_url: &str) -> Result<Vec<Value>> {
     let root = bin.parent().and_then(Path::parent).context("workspace root")?;
+    let zipped = std::fs::metadata(root.join("target/sam/zip/tis-sync-lambda.zip")).ok().map(|m| m.len());
+    let mut functions: Vec<sync_core::Function> = sync_core::Function::all().collect();
+    functions.sort_by_key(|f| f.name());
     let mut out = Vec::new();
-    let mut names: Vec<&str> = sync_core::Function::all().map(|f| f.name()).collect();
-    names.sort();
-    for name in names {
-        let zip = root.join("target/sam/zip").join(format!("{name}.zip"));
-        let zipped = std::fs::metadata(&zip).ok().map(|m| m.len());
-        let init_ms = init_time(&bin.join(name), database_url).ok();
-        out.push(json!({"function": name, "arm64_zip_bytes": zipped, "init_ms": init_ms}));
+    for function in functions {
+        let init_ms = init_time(&bin.join("tis-sync-lambda"), function, database_url).ok();
+        out.push(json!({"function": function.name(), "arm64_zip_bytes": zipped, "init_ms": init_ms}));
     }
     Ok(out)
 }
 
-/// Median of 5 starts: the time until the binary asks the runtime API for its first event.
-fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
+/// Median of 5 starts: the time until the binary, as `function` with every setting the template
+/// gives it (endpoints that are never reached at init), asks the runtime API for its first event.
+fn init_time(binary: &Path, function: sync_core::Function, database_url: &str) -> Result<u64> {
     let mut times = Vec::new();
     for _ in 0..5 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -809,6 +810,7 @@ fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
         let address = listener.local_addr()?;
         let start = Instant::now();
         let mut child = Command::new(binary)
+            .env(sync_core::function::FUNCTION_VARIABLE, function.name())
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -818,8 +820,12 @@ fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
             .env("AWS_SECRET_ACCESS_KEY", "bench")
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .env("DATABASE_URL", database_url)
+            .env("EVENT_BUS_NAME", "bench")
+            .env("OPENSEARCH_URL", "http://127.0.0.1:9")
+            .env("REVAL_QUEUE_URL", "http://127.0.0.1:9/reval")
             .env("ESR_EXPORT_BUCKET", "bench")
             .env("ESR_COMMAND_QUEUE_URL", "http://127.0.0.1:9/queue")
+            .env("ESR_COMMAND_DLQ_URL", "http://127.0.0.1:9/dlq")
             .env("JOB_FUNCTION_PREFIX", "bench-")
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -835,7 +841,7 @@ fn init_time(binary: &Path, database_url: &str) -> Result<u64> {
         let _ = child.wait();
         match first_request {
             Ok(Ok(at)) => times.push((at - start).as_millis() as u64),
-            _ => bail!("{} never asked for an event", binary.display()),
+            _ => bail!("{} as {function} never asked for an event", binary.display()),
         }
     }
     Ok(median(&times))

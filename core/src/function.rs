@@ -3,6 +3,10 @@
 
 use crate::job::JobName;
 
+/// The environment variable template.yaml sets on each function to its name: every function
+/// runs the one binary, which reads this at init to know which function it is.
+pub const FUNCTION_VARIABLE: &str = "TIS_SYNC_FUNCTION";
+
 /// A function of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {

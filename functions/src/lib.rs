@@ -1,12 +1,13 @@
-//! The Lambda side of every function: what each binary in `src/bin` builds at init and the
-//! handler it answers each event with. The handlers parse the event and hand it to the library
-//! (`shared`); the library knows nothing of Lambda.
+//! The Lambda side of every function: what the one binary (src/main.rs) builds at init and the
+//! handler each function answers its events with. The handlers parse the event and hand it to
+//! the library (`shared`); the library knows nothing of Lambda.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use shared::config::Settings;
 use shared::context::Context;
 use shared::db::Database;
 use shared::deadline::Deadline;
@@ -26,11 +27,15 @@ use sync_core::JobName;
 
 pub mod sqs_batch;
 
-/// What every function does first: telemetry, then its dependencies, reaching the database as
-/// its own role.
-pub async fn init(function: Function) -> Result<Context, Error> {
+/// What every function does first: telemetry; which function it is (`TIS_SYNC_FUNCTION`); its
+/// settings, refused now if one it needs is missing; then its dependencies, reaching the
+/// database as its own role.
+pub async fn init() -> Result<(Function, Context), Error> {
     shared::telemetry::init_lambda();
-    Context::from_env(Some(function)).await
+    let function = shared::config::deployed_function(shared::config::environment)?;
+    let settings = Settings::from_env()?;
+    settings.check_for(function)?;
+    Ok((function, Context::new(settings, Some(function)).await?))
 }
 
 /// A handler's error as Lambda reports it: `errorType` names the kind (what alarms and the

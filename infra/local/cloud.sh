@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local cloud: template.yaml deployed to the local AWS emulator, its functions run by
-# `cargo lambda watch` from this workspace, against local Postgres, OpenSearch and RabbitMQ.
+# The local cloud: template.yaml deployed to the local AWS emulator, each of its functions run by
+# a `cargo lambda watch` of its own from this workspace (the one binary, told which function it
+# is), against local Postgres, OpenSearch and RabbitMQ.
 #
 #   cloud.sh up [demo|test]    start everything, deploy, write <state>/cloud.env
 #   cloud.sh down [demo|test]  stop what `up` started (by PID)
@@ -31,10 +32,6 @@ stop() {
   done
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 if [[ $action == down ]]; then
   stop
   exit 0
@@ -59,7 +56,6 @@ quietly migrate env DATABASE_URL="$database_url" RUST_LOG=warn "$root/target/deb
 aws_url=$("$here/ministack.sh" ministack)
 opensearch_url=$("$here/osmem.sh")
 broker_url=$("$here/rabbitmq.sh" up)
-watch_port=$(free_port)
 parameters=()
 # Empty: the template's default (the watchdog then assumes the same default).
 app_files_schedule=""
@@ -71,7 +67,7 @@ parameters+=(--parameter "RevalFeedTarget=rabbitmq" --parameter "RevalBrokerUrl=
   --parameter "RevalBrokerSecretName=$broker_secret")
 "$root/target/debug/template-json" > "$state/template.json"
 "$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
-  --watch "http://127.0.0.1:$watch_port" \
+  --watchers "$state/watchers" \
   --template "$state/template.json" --out "$state/outputs.json" \
   --processed "$state/processed-template.json" "${parameters[@]}"
 
@@ -119,15 +115,23 @@ ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 RUST_LOG="info"
 ENV
 
+# One watcher per function, as Lambda gives each function environments of its own: each runs
+# the one binary with the function's TIS_SYNC_FUNCTION, on the port deploy.py proxied it to.
 # Not DATABASE_URL from the caller's environment (make exports it for the CLI): it would win
-# over the secret.
-env -u DATABASE_URL setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet -A 127.0.0.1 -P "$watch_port" \
-  --env-file "$state/functions.env" > "$state/functions.log" 2>&1 < /dev/null &
-echo $! > "$state/watch.pid"
-for _ in $(seq 1 100); do
-  (echo > "/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null && break
-  sleep 0.1
-done
+# over the secret. Source changes are not rebuilt: cloud.sh builds before it starts them.
+: > "$state/functions.log"
+while read -r function watch_port binary; do
+  env -u DATABASE_URL setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet --ignore-changes \
+    -A 127.0.0.1 -P "$watch_port" --env-file "$state/functions.env" --env-var "TIS_SYNC_FUNCTION=$function" \
+    >> "$state/functions.log" 2>&1 < /dev/null &
+  echo $! > "$state/watch-$function.pid"
+done < "$state/watchers"
+while read -r _ watch_port _; do
+  for _ in $(seq 1 100); do
+    (echo > "/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null && break
+    sleep 0.1
+  done
+done < "$state/watchers"
 
 # Everything a client of this cloud needs, in one file; clients (the CLI, the tests) reach the
 # database by URL.
@@ -135,7 +139,6 @@ done
   sed 's/^/export /' "$state/functions.env"
   echo "export DATABASE_URL=\"$database_url\""
   echo "export TIS_SYNC_MINISTACK_URL=\"$aws_url\""
-  echo "export TIS_SYNC_WATCH_URL=\"http://127.0.0.1:$watch_port\""
   echo "export TIS_SYNC_STACK=\"$stack\""
   echo "export TIS_SYNC_BROKER_ADDRESS=\"$(sed -E 's|^amqps://([^/]*)/.*|\1|' <<< "$broker_url")\""
   echo "export TIS_SYNC_OUTPUTS=\"$state/outputs.json\""

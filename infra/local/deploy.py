@@ -5,16 +5,20 @@ the project parses template.yaml with one YAML parser. Two local adjustments, ma
 and never in template.yaml (docs/local-stack.md):
   - CodeUri becomes an s3:// URI of a placeholder zip in the emulator's S3;
   - each function gets MINISTACK_LAMBDA_PROXY_URL, so the emulator forwards its invocations to
-    `cargo lambda watch`, which runs the real binary named in Metadata.BuildProperties.Binary.
+    a `cargo lambda watch` of its own, which runs the real binary named in
+    Metadata.BuildProperties.Binary with the function's TIS_SYNC_FUNCTION (as Lambda runs each
+    function in environments of its own).
 
-Usage: deploy.py --template TEMPLATE.json --endpoint URL --stack NAME --watch URL --out FILE
+Usage: deploy.py --template TEMPLATE.json --endpoint URL --stack NAME --watchers FILE --out FILE
                  --processed FILE [--parameter KEY=VALUE ...]
-Writes the stack's outputs as JSON to --out, and the template as deployed (after the SAM
-transform) to --processed. The functions' database secrets are `tis-sync logins`' to write.
+--watchers is written: a line "FUNCTION PORT BINARY" per function, the port its watcher is to
+listen on. Writes the stack's outputs as JSON to --out, and the template as deployed (after the
+SAM transform) to --processed. The functions' database secrets are `tis-sync logins`' to write.
 """
 import argparse
 import io
 import json
+import socket
 import sys
 import time
 import zipfile
@@ -44,17 +48,27 @@ def placeholder_code(endpoint):
     return f"s3://{CODE_BUCKET}/placeholder.zip"
 
 
-def local_copy(template_path, code_uri, watch_url):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_copy(template_path, code_uri):
+    """The template to deploy, and each function's watcher: (function, port, binary)."""
     with open(template_path) as f:
         template = json.load(f)
     template["Globals"]["Function"]["CodeUri"] = code_uri
+    watchers = []
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
-        variables = resource["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
-        variables["MINISTACK_LAMBDA_PROXY_URL"] = f"{watch_url}/2015-03-31/functions/{binary}/invocations"
-    return template
+        variables = resource["Properties"]["Environment"]["Variables"]
+        port = free_port()
+        watchers.append((variables["TIS_SYNC_FUNCTION"], port, binary))
+        variables["MINISTACK_LAMBDA_PROXY_URL"] = f"http://127.0.0.1:{port}/2015-03-31/functions/{binary}/invocations"
+    return template, watchers
 
 
 def deploy(endpoint, stack, template, parameters):
@@ -98,7 +112,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--stack", required=True)
-    parser.add_argument("--watch", required=True, help="cargo lambda watch's base URL")
+    parser.add_argument("--watchers", required=True, help="where to write each function's watcher port")
     parser.add_argument("--template", required=True, help="template.yaml as CloudFormation JSON (template-json)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--processed", required=True, help="where to write the processed template (JSON)")
@@ -116,7 +130,9 @@ def main():
         "OpenSearchDomainName": "local",
     }
     parameters.update(dict(p.split("=", 1) for p in args.parameter))
-    template = local_copy(args.template, placeholder_code(args.endpoint), args.watch)
+    template, watchers = local_copy(args.template, placeholder_code(args.endpoint))
+    with open(args.watchers, "w") as f:
+        f.writelines(f"{function} {port} {binary}\n" for function, port, binary in watchers)
     outputs = deploy(args.endpoint, args.stack, template, parameters)
     with open(args.out, "w") as f:
         json.dump(outputs, f, indent=1)

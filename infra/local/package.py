@@ -1,6 +1,7 @@
 """Reads what `sam package` uploaded (its JSON output template names each function's zip in the
-bucket), saves each zip as ZIP_DIR/<binary>.zip and prints its size and its bootstrap's. Fails if
-a zip is over 10 MB or a function has no uploaded zip.
+bucket), checks that every function deploys the one artifact (the same zip of the one binary),
+saves it as ZIP_DIR/<binary>.zip and prints its size and its bootstrap's. Fails if the zip is
+over 10 MB, a function has no uploaded zip, or two functions deploy different ones.
 
 Run with the pinned aws-sam-cli's Python (boto3 comes with it):
     package.py PACKAGED_TEMPLATE BUILD_DIR ZIP_DIR    (AWS_ENDPOINT_URL names the bucket's S3)
@@ -12,7 +13,7 @@ import sys
 import boto3
 
 MB = 1024 * 1024  # binary megabytes, as the benchmark reports them and Lambda counts memory
-LIMIT_BYTES = 10 * MB  # docs/performance.md: each bootstrap <= 10 MB zipped
+LIMIT_BYTES = 10 * MB  # docs/performance.md: the bootstrap <= 10 MB zipped
 
 
 def main(packaged_template: str, build_dir: str, zip_dir: str) -> int:
@@ -26,25 +27,28 @@ def main(packaged_template: str, build_dir: str, zip_dir: str) -> int:
     if not functions:
         print("error: the packaged template has no functions", file=sys.stderr)
         return 1
-    s3 = boto3.client("s3")
-    os.makedirs(zip_dir, exist_ok=True)
-    over = []
+    artifacts = {}
     for logical_id, resource in sorted(functions.items()):
-        binary = resource["Metadata"]["BuildProperties"]["Binary"]
         code_uri = resource["Properties"].get("CodeUri", "")
         if not code_uri.startswith("s3://"):
             print(f"error: {logical_id}'s CodeUri is {code_uri!r}, not an uploaded zip", file=sys.stderr)
             return 1
-        bucket, key = code_uri[len("s3://"):].split("/", 1)
-        zipped = os.path.join(zip_dir, f"{binary}.zip")
-        s3.download_file(bucket, key, zipped)
-        size = os.path.getsize(zipped)
-        unzipped = os.path.getsize(os.path.join(build_dir, logical_id, "bootstrap"))
-        print(f"{binary:<40} {unzipped / MB:6.1f} MB bootstrap {size / MB:6.1f} MB zipped")
-        if size > LIMIT_BYTES:
-            over.append(binary)
-    if over:
-        print(f"error: over 10 MB zipped: {', '.join(over)}", file=sys.stderr)
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        artifacts.setdefault((binary, code_uri), []).append(logical_id)
+    if len(artifacts) != 1:
+        found = "; ".join(f"{uri} ({', '.join(ids)})" for (_, uri), ids in artifacts.items())
+        print(f"error: the functions deploy {len(artifacts)} artifacts, not one: {found}", file=sys.stderr)
+        return 1
+    [((binary, code_uri), logical_ids)] = artifacts.items()
+    bucket, key = code_uri[len("s3://"):].split("/", 1)
+    os.makedirs(zip_dir, exist_ok=True)
+    zipped = os.path.join(zip_dir, f"{binary}.zip")
+    boto3.client("s3").download_file(bucket, key, zipped)
+    size = os.path.getsize(zipped)
+    unzipped = os.path.getsize(os.path.join(build_dir, logical_ids[0], "bootstrap"))
+    print(f"{binary} (all {len(logical_ids)} functions): {unzipped / MB:.1f} MB bootstrap, {size / MB:.1f} MB zipped")
+    if size > LIMIT_BYTES:
+        print(f"error: {binary} is over 10 MB zipped", file=sys.stderr)
         return 1
     return 0
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make package`: what an infra engineer deploying template.yaml runs. The pinned aws-sam-cli
-# validates the template (`sam validate --lint`), builds every function with its own BuildMethod
-# (rust-cargolambda: cargo lambda build --release --arm64, cross-compiled with zig, no Docker)
-# into target/sam/build, and packages them (`sam package`: each artifact zipped and uploaded, as
-# `sam deploy` does) into a bucket of the local AWS emulator, since no AWS account is at hand.
-# The zips it uploaded are saved as target/sam/zip/<binary>.zip, where the benchmark reads sizes.
+# validates the template (`sam validate --lint`), builds the one binary every function runs
+# (rust-cargolambda: cargo lambda build --release --arm64, cross-compiled with zig, no Docker;
+# SAM builds functions with equal build definitions once) into target/sam/build, and packages
+# it (`sam package`: zipped and uploaded, as `sam deploy` does) into a bucket of the local AWS
+# emulator, since no AWS account is at hand. The zip is saved as
+# target/sam/zip/tis-sync-lambda.zip, where the benchmark reads its size.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

@@ -2,7 +2,76 @@
 //! malformed setting fails init with a message naming the variable.
 
 use crate::error::{Error, Result};
+use sync_core::function::FUNCTION_VARIABLE;
 use sync_core::{reval, search_index, Function, JobName};
+
+/// A setting from the environment; set but blank is unset.
+pub fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The function this process is: `TIS_SYNC_FUNCTION`, which template.yaml sets on each function
+/// to its name. Unset or unknown, the binary refuses to start, naming the variable.
+pub fn deployed_function(var: impl Fn(&str) -> Option<String>) -> Result<Function> {
+    let name = var(FUNCTION_VARIABLE).ok_or_else(|| {
+        Error::Config(format!("{FUNCTION_VARIABLE} is not set (template.yaml names each function's handler with it)"))
+    })?;
+    name.parse().map_err(|e: sync_core::InvalidInput| Error::Config(format!("{FUNCTION_VARIABLE}: {}", e.0)))
+}
+
+/// A setting a deployed function cannot work without, beyond the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    EventBus,
+    SearchServer,
+    RevalTarget,
+    CommandQueue,
+    ExportBucket,
+    CommandDeadLetterQueue,
+    JobFunctionPrefix,
+}
+
+impl Need {
+    /// What `function` needs, as template.yaml deploys it.
+    fn of(function: Function) -> Vec<Need> {
+        match function {
+            Function::Job(job) if reval::FEEDS.contains(&job) => vec![Need::EventBus, Need::RevalTarget],
+            Function::Job(JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync) => {
+                vec![Need::EventBus, Need::SearchServer]
+            }
+            Function::Job(_) => vec![Need::EventBus],
+            Function::EsrExportDispatch => vec![Need::CommandQueue],
+            Function::EsrExport => vec![Need::EventBus, Need::ExportBucket],
+            Function::SyncWatchdog => vec![Need::EventBus, Need::JobFunctionPrefix],
+            Function::SyncStatus => vec![Need::CommandDeadLetterQueue, Need::SearchServer],
+            Function::EsrIntake | Function::SyncMigrate => vec![],
+        }
+    }
+
+    fn met(self, settings: &Settings) -> bool {
+        match self {
+            Need::EventBus => settings.event_bus.is_some(),
+            Need::SearchServer => settings.opensearch_domain_name.is_some() || settings.opensearch_url.is_some(),
+            Need::RevalTarget => settings.reval_target.is_some(),
+            Need::CommandQueue => settings.esr_command_queue_url.is_some(),
+            Need::ExportBucket => settings.esr_export_bucket.is_some(),
+            Need::CommandDeadLetterQueue => settings.esr_command_dlq_url.is_some(),
+            Need::JobFunctionPrefix => settings.job_function_prefix.is_some(),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Need::EventBus => "EVENT_BUS_NAME (where its events go: Job Succeeded starts the follow-ups)",
+            Need::SearchServer => "OPENSEARCH_DOMAIN_NAME or OPENSEARCH_URL (the search server)",
+            Need::RevalTarget => "REVAL_BROKER_URL or REVAL_QUEUE_URL (where the revalidation feed goes)",
+            Need::CommandQueue => "ESR_COMMAND_QUEUE_URL (where export commands are sent)",
+            Need::ExportBucket => "ESR_EXPORT_BUCKET (where ESR files are written)",
+            Need::CommandDeadLetterQueue => "ESR_COMMAND_DLQ_URL (the export commands' dead-letter queue)",
+            Need::JobFunctionPrefix => "JOB_FUNCTION_PREFIX (the job functions' name prefix, to start them)",
+        }
+    }
+}
 
 /// Where one process reaches the database.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +167,7 @@ fn alias(var: &impl Fn(&str) -> Option<String>, setting: &str, default: &str) ->
 
 impl Settings {
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(environment)
     }
 
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
@@ -139,6 +208,17 @@ impl Settings {
             },
             job_function_prefix: var("JOB_FUNCTION_PREFIX"),
         })
+    }
+
+    /// Refuses `function` a start without every setting it needs, naming each one missing: a
+    /// deployed function fails at init, not at its first run.
+    pub fn check_for(&self, function: Function) -> Result<()> {
+        let missing: Vec<&str> =
+            Need::of(function).into_iter().filter(|need| !need.met(self)).map(Need::describe).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Config(format!("{function} cannot start without {}", missing.join("; "))))
     }
 
     /// Where `function` reaches the database; `None` is the CLI, which has no secret of its own.
@@ -184,6 +264,56 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_binary_is_the_function_its_variable_names_and_refuses_any_other() {
+        let lookup =
+            |value: Option<&'static str>| move |name: &str| (name == FUNCTION_VARIABLE).then_some(value?.to_string());
+        assert_eq!(deployed_function(lookup(Some("esr-intake"))).unwrap(), Function::EsrIntake);
+        assert_eq!(
+            deployed_function(lookup(Some("person-owner-rebuild"))).unwrap(),
+            Function::Job(JobName::PersonOwnerRebuild)
+        );
+        let unknown = deployed_function(lookup(Some("esr-exporter"))).unwrap_err().to_string();
+        assert!(unknown.contains("TIS_SYNC_FUNCTION") && unknown.contains("'esr-exporter'"), "{unknown}");
+        assert!(unknown.contains("esr-export,"), "the known names are listed: {unknown}");
+        let unset = deployed_function(lookup(None)).unwrap_err().to_string();
+        assert!(unset.contains("TIS_SYNC_FUNCTION is not set"), "{unset}");
+    }
+
+    #[test]
+    fn each_function_refuses_to_start_without_what_it_needs_naming_it() {
+        let bare = settings(&[("DATABASE_URL", "postgres://h/db")]).unwrap();
+        for function in [Function::EsrIntake, Function::SyncMigrate] {
+            bare.check_for(function).unwrap();
+        }
+        let feed = bare.check_for(Function::Job(JobName::RevalCurrentPmSync)).unwrap_err().to_string();
+        assert!(feed.contains("reval-current-pm-sync cannot start without EVENT_BUS_NAME"), "{feed}");
+        assert!(feed.contains("REVAL_BROKER_URL or REVAL_QUEUE_URL"), "{feed}");
+        let index = bare.check_for(Function::Job(JobName::PostElasticsearchSync)).unwrap_err().to_string();
+        assert!(index.contains("OPENSEARCH_DOMAIN_NAME or OPENSEARCH_URL"), "{index}");
+        let watchdog = bare.check_for(Function::SyncWatchdog).unwrap_err().to_string();
+        assert!(watchdog.contains("JOB_FUNCTION_PREFIX"), "{watchdog}");
+        assert!(bare.check_for(Function::EsrExport).unwrap_err().to_string().contains("ESR_EXPORT_BUCKET"));
+        assert!(bare.check_for(Function::EsrExportDispatch).unwrap_err().to_string().contains("ESR_COMMAND_QUEUE_URL"));
+        assert!(bare.check_for(Function::SyncStatus).unwrap_err().to_string().contains("ESR_COMMAND_DLQ_URL"));
+
+        // As template.yaml deploys them, every function starts.
+        let deployed = settings(&[
+            ("DATABASE_SECRET_PREFIX", "tis-sync/database/"),
+            ("EVENT_BUS_NAME", "tis-sync-jobs"),
+            ("OPENSEARCH_DOMAIN_NAME", "tis-search"),
+            ("REVAL_BROKER_URL", "amqps://mq.example:5671/%2f"),
+            ("ESR_COMMAND_QUEUE_URL", "https://sqs.eu-west-2.amazonaws.com/1/c"),
+            ("ESR_COMMAND_DLQ_URL", "https://sqs.eu-west-2.amazonaws.com/1/d"),
+            ("ESR_EXPORT_BUCKET", "exports"),
+            ("JOB_FUNCTION_PREFIX", "tis-sync-prod-"),
+        ])
+        .unwrap();
+        for function in Function::all() {
+            deployed.check_for(function).unwrap();
+        }
     }
 
     #[test]

@@ -63,16 +63,15 @@ impl Context {
         let feed = match &self.settings.reval_target {
             None => return Ok(None),
             Some(RevalTarget::Queue { url }) => {
-                let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
-                RevalFeed::Queue(Queue::new(aws_sdk_sqs::Client::new(aws), url.clone()))
+                RevalFeed::Queue(Queue::new(aws_sdk_sqs::Client::new(self.aws()?), url.clone()))
             }
             Some(RevalTarget::Broker { url, secret, ca_file, exchange, routing_key }) => {
-                let login = secret.as_ref().map(|id| BrokerSecret {
-                    client: aws_sdk_secretsmanager::Client::new(
-                        self.aws.as_ref().expect("AWS configuration is loaded when a secret is set"),
-                    ),
-                    id: id.clone(),
-                });
+                let login = match secret {
+                    Some(id) => {
+                        Some(BrokerSecret { client: aws_sdk_secretsmanager::Client::new(self.aws()?), id: id.clone() })
+                    }
+                    None => None,
+                };
                 let broker = Broker::new(url, login, ca_file.as_deref(), exchange.clone(), routing_key.clone())?;
                 RevalFeed::Broker(Box::new(broker))
             }
@@ -86,7 +85,7 @@ impl Context {
     pub async fn search(&self) -> Result<Option<Search>> {
         let (index, domain) = match (&self.settings.opensearch_domain_name, &self.settings.opensearch_url) {
             (Some(name), _) => {
-                let aws = self.aws.as_ref().expect("AWS configuration is loaded when a domain is set");
+                let aws = self.aws()?;
                 let domain = SearchDomain::new(aws, name.clone());
                 let url = domain.url().await?;
                 tracing::info!(domain = %name, endpoint = %url, "the search domain's endpoint, from its control plane");
@@ -111,7 +110,7 @@ impl Context {
     pub fn exporter(&self) -> Result<Exporter> {
         let bucket =
             self.require(&self.settings.esr_export_bucket, "ESR_EXPORT_BUCKET", "the bucket ESR files are written to")?;
-        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a bucket is set");
+        let aws = self.aws()?;
         // Path-style addressing works with every S3 endpoint, AWS's and a local one alike.
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build());
         let store = FileStore::new(s3, bucket, self.settings.esr_export_prefix.clone());
@@ -121,7 +120,7 @@ impl Context {
     pub fn dispatcher(&self) -> Result<Dispatcher> {
         let queue =
             self.require(&self.settings.esr_command_queue_url, "ESR_COMMAND_QUEUE_URL", "the export command queue")?;
-        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a queue is set");
+        let aws = self.aws()?;
         Ok(Dispatcher::new(self.database.clone(), aws_sdk_sqs::Client::new(aws), queue))
     }
 
@@ -129,7 +128,7 @@ impl Context {
     pub fn function_invoker(&self) -> Result<InvokeFunction> {
         let prefix =
             self.require(&self.settings.job_function_prefix, "JOB_FUNCTION_PREFIX", "the job functions' name prefix")?;
-        let aws = self.aws.as_ref().expect("AWS configuration is loaded when a prefix is set");
+        let aws = self.aws()?;
         Ok(InvokeFunction::new(aws_sdk_lambda::Client::new(aws), prefix))
     }
 
@@ -148,6 +147,13 @@ impl Context {
             (Some(url), Some(aws)) => Ok(Some(crate::status::queue_depth(&aws_sdk_sqs::Client::new(aws), url).await?)),
             _ => Ok(None),
         }
+    }
+
+    /// The AWS configuration, loaded when a setting names an AWS resource (`needs_aws`).
+    fn aws(&self) -> Result<&aws_config::SdkConfig> {
+        self.aws
+            .as_ref()
+            .ok_or_else(|| Error::Config("no setting names an AWS resource, so AWS is not configured".into()))
     }
 
     fn require(&self, value: &Option<String>, variable: &str, what: &str) -> Result<String> {

@@ -283,9 +283,13 @@ pub mod template {
             .collect()
     }
 
-    /// The binary a function runs (its job name for job functions).
-    pub fn binary(function: &Value) -> String {
-        function["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_string()
+    /// The function a definition deploys, by the name its `TIS_SYNC_FUNCTION` gives the one
+    /// binary (its job name for job functions).
+    pub fn function_name(function: &Value) -> String {
+        function["Properties"]["Environment"]["Variables"][sync_core::function::FUNCTION_VARIABLE]
+            .as_str()
+            .expect("TIS_SYNC_FUNCTION")
+            .to_string()
     }
 
     /// `(event name, event)` of a function, of the given type.

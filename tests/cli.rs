@@ -233,6 +233,27 @@ async fn the_graph_command_prints_the_job_graph_without_a_database() {
     }
 }
 
+/// Every table of what follows what (RUNBOOK.md's, docs/jobs.md's) is `tis-sync graph --format
+/// markdown`, verbatim, under its marker.
+#[test]
+fn every_table_of_the_jobs_is_the_graph_commands_output() {
+    let (out, table, stderr) = run(tis_sync().args(["graph", "--format", "markdown"]).env_remove("DATABASE_URL"));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(table.lines().count(), sync_core::graph::GRAPH.len() + 2, "a header, its rule and a row per job");
+    let marker = "<!-- tis-sync graph --format markdown -->\n";
+    for document in ["RUNBOOK.md", "docs/jobs.md"] {
+        let text = std::fs::read_to_string(format!("{}/../{document}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let start =
+            text.find(marker).unwrap_or_else(|| panic!("{document} marks its table of the jobs")) + marker.len();
+        let held: String =
+            text[start..].lines().take_while(|line| line.starts_with('|')).map(|line| format!("{line}\n")).collect();
+        assert_eq!(
+            held, table,
+            "{document}'s table is out of date: paste `tis-sync graph --format markdown` under the marker"
+        );
+    }
+}
+
 /// The README's diagram of the job graph is `tis-sync graph --format mermaid`, verbatim, and the
 /// DOT form draws the same graph.
 #[test]
@@ -254,7 +275,7 @@ fn the_readme_diagram_is_the_graph_commands_output() {
     assert_eq!(dot.matches(" -> ").count(), edges + sync_core::graph::heads().len(), "{dot}");
 }
 
-/// The cutover step (README runbook, "Cutover from the Java service"): the file numbers continue
+/// The cutover step (RUNBOOK.md, "Cutover from the Java service"): the file numbers continue
 /// from the old exporter's counter, once; a number already taken, or a lower one, is refused
 /// with the numbers in the message, and nothing changes.
 #[tokio::test]

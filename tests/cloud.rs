@@ -405,7 +405,7 @@ async fn every_console_event_in_events_replays_through_its_function() {
     assert_eq!((run["status"].as_str(), run["followUps"].as_bool()), (Some("succeeded"), Some(false)), "{run}");
     assert_eq!(run["triggered"], json!([]), "{run}");
 
-    // The envelope a rule delivers, naming a real run of the predecessor (as the README says).
+    // The envelope a rule delivers, naming a real run of the predecessor (as RUNBOOK.md, "Run a job out of schedule", says).
     // Its rule delivers the same envelope first: the replay is then the same delivery, which
     // is answered with the run that took it, never run twice.
     let (error, predecessor) =

@@ -1,11 +1,11 @@
-//! The job graph as a picture (`tis-sync graph --format mermaid|dot`), drawn from
-//! `sync_core::graph` so that it cannot drift from what runs: each schedule (UTC), each edge
-//! (a follow-up starts when its predecessor's run succeeds), each fan-in (a job with several
-//! predecessors waits for all of them, for the same as-of date). The README's diagram is this
-//! output; a test fails when it is not.
+//! The job graph as a picture (`tis-sync graph --format mermaid|dot`) or the runbook's table
+//! (`--format markdown`), drawn from `sync_core::graph` so that it cannot drift from what runs:
+//! each schedule (UTC), each edge (a follow-up starts when its predecessor's run succeeds), each
+//! fan-in (a job with several predecessors waits for all of them, for the same as-of date). The
+//! README's diagram and the runbook's table are this output; a test fails when they are not.
 
 use sync_core::graph::{self, GRAPH};
-use sync_core::JobName;
+use sync_core::{reval, JobName};
 
 fn id(job: JobName) -> String {
     job.as_str().replace('-', "_")
@@ -37,6 +37,30 @@ pub fn mermaid() -> String {
         }
     }
     out
+}
+
+/// What follows what: each job (its function is `<stack>-<job>`), when it is scheduled, and
+/// what its success starts.
+pub fn markdown() -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_MARKDOWN).set_header([
+        "job (function `<stack>-<job>`)",
+        "scheduled",
+        "its success starts",
+    ]);
+    for node in GRAPH {
+        let scheduled = match node.schedule {
+            Some(schedule) => format!("{} UTC", schedule.at),
+            None => "(follow-up)".into(),
+        };
+        let starts = match (node.follow_ups, reval::FEEDS.contains(&node.job)) {
+            ([], true) => "nothing (sends the revalidation feed: RabbitMQ or SQS)".to_string(),
+            ([], false) => "nothing".to_string(),
+            (follow_ups, _) => follow_ups.iter().map(|job| job.as_str()).collect::<Vec<_>>().join(", "),
+        };
+        table.add_row([node.job.to_string(), scheduled, starts]);
+    }
+    format!("{table}\n")
 }
 
 pub fn dot() -> String {

@@ -19,17 +19,34 @@ pub enum Function {
     SyncMigrate,
 }
 
+/// The functions that are not jobs, in the order `Function::all` lists them.
+const NOT_JOBS: [Function; 6] = [
+    Function::EsrExportDispatch,
+    Function::EsrExport,
+    Function::EsrIntake,
+    Function::SyncWatchdog,
+    Function::SyncStatus,
+    Function::SyncMigrate,
+];
+
 impl Function {
     /// Every function: the jobs, then the exporter's three, the watchdog, status and migrate.
+    pub const ALL: [Function; JobName::ALL.len() + NOT_JOBS.len()] = {
+        let mut functions = [Function::SyncMigrate; JobName::ALL.len() + NOT_JOBS.len()];
+        let mut i = 0;
+        while i < JobName::ALL.len() {
+            functions[i] = Function::Job(JobName::ALL[i]);
+            i += 1;
+        }
+        while i < functions.len() {
+            functions[i] = NOT_JOBS[i - JobName::ALL.len()];
+            i += 1;
+        }
+        functions
+    };
+
     pub fn all() -> impl Iterator<Item = Function> {
-        JobName::ALL.into_iter().map(Function::Job).chain([
-            Function::EsrExportDispatch,
-            Function::EsrExport,
-            Function::EsrIntake,
-            Function::SyncWatchdog,
-            Function::SyncStatus,
-            Function::SyncMigrate,
-        ])
+        Function::ALL.into_iter()
     }
 
     pub fn name(self) -> &'static str {
@@ -74,6 +91,18 @@ impl Function {
 impl std::fmt::Display for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The CLI names functions as everything else does (`invoke FUNCTION`).
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Function {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Function::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
     }
 }
 

@@ -3,7 +3,8 @@
 
 /// `vocabulary! { /// docs  pub enum Name ("what") { Variant = "text", ... } }` defines the enum,
 /// `ALL`, `as_str`, `Display`, `FromStr` (an unknown text is an error listing the known ones,
-/// or the message `unknown = |text, known| ...` builds) and serde as that string.
+/// or the message `unknown = |text, known| ...` builds), serde as that string, and (feature
+/// `clap`) clap's `ValueEnum` by the same names, so the CLI parses them with the list in `--help`.
 macro_rules! vocabulary {
     (
         $(#[$meta:meta])*
@@ -45,6 +46,17 @@ macro_rules! vocabulary {
                     $(let message = ($unknown)(text, &known[..]);)?
                     $crate::InvalidInput(message)
                 })
+            }
+        }
+
+        #[cfg(feature = "clap")]
+        impl clap::ValueEnum for $name {
+            fn value_variants<'a>() -> &'a [Self] {
+                &$name::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(clap::builder::PossibleValue::new(self.as_str()))
             }
         }
 

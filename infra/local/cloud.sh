@@ -83,7 +83,7 @@ try:
 except sm.exceptions.ResourceExistsException:
     sm.put_secret_value(SecretId=sys.argv[2], SecretString=login)
 PY
-# Each function's database login and secret, made as in AWS (README, "Apply migrations"). The
+# Each function's database login and secret, made as in AWS (RUNBOOK.md, "Apply migrations"). The
 # environment tells this cloud's logins from the other local cloud's: roles are cluster-wide.
 secret_prefix=tis-sync/database/
 quietly logins env AWS_ENDPOINT_URL="$aws_url" AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \

@@ -31,7 +31,7 @@ pub struct FileNumbers {
     pub next: i64,
 }
 
-/// The cutover from the old exporter (README runbook, "Cutover from the Java service"): the
+/// The cutover from the old exporter (RUNBOOK.md, "Cutover from the Java service"): the
 /// next file of `kind` will carry `next`, continuing the old counter, which ESR checks in
 /// sequence. Refused if a file has taken `next` or a later number already: numbers never go
 /// backwards, and never repeat.

@@ -3,7 +3,7 @@
 //! TIS's RabbitMQ, where TCS reads them, or to an SQS queue. A run covers every date since the
 //! feed's last success (`sync_core::reval`), so a missed night loses nobody. A send that fails
 //! part-way fails the run, and its retry sends everything again: consumers are told messages may
-//! repeat (README).
+//! repeat (RUNBOOK.md, "Run a job out of schedule").
 
 use chrono::NaiveDate;
 use serde_json::json;

@@ -210,12 +210,25 @@ impl<'a> Deployed<'a> {
         target(&self.resource(function)["Properties"]["Role"])
     }
 
-    /// Allow statements of a role's inline policies. A statement there only under a condition
-    /// (`Fn::If` with `AWS::NoValue` otherwise) names its resources `condition: resource`.
+    /// The managed policies of this template (`AWS::IAM::ManagedPolicy`) a role has: their
+    /// grants are the role's, checked as its inline policies are.
+    fn own_managed_policies(&self, role: &Value) -> Vec<Value> {
+        list(&role["Properties"]["ManagedPolicyArns"])
+            .iter()
+            .filter_map(|arn| self.resources.get(&target(arn)))
+            .filter(|policy| policy["Type"] == "AWS::IAM::ManagedPolicy")
+            .map(|policy| policy["Properties"].clone())
+            .collect()
+    }
+
+    /// Allow statements of a role's inline policies and of the template's own managed policies
+    /// it has. A statement there only under a condition (`Fn::If` with `AWS::NoValue`
+    /// otherwise) names its resources `condition: resource`.
     fn statements(&self, role: &str) -> Vec<Value> {
         let Some(role) = self.resources.get(role) else { return vec![] };
         list(&role["Properties"]["Policies"])
-            .iter()
+            .into_iter()
+            .chain(self.own_managed_policies(role))
             .flat_map(|p| list(&p["PolicyDocument"]["Statement"]))
             .map(|s| match s.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
                 Some([condition, then, otherwise]) if target(otherwise) == "AWS::NoValue" => {
@@ -612,7 +625,7 @@ impl<'a> Deployed<'a> {
 
     /// Nothing else is granted: every role grants exactly what the paths expect of it, no
     /// wildcard action or `*` resource on a data service, and no managed policy beyond the
-    /// execution basics.
+    /// execution basics and the template's own (whose grants are the role's, checked here).
     fn check_nothing_else(&mut self) {
         let basics = [
             "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
@@ -624,7 +637,8 @@ impl<'a> Deployed<'a> {
         for (role, definition) in self.of_type("AWS::IAM::Role") {
             for managed in list(&definition["Properties"]["ManagedPolicyArns"]) {
                 let arn = target(&managed);
-                if !basics.contains(&arn.as_str()) {
+                let own = self.resources.get(&arn).is_some_and(|r| r["Type"] == "AWS::IAM::ManagedPolicy");
+                if !basics.contains(&arn.as_str()) && !own {
                     self.problems.push(format!("role {role} has the managed policy {arn}"));
                 }
             }

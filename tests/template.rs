@@ -471,7 +471,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 18] = [
+    let mutations: [(&str, &str, Mutation); 20] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -573,15 +573,24 @@ fn a_mutated_grant_fails_the_access_matrix() {
             resources.remove("PostTrainingBodyTrustFunctionAfterPostEmployingBodyTrustPermission");
         }),
         ("PutEvents without its detail-type condition", "may put events beyond", |t| {
-            let policies =
-                t["Resources"]["PersonOwnerRebuildFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap();
-            for policy in policies {
-                for statement in policy["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
-                    if statement["Action"] == "events:PutEvents" {
-                        statement["Condition"]["StringEquals"].as_object_mut().unwrap().remove("events:detail-type");
-                    }
+            let statements =
+                t["Resources"]["PublishJobEvents"]["Properties"]["PolicyDocument"]["Statement"].as_array_mut().unwrap();
+            for statement in statements {
+                if statement["Action"] == "events:PutEvents" {
+                    statement["Condition"]["StringEquals"].as_object_mut().unwrap().remove("events:detail-type");
                 }
             }
+        }),
+        ("a job function without the job events policy", "does not grant events:PutEvents", |t| {
+            let arns = t["Resources"]["PersonRecordStatusFunctionRole"]["Properties"]["ManagedPolicyArns"]
+                .as_array_mut()
+                .unwrap();
+            arns.retain(|arn| arn != &json!({"Ref": "PublishJobEvents"}));
+        }),
+        ("the job events policy on sync-status", "which no path needs", |t| {
+            let arns =
+                t["Resources"]["SyncStatusFunctionRole"]["Properties"]["ManagedPolicyArns"].as_array_mut().unwrap();
+            arns.push(json!({"Ref": "PublishJobEvents"}));
         }),
         ("the index job may delete any index", "which no path needs", |t| {
             let policies =
@@ -652,8 +661,8 @@ fn the_feeds_are_deployed_with_reval_enabled_only_and_send_where_they_may() {
             assert_eq!(given["!Sub"][1][part]["!Select"][0], index, "{function}: {part} is part {index} of an SQS ARN");
             assert_eq!(given["!Sub"][1][part]["!Select"][1]["!Split"][1]["!Ref"], "RevalQueueArn");
         }
-        let statements: Vec<serde_json::Value> =
-            definition["Properties"]["Policies"][1]["Statement"].as_sequence().unwrap().iter().map(to_json).collect();
+        let own = definition["Properties"]["Policies"].as_sequence().unwrap().iter().find_map(|p| p.get("Statement"));
+        let statements: Vec<serde_json::Value> = own.unwrap().as_sequence().unwrap().iter().map(to_json).collect();
         let send =
             statements.iter().find(|s| s["!If"][1]["Sid"].as_str() == Some("SendToTheRevalidationQueue")).unwrap();
         assert_eq!(send["!If"][0].as_str(), Some("RevalToQueue"), "{function} sends to SQS only when told to");

@@ -112,7 +112,9 @@ impl InProcess for Runner {
                     trigger: Trigger::FollowUp,
                     as_of,
                     follow_ups: true,
-                    delivery_key: after.map(|a| a.delivery_key()),
+                    // Nothing delivers it but this loop, once: it has no delivery to repeat
+                    // (in AWS the rule's event does, and `After::delivery_key` names it).
+                    delivery_key: None,
                     after,
                     correlation_id: Some(correlation_id.clone()),
                     deadline: None,

@@ -2,6 +2,7 @@
 //! handler each function answers its events with. The handlers parse the event and hand it to
 //! the library (`shared`); the library knows nothing of Lambda.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -16,7 +17,7 @@ use shared::error::Error;
 use shared::esr::dispatch::{DispatchRequest, Dispatched, Dispatcher};
 use shared::esr::export::Exporter;
 use shared::esr::intake::{self, IntakeMessage};
-use shared::invocation::JobInput;
+use shared::invocation::{FollowUpEvent, JobInput};
 use shared::ledger::{self, Pause};
 use shared::runner::{RunSummary, Runner};
 use shared::status::SystemStatus;
@@ -91,7 +92,7 @@ pub struct PauseState {
 /// Handles one event: parses it (console, schedule, follow-up, pause or resume) and acts.
 pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) -> Result<JobAnswer, Failure> {
     let (payload, context) = event.into_parts();
-    let input = shared::invocation::parse(job, payload, Utc::now().date_naive()).inspect_err(|e| {
+    let input = job_input(job, payload).inspect_err(|e| {
         tracing::error!(job = %job, request_id = %context.request_id, error = %e, "rejected the event");
     })?;
     let mut request = match input {
@@ -113,6 +114,19 @@ pub async fn handle(runner: &Runner, job: JobName, event: LambdaEvent<Value>) ->
     request.correlation_id.get_or_insert_with(|| context.request_id.clone());
     request.deadline = invocation_deadline(&context);
     Ok(runner.run(request).await.map(JobAnswer::Run)?)
+}
+
+/// A job function's input: a follow-up rule's EventBridge event (read with aws_lambda_events'
+/// type), or a console or schedule input.
+fn job_input(job: JobName, payload: Value) -> Result<JobInput, Error> {
+    if payload.get("detail-type").is_none() {
+        return shared::invocation::parse(job, payload, Utc::now().date_naive());
+    }
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_value(payload).map_err(|e| Error::InvalidInput(format!("EventBridge event: {e}")))?;
+    let event =
+        FollowUpEvent { source: event.source, detail_type: event.detail_type, id: event.id, detail: event.detail };
+    shared::invocation::follow_up(job, event).map(JobInput::Run)
 }
 
 /// The invocation's deadline. Lambda's is always ahead of the invocation it comes with; one

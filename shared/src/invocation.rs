@@ -3,7 +3,9 @@
 //!
 //! - console / manual: `{}` or `{ "asOf": "2024-08-04", "followUps": false }`
 //! - schedule: `{ "trigger": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>" }`
-//! - follow-up: the EventBridge envelope of a predecessor's `Job Succeeded` event
+//! - follow-up: a predecessor's `Job Succeeded` event, as its rule delivers it (the functions
+//!   read EventBridge's envelope with `aws_lambda_events`' type and hand its parts to
+//!   `follow_up`; this library knows nothing of Lambda's event types)
 //! - pause and resume (the console): `{ "pause": "TCS outage until Monday" }`, `{ "resume": true }`
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -60,25 +62,24 @@ struct ScheduleInput {
     follow_ups: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    source: String,
-    #[serde(rename = "detail-type")]
-    detail_type: String,
-    id: Option<String>,
-    detail: Value,
+/// What a follow-up rule delivers, as far as a run needs it: the event's source, detail type,
+/// id and detail.
+#[derive(Debug, Clone)]
+pub struct FollowUpEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub id: Option<String>,
+    pub detail: Value,
 }
 
-/// Parses a function's input for `job`. `today` is the as-of date when none is given.
+/// Parses a function's console or schedule input for `job` (a follow-up's event is
+/// `follow_up`'s). `today` is the as-of date when none is given.
 pub fn parse(job: JobName, input: Value, today: NaiveDate) -> Result<JobInput> {
     let Value::Object(fields) = &input else {
         return Err(Error::InvalidInput(format!(
             "the event must be a JSON object such as {{}} or {{\"asOf\": \"2024-08-04\"}}, got {input}"
         )));
     };
-    if fields.contains_key("detail-type") {
-        return follow_up(job, input).map(JobInput::Run);
-    }
     if fields.get("trigger").and_then(Value::as_str) == Some("schedule") {
         return schedule(job, input, today).map(JobInput::Run);
     }
@@ -172,18 +173,18 @@ fn schedule(job: JobName, input: Value, today: NaiveDate) -> Result<RunRequest> 
     })
 }
 
-fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
-    let envelope: Envelope = serde_json::from_value(input).map_err(|e| invalid("EventBridge event", e))?;
-    if envelope.source != SOURCE || envelope.detail_type != DetailType::JobSucceeded.as_str() {
+/// A follow-up of `job`, started by `event`: only a `Job Succeeded` of this source that asked
+/// for follow-ups.
+pub fn follow_up(job: JobName, event: FollowUpEvent) -> Result<RunRequest> {
+    if event.source != SOURCE || event.detail_type != DetailType::JobSucceeded.as_str() {
         return Err(Error::InvalidInput(format!(
             "a follow-up is started only by a '{}' event from {SOURCE}, got '{}' from {}",
             DetailType::JobSucceeded.as_str(),
-            envelope.detail_type,
-            envelope.source
+            event.detail_type,
+            event.source
         )));
     }
-    let detail: JobEventDetail =
-        serde_json::from_value(envelope.detail).map_err(|e| invalid("the event's detail", e))?;
+    let detail: JobEventDetail = serde_json::from_value(event.detail).map_err(|e| invalid("the event's detail", e))?;
     if !detail.follow_ups {
         return Err(Error::InvalidInput(format!(
             "run {} of {} asked for no follow-ups (followUps: false)",
@@ -200,7 +201,7 @@ fn follow_up(job: JobName, input: Value) -> Result<RunRequest> {
         follow_ups: true,
         delivery_key: Some(after.delivery_key()),
         after: Some(after),
-        correlation_id: detail.correlation_id.or(envelope.id),
+        correlation_id: detail.correlation_id.or(event.id),
         deadline: None,
     })
 }
@@ -338,19 +339,19 @@ mod tests {
     }
 
     #[test]
-    fn follow_up_envelope_carries_the_predecessors_date_and_run() {
-        let envelope = json!({
-            "version": "0", "id": "ev-1", "detail-type": "Job Succeeded", "source": "tis.sync",
-            "account": "123456789012", "time": "2024-08-04T00:06:00Z", "region": "eu-west-2",
-            "resources": [],
-            "detail": {
+    fn a_follow_up_event_carries_the_predecessors_date_and_run() {
+        let event = FollowUpEvent {
+            source: "tis.sync".into(),
+            detail_type: "Job Succeeded".into(),
+            id: Some("ev-1".into()),
+            detail: json!({
                 "job": "person-owner-rebuild", "runId": "6f1c1a52-5a4f-4b8e-9a57-0d7c3e4b1a2f",
                 "trigger": "schedule", "asOf": "2024-08-04", "followUps": true,
                 "startedAt": "2024-08-04T00:05:00Z", "finishedAt": "2024-08-04T00:06:00Z",
                 "durationMs": 60000, "rows": 10, "correlationId": "night-1"
-            }
-        });
-        let request = run_of(envelope);
+            }),
+        };
+        let request = follow_up(JobName::PersonElasticsearchSync, event).unwrap();
         assert_eq!(request.trigger, Trigger::FollowUp);
         assert_eq!(
             request.after,
@@ -387,7 +388,9 @@ mod tests {
     #[test]
     fn non_object_and_foreign_events_are_rejected() {
         assert!(error_of(json!("run")).contains("must be a JSON object"));
-        let error = error_of(json!({"detail-type": "Job Failed", "source": "tis.sync", "detail": {}}));
+        let failed =
+            FollowUpEvent { source: "tis.sync".into(), detail_type: "Job Failed".into(), id: None, detail: json!({}) };
+        let error = follow_up(JobName::PersonElasticsearchSync, failed).unwrap_err().to_string();
         assert!(error.contains("'Job Failed'"), "{error}");
     }
 

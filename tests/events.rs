@@ -48,13 +48,18 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     let c = db.client().await;
     seed::seed(&mut db.client().await.client, 40, 2).await.unwrap();
     let runner = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone()));
-    runner.run(request(PersonOwnerRebuild, true)).await.unwrap();
+    // Each answer says what its run started: its published event's follow-ups, or none.
+    let owner = runner.run(request(PersonOwnerRebuild, true)).await.unwrap();
+    assert_eq!(owner.triggered, vec![PersonElasticsearchSync]);
     runner.run(request(PersonPlacementEmployingBodyTrust, true)).await.unwrap();
-    runner.run(request(PersonPlacementEmployingBodyTrust, false)).await.unwrap();
+    let alone = runner.run(request(PersonPlacementEmployingBodyTrust, false)).await.unwrap();
+    assert_eq!(alone.triggered, vec![]);
     runner.run(request(PersonRecordStatus, true)).await.unwrap();
-    // The CLI runs follow-ups itself: its events must not start them a second time.
+    // The CLI runs follow-ups itself: its events must not start them a second time, and its
+    // answer hands them to the CLI.
     let cli = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone())).following_up_in_process();
-    cli.run(request(PostEmployingBodyTrust, true)).await.unwrap();
+    let here = cli.run(request(PostEmployingBodyTrust, true)).await.unwrap();
+    assert_eq!(here.triggered, vec![PostTrainingBodyTrust]);
     c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_gone").await.unwrap();
     runner.run(request(PostEmployingBodyTrust, true)).await.unwrap_err();
     let mut index = request(PersonElasticsearchSync, true);

@@ -59,8 +59,7 @@ async fn re_running_the_employing_job_runs_the_training_job_after_it() {
     let c = db.client().await;
     let runner = db.runner().following_up_in_process();
     // As an operator re-running it, follow-ups on (the index defers: no owner rebuild today).
-    let jobs = graph::downstream(PersonPlacementEmployingBodyTrust);
-    let report = runner.run_in_process(&jobs, date(AS_OF), true).await;
+    let report = runner.run_in_process(&[PersonPlacementEmployingBodyTrust], date(AS_OF), true).await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(
         ledger(&c.client).await,
@@ -98,8 +97,9 @@ async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
     let c = db.client().await;
     let (reval, _, _) = integration_tests::reval_queue().await;
     let runner = integration_tests::with_search(&db, db.runner().with_reval_feed(reval).following_up_in_process());
-    let report = runner.run_in_process(&graph::nightly_order(), date(AS_OF), true).await;
-    assert!(report.all_succeeded(), "{:?} {:?}", report.failed, report.skipped);
+    let heads: Vec<JobName> = graph::heads().iter().map(|n| n.job).collect();
+    let report = runner.run_in_process(&heads, date(AS_OF), true).await;
+    assert!(report.all_succeeded(), "{:?}", report.failed);
     assert_eq!(
         ledger(&c.client).await,
         vec![
@@ -124,10 +124,9 @@ async fn a_failed_job_does_not_run_what_follows_it() {
     let c = db.client().await;
     c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_gone").await.unwrap();
     let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&graph::downstream(PostEmployingBodyTrust), date(AS_OF), true).await;
+    let report = runner.run_in_process(&[PostEmployingBodyTrust], date(AS_OF), true).await;
     assert_eq!(report.failed.len(), 1);
-    let skipped: Vec<JobName> = report.skipped.iter().map(|(job, _)| *job).collect();
-    assert_eq!(skipped, vec![PostTrainingBodyTrust, PostElasticsearchSync]);
+    assert!(report.runs.is_empty(), "a failure starts nothing: {:?}", report.runs);
     assert_eq!(ledger(&c.client).await, vec![row(PostEmployingBodyTrust, "manual", "failed")]);
 }
 

@@ -477,7 +477,7 @@ async fn a_paused_follow_up_is_not_started_by_its_predecessors_success() {
     let c = db.client().await;
     shared::ledger::pause(&c.client, PostTrainingBodyTrust, "data fix").await.unwrap();
     let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&sync_core::graph::downstream(PostEmployingBodyTrust), date(AS_OF), true).await;
+    let report = runner.run_in_process(&[PostEmployingBodyTrust], date(AS_OF), true).await;
     let outcomes: Vec<(JobName, shared::runner::Outcome)> = report.runs.iter().map(|r| (r.job, r.status)).collect();
     assert_eq!(
         outcomes,

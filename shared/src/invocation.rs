@@ -195,14 +195,8 @@ pub fn follow_up(job: JobName, event: FollowUpEvent) -> Result<RunRequest> {
     // runner before anything runs: anything that can put an event on the bus could forge it.
     let after = After { job: detail.job, run_id: detail.run_id };
     Ok(RunRequest {
-        job,
-        trigger: Trigger::FollowUp,
-        as_of: detail.as_of,
-        follow_ups: true,
         delivery_key: Some(after.delivery_key()),
-        after: Some(after),
-        correlation_id: detail.correlation_id.or(event.id),
-        deadline: None,
+        ..RunRequest::follow_up(job, after, detail.as_of, detail.correlation_id.or(event.id))
     })
 }
 

@@ -60,6 +60,21 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// `job` as a follow-up of the run `after`, for its date: what a `Job Succeeded` event's
+    /// rule delivers (which adds the delivery's key), and what the CLI runs in process.
+    pub fn follow_up(job: JobName, after: After, as_of: NaiveDate, correlation_id: Option<String>) -> Self {
+        RunRequest {
+            job,
+            trigger: Trigger::FollowUp,
+            as_of,
+            follow_ups: true,
+            delivery_key: None,
+            after: Some(after),
+            correlation_id,
+            deadline: None,
+        }
+    }
+
     /// A manual run for today's UTC date, with follow-ups.
     pub fn manual(job: JobName) -> Self {
         RunRequest {
@@ -102,7 +117,9 @@ pub struct RunSummary {
     pub duration_ms: u64,
     pub started_at: DateTime<Utc>,
     pub attempts: u32,
-    /// Follow-up jobs this run's success starts (through events in AWS, in-process in the CLI).
+    /// The follow-ups this run started: through its published `Job Succeeded` event
+    /// (`FollowUps::ByEvents`), or handed to the caller that runs them (`FollowUps::InProcess`).
+    /// Empty when it asked for none, or when there was no bus to publish the event on.
     pub triggered: Vec<JobName>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -263,16 +280,25 @@ pub async fn republish_unpublished(events: &EventPublisher, client: &tokio_postg
     announced
 }
 
+/// Who starts a succeeded run's follow-ups (`graph::follow_ups`). Whether they are due is
+/// decided in one place, `Runner::follow_ups_started`; this says how they are carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUps {
+    /// The run's `Job Succeeded` event says `followUps: true`, and the bus's rules
+    /// (template.yaml) start each follow-up with it: the functions.
+    ByEvents,
+    /// The caller runs them in this process from the run's answer (`RunSummary::triggered`),
+    /// and the events say `followUps: false` so no rule starts them a second time: the CLI.
+    InProcess,
+}
+
 pub struct Runner {
     db: Database,
     events: EventPublisher,
     search: Option<Search>,
     reval: Option<RevalFeed>,
     retry: RetryPolicy,
-    /// How follow-ups start: through the `Job Succeeded` event's rules (the functions), or
-    /// in this process (the CLI), in which case events say `followUps: false` so no rule
-    /// starts them a second time.
-    follow_ups_by_events: bool,
+    follow_ups: FollowUps,
     metrics: Option<MetricsSink>,
 }
 
@@ -284,7 +310,7 @@ impl Runner {
             search: None,
             reval: None,
             retry: RetryPolicy::default(),
-            follow_ups_by_events: true,
+            follow_ups: FollowUps::ByEvents,
             metrics: None,
         }
     }
@@ -295,9 +321,9 @@ impl Runner {
         self
     }
 
-    /// Follow-ups will be run by this process (`run_in_process`), not by event rules.
+    /// Follow-ups will be run by this process from each run's answer, not by event rules.
     pub fn following_up_in_process(mut self) -> Self {
-        self.follow_ups_by_events = false;
+        self.follow_ups = FollowUps::InProcess;
         self
     }
 
@@ -580,9 +606,7 @@ impl Runner {
                 )
                 .await?;
                 let mut summary = RunSummary::from_record(&finished, Outcome::Succeeded);
-                if finished.follow_ups {
-                    summary.triggered = graph::follow_ups(job).to_vec();
-                }
+                summary.triggered = self.follow_ups_started(&finished);
                 Ok(summary)
             }
             Err(error) => {
@@ -660,10 +684,25 @@ impl Runner {
         bounded(deadline, job, "recording the outcome", recorded).await
     }
 
+    /// The follow-ups a succeeded run, once announced, has started: those of its job, if it
+    /// asked for them and something starts them (a bus to publish its event on, or the caller).
+    fn follow_ups_started(&self, run: &RunRecord) -> Vec<JobName> {
+        let started = run.follow_ups
+            && match self.follow_ups {
+                FollowUps::ByEvents => self.events.is_enabled(),
+                FollowUps::InProcess => true,
+            };
+        if started {
+            graph::follow_ups(run.job).to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Publishes the run's event and records that it was accepted.
     async fn announce(&self, control: &Session, record: &RunRecord, detail_type: DetailType) -> Result<()> {
         let mut detail = record.event_detail();
-        detail.follow_ups = record.follow_ups && self.follow_ups_by_events;
+        detail.follow_ups = record.follow_ups && self.follow_ups == FollowUps::ByEvents;
         self.events.publish(detail_type, &detail).await?;
         if self.events.is_enabled() {
             ledger::mark_published(&control.client, record.run_id).await?;
@@ -681,10 +720,11 @@ impl Runner {
             delivery = prior.delivery_key.as_deref().unwrap_or(""),
             "repeated delivery: not running again"
         );
+        let mut summary = RunSummary::from_record(&prior, Outcome::Duplicate);
         if prior.status == RunStatus::Succeeded && prior.published_at.is_none() && self.events.is_enabled() {
             self.announce(control, &prior, DetailType::JobSucceeded).await?;
+            summary.triggered = self.follow_ups_started(&prior);
         }
-        let mut summary = RunSummary::from_record(&prior, Outcome::Duplicate);
         summary.warnings.push(format!(
             "this delivery was already taken by run {} ({})",
             prior.run_id,

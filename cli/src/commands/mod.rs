@@ -21,8 +21,8 @@ use shared::db::Session;
 use shared::runner::Runner;
 use shared::Error;
 
-/// How a command failed: with one error (reported as one line), or with runs that failed or
-/// were skipped (each reported already, as it happened).
+/// How a command failed: with one error (reported as one line), or with runs that failed (each
+/// reported already, as it happened).
 pub enum Failure {
     Error(Error),
     /// A failure that is not the library's, said in one line.

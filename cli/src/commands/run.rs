@@ -29,9 +29,8 @@ pub struct Run {
 impl Run {
     pub async fn execute(self) -> Outcome {
         let as_of = as_of_date(self.as_of, self.allow_distant_as_of)?;
-        let jobs = if self.no_follow_ups { vec![self.job] } else { graph::downstream(self.job) };
         let here = Here::connect().await?;
-        run(&here.runner, &jobs, as_of, !self.no_follow_ups).await
+        run(&here.runner, &[self.job], as_of, !self.no_follow_ups).await
     }
 }
 
@@ -49,16 +48,24 @@ impl Nightly {
     pub async fn execute(self) -> Outcome {
         let as_of = as_of_date(self.as_of, self.allow_distant_as_of)?;
         let here = Here::connect().await?;
-        run(&here.runner, &graph::nightly_order(), as_of, true).await
+        let heads: Vec<JobName> = graph::heads().iter().map(|n| n.job).collect();
+        run(&here.runner, &heads, as_of, true).await
     }
 }
 
-/// Runs `jobs` in order in this process, printing progress; fails if any run failed or had to
-/// be skipped, after printing one line per failure.
+/// Runs `jobs`, and with `follow_ups` what follows them, in this process, printing progress;
+/// fails if any run failed, after printing one line per failure.
 async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Outcome {
-    let names: Vec<&str> = jobs.iter().map(|j| j.as_str()).collect();
+    // What may run, in dependency order; a follow-up whose other predecessors have not
+    // succeeded is deferred, one that nothing started does not run.
+    let reach: Vec<JobName> = if follow_ups {
+        graph::nightly_order().into_iter().filter(|j| jobs.iter().any(|s| graph::downstream(*s).contains(j))).collect()
+    } else {
+        jobs.to_vec()
+    };
+    let names: Vec<&str> = reach.iter().map(|j| j.as_str()).collect();
     eprintln!("running for {as_of}: {}", names.join(" -> "));
-    let bar = progress::bar(&format!("as of {as_of}"), jobs.len() as u64);
+    let bar = progress::bar(&format!("as of {as_of}"), reach.len() as u64);
     let report = runner
         .run_chain_observed(jobs, Trigger::Manual, as_of, follow_ups, &mut |step| match step {
             Step::Starting(job) => bar.pb_set_message(job.as_str()),
@@ -71,10 +78,6 @@ async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bo
                     summary.rows,
                     summary.warnings.join("; ")
                 ));
-                bar.pb_inc(1);
-            }
-            Step::Skipped(job, reason) => {
-                progress::line(&format!("{:<38} skipped    {reason}", job.as_str()));
                 bar.pb_inc(1);
             }
             Step::Failed(job, _) => {

@@ -803,3 +803,110 @@ fn every_functions_timeout_is_the_one_core_judges_it_by() {
         assert_eq!(timeout, name.timeout().as_secs(), "{id}");
     }
 }
+
+/// What a resource of the deployed template refers to: its `DependsOn`, and every `Ref`,
+/// `Fn::GetAtt` and `${…}` of `Fn::Sub` in it (CloudFormation orders creation and update by these).
+fn references(resource: &serde_json::Value) -> Vec<String> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    match (key.as_str(), inner) {
+                        ("Ref", serde_json::Value::String(name)) => found.push(name.clone()),
+                        ("Fn::GetAtt", serde_json::Value::Array(parts)) => {
+                            found.extend(parts[0].as_str().map(|s| s.to_string()))
+                        }
+                        ("Fn::GetAtt", serde_json::Value::String(path)) => {
+                            found.push(path.split('.').next().unwrap().to_string())
+                        }
+                        ("Fn::Sub", sub) => {
+                            let text = sub.as_str().or_else(|| sub[0].as_str()).unwrap_or_default();
+                            for piece in text.split("${").skip(1) {
+                                found.push(piece.split(['}', '.']).next().unwrap().to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                    walk(inner, found);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    match &resource["DependsOn"] {
+        serde_json::Value::String(name) => found.push(name.clone()),
+        serde_json::Value::Array(names) => found.extend(names.iter().filter_map(|n| n.as_str().map(String::from))),
+        _ => {}
+    }
+    walk(&resource["Properties"], &mut found);
+    found
+}
+
+/// Whether `name` comes after `target` in the deployed template's dependency order.
+fn comes_after(resources: &serde_json::Map<String, serde_json::Value>, name: &str, target: &str) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next = vec![name.to_string()];
+    while let Some(current) = next.pop() {
+        if current == target {
+            return true;
+        }
+        if seen.insert(current.clone()) {
+            if let Some(resource) = resources.get(&current) {
+                next.extend(references(resource));
+            }
+        }
+    }
+    false
+}
+
+/// Migrations run during the deploy, before anything that runs the new code: every function
+/// but sync-migrate, and every schedule, rule and queue trigger that starts one, is created and
+/// updated after the `Migrations` custom resource, which sync-migrate answers.
+#[test]
+fn the_deploy_migrates_before_any_function_schedule_or_rule_goes_live() {
+    fn problems(template: &serde_json::Value) -> Vec<String> {
+        let resources = template["Resources"].as_object().unwrap();
+        let mut problems = Vec::new();
+        let migrations = &resources["Migrations"];
+        if migrations["Type"] != "Custom::Migrations"
+            || migrations["Properties"]["ServiceToken"]["Fn::GetAtt"][0] != "SyncMigrateFunction"
+        {
+            problems.push(format!("Migrations is not answered by sync-migrate: {migrations}"));
+        }
+        let live = [
+            "AWS::Lambda::Function",
+            "AWS::Scheduler::Schedule",
+            "AWS::Events::Rule",
+            "AWS::Lambda::EventSourceMapping",
+        ];
+        for (name, resource) in resources {
+            let kind = resource["Type"].as_str().unwrap();
+            if !live.contains(&kind) || name == "SyncMigrateFunction" {
+                continue;
+            }
+            // Rules that start no function (the alerts) may go live at once.
+            if kind == "AWS::Events::Rule" && !resource["Properties"]["Targets"].to_string().contains("Function") {
+                continue;
+            }
+            if !comes_after(resources, name, "Migrations") {
+                problems.push(format!("{name} ({kind}) can go live before the migrations"));
+            }
+        }
+        problems
+    }
+    let template = deployed();
+    let found = problems(&template);
+    assert!(found.is_empty(), "{found:#?}");
+    let schedules =
+        template["Resources"].as_object().unwrap().values().filter(|r| r["Type"] == "AWS::Scheduler::Schedule");
+    assert!(schedules.count() >= graph::heads().len(), "the schedules were looked at");
+
+    // Taken off one function, its schedule could fire on an old schema: caught.
+    let mut mutated = template.clone();
+    mutated["Resources"]["PersonOwnerRebuildFunction"].as_object_mut().unwrap().remove("DependsOn");
+    let found = problems(&mutated);
+    assert!(found.iter().any(|p| p.starts_with("PersonOwnerRebuildFunction ")), "{found:#?}");
+    assert!(found.iter().any(|p| p.contains("Schedule")), "{found:#?}");
+}

@@ -26,6 +26,7 @@ use sync_core::esr::Command;
 use sync_core::Function;
 use sync_core::JobName;
 
+pub mod custom_resource;
 pub mod sqs_batch;
 
 /// What every function does first: telemetry; which function it is (`TIS_SYNC_FUNCTION`); its
@@ -207,16 +208,43 @@ pub struct Migrated {
     pub tcs_tables_checked: usize,
 }
 
-/// sync-migrate's only input is `{}`: in AWS the TCS tables are TCS's, so there is nothing to
-/// choose (the local fixture is the CLI's `migrate --tcs-fixture`).
+/// sync-migrate's console input is `{}`: in AWS the TCS tables are TCS's, so there is nothing
+/// to choose (the local fixture is the CLI's `migrate --tcs-fixture`).
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MigrateInput {}
 
-/// Checks the TCS tables and applies the project's pending migrations, as the schemas' owner.
-pub async fn handle_migrate(database: &Database, event: LambdaEvent<Value>) -> Result<Migrated, Failure> {
-    serde_json::from_value::<MigrateInput>(event.payload)
+/// What sync-migrate answers: the migrations applied, or CloudFormation's request answered.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum MigrateAnswer {
+    Migrated(Migrated),
+    /// The status of the answer sent to CloudFormation (`custom_resource`).
+    AnsweredCloudFormation {
+        answered: custom_resource::Status,
+    },
+}
+
+/// Checks the TCS tables and applies the project's pending migrations, as the schemas' owner:
+/// from the console (`{}`), or as the stack's `Migrations` custom resource on every deploy.
+pub async fn handle_migrate(database: &Database, event: LambdaEvent<Value>) -> Result<MigrateAnswer, Failure> {
+    let (payload, context) = event.into_parts();
+    if custom_resource::is_request(&payload) {
+        let request = serde_json::from_value(payload)
+            .map_err(|e| Error::InvalidInput(format!("a CloudFormation custom resource request: {e}")))?;
+        let migrated = async {
+            let migrated = migrate(database).await?;
+            Ok(custom_resource::Data::from([("applied".to_string(), migrated.applied.join(","))]))
+        };
+        let answered = custom_resource::answer(request, invocation_deadline(&context), migrated).await?;
+        return Ok(MigrateAnswer::AnsweredCloudFormation { answered });
+    }
+    serde_json::from_value::<MigrateInput>(payload)
         .map_err(|e| Error::InvalidInput(format!("sync-migrate takes {{}}: {e}")))?;
+    Ok(MigrateAnswer::Migrated(migrate(database).await?))
+}
+
+async fn migrate(database: &Database) -> Result<Migrated, Error> {
     let mut session = database.connect("tis-sync:migrate").await?;
     let applied = shared::migrate::migrate(&mut session.client, shared::migrate::TcsTables::Existing).await?;
     tracing::info!(applied = ?applied, "migrations applied");

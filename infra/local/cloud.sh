@@ -5,6 +5,8 @@
 #
 #   cloud.sh up [demo|test]    start everything, deploy, write <state>/cloud.env
 #   cloud.sh down [demo|test]  stop what `up` started (by PID)
+#   cloud.sh watch FLAVOUR FUNCTION PORT BINARY
+#                              start one function's watcher (deploy.py, for a custom resource's)
 #
 # demo and test keep separate state (.local/demo, .local/test), databases and ports, so the
 # tests can run while a demo is up. The test cloud dispatches ESR app files every minute
@@ -32,8 +34,28 @@ stop() {
   done
 }
 
+# One watcher per function, as Lambda gives each function environments of its own: it runs the
+# one binary with the function's TIS_SYNC_FUNCTION, on the port deploy.py proxied it to. Not
+# DATABASE_URL from the caller's environment (make exports it for the CLI): it would win over
+# the secret. Source changes are not rebuilt: cloud.sh builds before it starts them.
+watch() { # function port binary
+  [[ -e $state/watch-$1.pid ]] && return 0
+  env -u DATABASE_URL setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet --ignore-changes \
+    -A 127.0.0.1 -P "$2" --env-file "$state/functions.env" --env-var "TIS_SYNC_FUNCTION=$1" \
+    >> "$state/functions.log" 2>&1 < /dev/null &
+  echo $! > "$state/watch-$1.pid"
+  for _ in $(seq 1 100); do
+    (echo > "/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+}
+
 if [[ $action == down ]]; then
   stop
+  exit 0
+fi
+if [[ $action == watch ]]; then
+  watch "${@:3}"
   exit 0
 fi
 [[ $action == up ]] || { echo "usage: cloud.sh up|down [demo|test]" >&2; exit 2; }
@@ -65,13 +87,6 @@ if [[ -n $app_files_schedule ]]; then parameters+=(--parameter "EsrAppFilesSched
 broker_secret=tis-sync/reval-broker
 parameters+=(--parameter "RevalFeedTarget=rabbitmq" --parameter "RevalBrokerUrl=$broker_url"
   --parameter "RevalBrokerSecretName=$broker_secret")
-"$root/target/debug/template-json" > "$state/template.json"
-"$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
-  --watchers "$state/watchers" \
-  --template "$state/template.json" --out "$state/outputs.json" \
-  --processed "$state/processed-template.json" "${parameters[@]}"
-
-output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
 # The broker's login (rabbitmq.sh made it), where the template's RevalBrokerSecretName says.
 quietly broker-secret "$tools/deploy/bin/python" - "$aws_url" "$broker_secret" <<'PY'
 import json, sys, boto3
@@ -83,15 +98,17 @@ try:
 except sm.exceptions.ResourceExistsException:
     sm.put_secret_value(SecretId=sys.argv[2], SecretString=login)
 PY
-# Each function's database login and secret, made as in AWS (RUNBOOK.md, "Apply migrations"). The
-# environment tells this cloud's logins from the other local cloud's: roles are cluster-wide.
+# Each function's database login and secret, made as in AWS before the first deploy (RUNBOOK.md,
+# "First deploy into an account"): the deploy runs sync-migrate with its secret. The environment
+# tells this cloud's logins from the other local cloud's: roles are cluster-wide.
 secret_prefix=tis-sync/database/
 quietly logins env AWS_ENDPOINT_URL="$aws_url" AWS_REGION=eu-west-2 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   DATABASE_URL="$database_url" RUST_LOG=warn \
   "$root/target/debug/tis-sync" logins --secret-prefix "$secret_prefix" --environment "local_$flavour"
 # What the binaries read: the names template.yaml gives them in AWS, and the same credential
 # path: each function's own secret, TLS required and verified against the local CA
-# (postgres.sh made it; PGSSLROOTCERT names it).
+# (postgres.sh made it; PGSSLROOTCERT names it). What the stack's outputs name is added after
+# the deploy; the functions the deploy itself calls (sync-migrate) need none of it.
 cat > "$state/functions.env" <<ENV
 DATABASE_SECRET_PREFIX="$secret_prefix"
 PGSSLROOTCERT="${PGSSLROOTCERT:?PGSSLROOTCERT must name the local CA: run through make}"
@@ -99,13 +116,9 @@ AWS_ENDPOINT_URL="$aws_url"
 AWS_REGION="eu-west-2"
 AWS_ACCESS_KEY_ID="test"
 AWS_SECRET_ACCESS_KEY="test"
-EVENT_BUS_NAME="$(output JobEventBusName)"
 OPENSEARCH_URL="$opensearch_url"
 PERSONS_INDEX_ALIAS="persons"
 POSTS_INDEX_ALIAS="posts"
-ESR_COMMAND_QUEUE_URL="$(output EsrCommandQueueUrl)"
-ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
-ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
 ESR_EXPORT_PREFIX="exports/"
 JOB_FUNCTION_PREFIX="$stack-"
 REVAL_BROKER_URL="$broker_url"
@@ -114,23 +127,23 @@ REVAL_BROKER_CA_FILE="$PGSSLROOTCERT"
 ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 RUST_LOG="info"
 ENV
-
-# One watcher per function, as Lambda gives each function environments of its own: each runs
-# the one binary with the function's TIS_SYNC_FUNCTION, on the port deploy.py proxied it to.
-# Not DATABASE_URL from the caller's environment (make exports it for the CLI): it would win
-# over the secret. Source changes are not rebuilt: cloud.sh builds before it starts them.
 : > "$state/functions.log"
+
+"$root/target/debug/template-json" > "$state/template.json"
+"$tools/deploy/bin/python" "$here/deploy.py" --endpoint "$aws_url" --stack "$stack" \
+  --watchers "$state/watchers" --start-watcher "$here/cloud.sh watch $flavour" \
+  --template "$state/template.json" --out "$state/outputs.json" \
+  --processed "$state/processed-template.json" "${parameters[@]}"
+
+output() { python3 -c "import json,sys; print(json.load(open('$state/outputs.json'))['$1'])"; }
+cat >> "$state/functions.env" <<ENV
+EVENT_BUS_NAME="$(output JobEventBusName)"
+ESR_COMMAND_QUEUE_URL="$(output EsrCommandQueueUrl)"
+ESR_COMMAND_DLQ_URL="$(output EsrCommandDeadLetterQueueUrl)"
+ESR_EXPORT_BUCKET="$(output EsrExportBucketName)"
+ENV
 while read -r function watch_port binary; do
-  env -u DATABASE_URL setsid nohup "$tools/cargo-lambda/bin/cargo-lambda" lambda watch --quiet --ignore-changes \
-    -A 127.0.0.1 -P "$watch_port" --env-file "$state/functions.env" --env-var "TIS_SYNC_FUNCTION=$function" \
-    >> "$state/functions.log" 2>&1 < /dev/null &
-  echo $! > "$state/watch-$function.pid"
-done < "$state/watchers"
-while read -r _ watch_port _; do
-  for _ in $(seq 1 100); do
-    (echo > "/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null && break
-    sleep 0.1
-  done
+  watch "$function" "$watch_port" "$binary"
 done < "$state/watchers"
 
 # Everything a client of this cloud needs, in one file; clients (the CLI, the tests) reach the

@@ -10,15 +10,18 @@ and never in template.yaml (docs/local-stack.md):
     function in environments of its own).
 
 Usage: deploy.py --template TEMPLATE.json --endpoint URL --stack NAME --watchers FILE --out FILE
-                 --processed FILE [--parameter KEY=VALUE ...]
+                 --processed FILE --start-watcher COMMAND [--parameter KEY=VALUE ...]
 --watchers is written: a line "FUNCTION PORT BINARY" per function, the port its watcher is to
-listen on. Writes the stack's outputs as JSON to --out, and the template as deployed (after the
+listen on. The functions a custom resource calls (sync-migrate, which CloudFormation invokes
+during the deploy) are started before the stack is created, by COMMAND FUNCTION PORT BINARY. Writes the stack's outputs as JSON to --out, and the template as deployed (after the
 SAM transform) to --processed. The functions' database secrets are `tis-sync logins`' to write.
 """
 import argparse
 import io
 import json
+import shlex
 import socket
+import subprocess
 import sys
 import time
 import zipfile
@@ -55,20 +58,23 @@ def free_port():
 
 
 def local_copy(template_path, code_uri):
-    """The template to deploy, and each function's watcher: (function, port, binary)."""
+    """The template to deploy, each function's watcher (function, port, binary), and the
+    watchers custom resources call during the deploy."""
     with open(template_path) as f:
         template = json.load(f)
     template["Globals"]["Function"]["CodeUri"] = code_uri
-    watchers = []
-    for resource in template["Resources"].values():
+    watchers = {}
+    for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
         variables = resource["Properties"]["Environment"]["Variables"]
         port = free_port()
-        watchers.append((variables["TIS_SYNC_FUNCTION"], port, binary))
+        watchers[name] = (variables["TIS_SYNC_FUNCTION"], port, binary)
         variables["MINISTACK_LAMBDA_PROXY_URL"] = f"http://127.0.0.1:{port}/2015-03-31/functions/{binary}/invocations"
-    return template, watchers
+    called = [watchers[r["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]
+              for r in template["Resources"].values() if r["Type"].startswith("Custom::")]
+    return template, list(watchers.values()), called
 
 
 def deploy(endpoint, stack, template, parameters):
@@ -116,6 +122,7 @@ def main():
     parser.add_argument("--template", required=True, help="template.yaml as CloudFormation JSON (template-json)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--processed", required=True, help="where to write the processed template (JSON)")
+    parser.add_argument("--start-watcher", required=True, help="starts one function's watcher: + FUNCTION PORT BINARY")
     parser.add_argument("--parameter", action="append", default=[], help="KEY=VALUE")
     args = parser.parse_args()
 
@@ -130,9 +137,11 @@ def main():
         "OpenSearchDomainName": "local",
     }
     parameters.update(dict(p.split("=", 1) for p in args.parameter))
-    template, watchers = local_copy(args.template, placeholder_code(args.endpoint))
+    template, watchers, called = local_copy(args.template, placeholder_code(args.endpoint))
     with open(args.watchers, "w") as f:
         f.writelines(f"{function} {port} {binary}\n" for function, port, binary in watchers)
+    for function, port, binary in called:
+        subprocess.run([*shlex.split(args.start_watcher), function, str(port), binary], check=True)
     outputs = deploy(args.endpoint, args.stack, template, parameters)
     with open(args.out, "w") as f:
         json.dump(outputs, f, indent=1)

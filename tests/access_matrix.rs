@@ -82,6 +82,10 @@ pub enum Path {
     StatusToDomain,
     /// The revalidation service's account reads the stack's queue (its queue policy), nobody else.
     ConsumerToRevalQueue,
+    /// CloudFormation invokes sync-migrate for the `Migrations` custom resource (as the deployer,
+    /// in this account: no resource policy), and sync-migrate PUTs its answer to CloudFormation's
+    /// presigned URL on S3, out of the VPC through the S3 endpoint.
+    DeployToMigrate,
 }
 
 /// Every path the design needs.
@@ -110,6 +114,7 @@ pub fn matrix() -> Vec<Path> {
         ConsumerToRevalQueue,
         FeedToBrokerSecret("RevalCurrentPmSyncFunction"),
         FeedToBrokerSecret("RevalCurrentPlacementSyncFunction"),
+        DeployToMigrate,
     ];
     for (function, name) in FUNCTIONS {
         paths.push(FunctionToSecret(function, name));
@@ -189,6 +194,8 @@ pub struct Deployed<'a> {
     problems: Vec<String>,
     /// What each role was expected to grant, filled by the paths.
     expected: Vec<(String, String, String)>,
+    /// The calls the functions make out of the VPC, `(action, resource)`, filled by the paths.
+    out_of_the_vpc: Vec<(String, String)>,
 }
 
 impl<'a> Deployed<'a> {
@@ -262,6 +269,33 @@ impl<'a> Deployed<'a> {
     fn expect(&mut self, role: &str, actions: &[&str], resource: &str) {
         for action in actions {
             self.expected.push((role.to_string(), action.to_string(), resource.to_string()));
+        }
+    }
+
+    /// A call a function makes from its code leaves the VPC through the endpoint of its service
+    /// (when the stack makes them: `VpcEndpoints`), whose policy lets this account's principals
+    /// make it; `anyone`: a call signed by someone else (CloudFormation's presigned answer URL).
+    fn check_endpoint(&mut self, action: &str, resource: &str, anyone: bool) {
+        self.out_of_the_vpc.push((action.to_string(), resource.to_string()));
+        let service = action.split(':').next().unwrap_or_default();
+        let endpoint = self.of_type("AWS::EC2::VPCEndpoint").into_iter().find(|(_, e)| {
+            target(&e["Properties"]["ServiceName"]) == format!("com.amazonaws.${{AWS::Region}}.{service}")
+        });
+        let Some((id, endpoint)) = endpoint else {
+            self.problems.push(format!("no VPC endpoint takes {action} out of the VPC"));
+            return;
+        };
+        let allowed = list(&endpoint["Properties"]["PolicyDocument"]["Statement"]).iter().any(|s| {
+            let resources: Vec<String> = list(&s["Resource"]).iter().map(target).collect();
+            s["Effect"] == "Allow"
+                && s["Principal"] == "*"
+                && strings(&s["Action"]).iter().any(|a| a == action)
+                && resources.iter().any(|r| r == "*" || r == resource)
+                && (anyone || target(&s["Condition"]["StringEquals"]["aws:PrincipalAccount"]) == "AWS::AccountId")
+        });
+        if !allowed {
+            self.problems
+                .push(format!("endpoint {id}'s policy does not let the functions make {action} on {resource}"));
         }
     }
 
@@ -347,19 +381,7 @@ impl<'a> Deployed<'a> {
                         self.problems.push("the topic policy does not let the job-problems rule (only) publish".into())
                     }
                 }
-                // The key policy names the rule by its ARN's parts: they must be its real name.
-                let key = self.alerts_key_policy();
-                let rule_arn = format!(
-                    "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{}/{}",
-                    self.resource("JobEventBus")["Properties"]["Name"]["Fn::Sub"].as_str().unwrap_or("?"),
-                    rule["Properties"]["Name"]["Fn::Sub"].as_str().unwrap_or("?")
-                );
-                match self.service_statement(&key, "events.amazonaws.com", &["kms:GenerateDataKey*", "kms:Decrypt"]) {
-                    Some(s)
-                        if target(&s["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_arn
-                            && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
-                    _ => self.problems.push(format!("the alerts key policy does not let {rule_arn} (only) encrypt")),
-                }
+                self.check_documented_key_statement("events.amazonaws.com", "the job-problems rule");
                 for t in targets {
                     self.check_rule_dead_letter_queue("JobProblemsToAlerts", &t);
                 }
@@ -385,20 +407,12 @@ impl<'a> Deployed<'a> {
                             && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
                     _ => self.problems.push("the topic policy does not let this stack's alarms (only) publish".into()),
                 }
-                let key = self.alerts_key_policy();
-                match self.service_statement(&key, "cloudwatch.amazonaws.com", &["kms:GenerateDataKey*", "kms:Decrypt"])
-                {
-                    Some(s)
-                        if target(&s["Condition"]["ArnLike"]["aws:SourceArn"]) == alarm_arns
-                            && target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]) == "AWS::AccountId" => {}
-                    _ => self
-                        .problems
-                        .push("the alerts key policy does not let this stack's alarms (only) encrypt".into()),
-                }
+                self.check_documented_key_statement("cloudwatch.amazonaws.com", "the alarms");
             }
             Path::FunctionToBus(function, detail_types) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, &["events:PutEvents"], "JobEventBus");
+                self.check_endpoint("events:PutEvents", "JobEventBus", false);
                 for statement in self.statements(&role) {
                     if !strings(&statement["Action"]).iter().any(|a| a == "events:PutEvents") {
                         continue;
@@ -417,10 +431,14 @@ impl<'a> Deployed<'a> {
             Path::FunctionToQueue(function, actions, queue) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, actions, queue);
+                for action in *actions {
+                    self.check_endpoint(action, queue, false);
+                }
             }
             Path::FeedToBrokerSecret(function) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, &[READ_SECRET], REVAL_BROKER_SECRET);
+                self.check_endpoint(READ_SECRET, REVAL_BROKER_SECRET, false);
             }
             Path::QueueToFunction(queue, function) => {
                 let mapped = self.of_type("AWS::Lambda::EventSourceMapping").iter().any(|(_, m)| {
@@ -436,6 +454,7 @@ impl<'a> Deployed<'a> {
             Path::FunctionToBucket(function) => {
                 let role = self.role_of(function);
                 self.check_role_grants(&role, &["s3:PutObject"], "${EsrExportBucket.Arn}/${EsrExportPrefix}*");
+                self.check_endpoint("s3:PutObject", "${EsrExportBucket.Arn}/${EsrExportPrefix}*", false);
                 // The bucket encrypts under a key of the stack's own: the writer makes data keys
                 // with it, through S3 only; the key policy leaves its use to IAM.
                 let encryption = &self.resource("EsrExportBucket")["Properties"]["BucketEncryption"];
@@ -473,6 +492,7 @@ impl<'a> Deployed<'a> {
                     "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{DatabaseSecretPrefix}}{name}-??????"
                 );
                 self.check_role_grants(&role, &[READ_SECRET], &secret);
+                self.check_endpoint(READ_SECRET, &secret, false);
             }
             Path::FunctionToFailureQueue(function) => {
                 let configured = self.of_type("AWS::Lambda::EventInvokeConfig").iter().any(|(_, c)| {
@@ -490,6 +510,7 @@ impl<'a> Deployed<'a> {
                 let role = self.role_of("SyncWatchdogFunction");
                 for job in JOBS {
                     self.check_role_grants(&role, &["lambda:InvokeFunction"], job);
+                    self.check_endpoint("lambda:InvokeFunction", job, false);
                 }
             }
             Path::ConsumerToRevalQueue => {
@@ -525,6 +546,7 @@ impl<'a> Deployed<'a> {
                 let role = self.role_of(function);
                 let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
                 self.check_role_grants(&role, &["es:DescribeDomain"], domain);
+                self.check_endpoint("es:DescribeDomain", domain, false);
                 let all = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"];
                 self.check_role_grants(&role, &all, &format!("{domain}/${{{alias}}}-*"));
                 self.check_role_grants(&role, &["es:ESHttpPost"], &format!("{domain}/_aliases"));
@@ -532,10 +554,20 @@ impl<'a> Deployed<'a> {
                     self.check_role_grants(&role, &["es:ESHttpGet", "es:ESHttpHead"], &format!("{domain}/{read}"));
                 }
             }
+            Path::DeployToMigrate => {
+                let migrations = self.resource("Migrations");
+                if target(&migrations["Properties"]["ServiceToken"]) != "SyncMigrateFunction" {
+                    self.problems
+                        .push(format!("the Migrations custom resource does not call sync-migrate: {migrations}"));
+                }
+                let answer = "arn:${AWS::Partition}:s3:::cloudformation-custom-resource-response-*/*";
+                self.check_endpoint("s3:PutObject", answer, true);
+            }
             Path::StatusToDomain => {
                 let role = self.role_of("SyncStatusFunction");
                 let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${OpenSearchDomainName}";
                 self.check_role_grants(&role, &["es:DescribeDomain"], domain);
+                self.check_endpoint("es:DescribeDomain", domain, false);
                 for alias in ["PersonsIndexAlias", "PostsIndexAlias"] {
                     for read in [format!("_alias/${{{alias}}}"), format!("${{{alias}}}-*/_count")] {
                         self.check_role_grants(&role, &["es:ESHttpGet"], &format!("{domain}/{read}"));
@@ -623,6 +655,31 @@ impl<'a> Deployed<'a> {
         }
     }
 
+    /// The alerts key lets `service` make and open data keys exactly as Amazon SNS documents
+    /// for AWS event sources publishing to an encrypted topic (sns-key-management.html,
+    /// "Enable compatibility between event sources from AWS services and encrypted topics"): its
+    /// principal, `kms:GenerateDataKey*` and `kms:Decrypt` on `*`, and no condition the service's
+    /// call may not carry. Which alarms or rules may publish is the topic policy's to say.
+    fn check_documented_key_statement(&mut self, service: &str, who: &str) {
+        let key = self.alerts_key_policy();
+        let statements: Vec<Value> = list(&key["Statement"])
+            .into_iter()
+            .filter(|s| strings(&s["Principal"]["Service"]).iter().any(|p| p == service))
+            .collect();
+        let documented = statements.len() == 1 && {
+            let s = &statements[0];
+            let actions: BTreeSet<String> = strings(&s["Action"]).into_iter().collect();
+            s["Effect"] == "Allow"
+                && actions == BTreeSet::from(["kms:GenerateDataKey*".to_string(), "kms:Decrypt".to_string()])
+                && s["Resource"] == "*"
+                && s.get("Condition").is_none()
+        };
+        if !documented {
+            self.problems
+                .push(format!("the alerts key policy does not let {who} encrypt as AWS documents: {statements:?}"));
+        }
+    }
+
     /// Nothing else is granted: every role grants exactly what the paths expect of it, no
     /// wildcard action or `*` resource on a data service, and no managed policy beyond the
     /// execution basics and the template's own (whose grants are the role's, checked here).
@@ -656,15 +713,37 @@ impl<'a> Deployed<'a> {
             }
         }
     }
+
+    /// No VPC endpoint lets anything through that no path makes.
+    fn check_endpoints_let_nothing_else(&mut self) {
+        for (id, endpoint) in self.of_type("AWS::EC2::VPCEndpoint") {
+            for statement in list(&endpoint["Properties"]["PolicyDocument"]["Statement"]) {
+                for action in strings(&statement["Action"]) {
+                    for resource in list(&statement["Resource"]).iter().map(target) {
+                        let made = self
+                            .out_of_the_vpc
+                            .iter()
+                            .any(|(a, r)| *a == action && (resource == "*" || *r == resource));
+                        if !made || action.ends_with('*') {
+                            self.problems.push(format!(
+                                "endpoint {id} lets {action} on {resource} through, which no path makes"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Every problem found in the deployed template; empty when the matrix holds.
 pub fn problems(template: &Value) -> Vec<String> {
     let resources = template["Resources"].as_object().expect("a template has Resources");
-    let mut deployed = Deployed { resources, problems: Vec::new(), expected: Vec::new() };
+    let mut deployed = Deployed { resources, problems: Vec::new(), expected: Vec::new(), out_of_the_vpc: Vec::new() };
     for path in matrix() {
         deployed.check(&path);
     }
     deployed.check_nothing_else();
+    deployed.check_endpoints_let_nothing_else();
     deployed.problems
 }

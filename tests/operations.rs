@@ -414,12 +414,18 @@ async fn a_success_and_a_failure_write_valid_emf_metrics() {
     c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO gone").await.unwrap();
     runner.run(RunRequest::manual(PostEmployingBodyTrust)).await.unwrap_err();
     let lines = emf_lines(&buffer);
-    assert_eq!(lines.len(), 1);
-    let failure = &lines[0];
+    // One document per dimension set: the job's, and every job's failures together (the
+    // JobsFailed alarm's metric, with no dimension).
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let failure = lines.iter().find(|l| l["Job"].is_string()).expect("the job's line");
     assert_valid_emf(failure);
     assert_eq!(failure["Job"], "post-employing-body-trust");
     assert_eq!(metric_names(failure), ["JobDuration", "JobFailed"], "{failure}");
     assert_eq!(failure["JobFailed"], json!(1));
+    let all = lines.iter().find(|l| l["Job"].is_null()).expect("the line of every job's failures");
+    assert_valid_emf(all);
+    assert_eq!(metric_names(all), ["JobsFailed"], "{all}");
+    assert_eq!(all["JobsFailed"], json!(1));
 }
 
 #[tokio::test]

@@ -91,6 +91,22 @@ fn every_edge_of_the_graph_is_one_rule_and_every_rule_is_an_edge() {
     assert_eq!(edges_in_template, edges_in_graph);
 }
 
+/// The concurrency the stack reserves is what the ReservedConcurrency parameter tells the
+/// deployer it needs of the account's quota (and RUNBOOK.md, "First deploy into an account").
+#[test]
+fn the_reserved_concurrency_is_what_the_deployer_is_told() {
+    let template = template::load();
+    let reserved: u64 = functions(&template)
+        .iter()
+        .filter_map(|(_, f)| to_json(&f["Properties"]["ReservedConcurrentExecutions"])["!If"][1].as_u64())
+        .sum();
+    let told = template["Parameters"]["ReservedConcurrency"]["Description"].as_str().unwrap();
+    assert!(told.contains(&format!("({reserved} in")), "{reserved}: {told}");
+    assert!(told.contains(&format!("at least {}", 100 + reserved)), "{reserved}: {told}");
+    let runbook = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../RUNBOOK.md")).unwrap();
+    assert!(runbook.contains(&format!("at least {}", 100 + reserved)), "RUNBOOK.md tells {}", 100 + reserved);
+}
+
 #[test]
 fn every_async_invoked_function_has_a_failure_destination_and_runs_one_at_a_time() {
     let template = template::load();
@@ -103,7 +119,11 @@ fn every_async_invoked_function_has_a_failure_destination_and_runs_one_at_a_time
             continue;
         }
         let properties = &function["Properties"];
-        assert_eq!(properties["ReservedConcurrentExecutions"].as_u64(), Some(1), "{id}");
+        assert_eq!(
+            to_json(&properties["ReservedConcurrentExecutions"]),
+            json!({"!If": ["ReserveConcurrency", 1, {"!Ref": "AWS::NoValue"}]}),
+            "{id}"
+        );
         let on_failure = &properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
         assert_eq!(on_failure["Type"].as_str(), Some("SQS"), "{id}");
         let (tag, target) = tagged(&on_failure["Destination"]).expect("the destination is a !GetAtt");
@@ -382,17 +402,19 @@ fn every_dead_letter_queue_and_the_watchdogs_findings_have_an_alarm_to_the_alert
         ("EsrRecordsOverdueAlarm", "EsrRecordsOverdue", None),
         ("EsrFilesMissingAlarm", "EsrFilesMissing", None),
         ("EsrFilesNotUploadedAlarm", "EsrFilesNotUploaded", None),
+        ("JobsFailedAlarm", "JobsFailed", None),
     ] {
         let properties = &resource(alarm)["Properties"];
         assert_eq!(properties["MetricName"].as_str(), Some(metric), "{alarm}");
         if let Some(queue) = queue {
             assert_eq!(get_att(&properties["Dimensions"][0]["Value"]), queue, "{alarm}");
         } else {
-            assert_eq!(properties["Namespace"].as_str(), Some(shared::emf::NAMESPACE), "{alarm}");
+            assert_eq!(to_json(&properties["Namespace"]), stack_namespace(), "{alarm}");
         }
-        // A queue's depth is always reported; the watchdog's findings only when it runs, and a
-        // watchdog that does not run must not clear them (its silence has its own alarm).
-        let missing = if queue.is_some() { "notBreaching" } else { "ignore" };
+        // A queue's depth is always reported, and a failure counted only when there is one: no
+        // data is no problem. The watchdog's findings come only when it runs, and a watchdog
+        // that does not run must not clear them (its silence has its own alarm).
+        let missing = if queue.is_some() || metric == "JobsFailed" { "notBreaching" } else { "ignore" };
         assert_eq!(properties["TreatMissingData"].as_str(), Some(missing), "{alarm}");
         let (_, topic) = tagged(&properties["AlarmActions"][0]).unwrap();
         assert_eq!(topic.as_str(), Some("AlertsTopic"), "{alarm}");
@@ -471,7 +493,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 20] = [
+    let mutations: [(&str, &str, Mutation); 26] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -550,7 +572,14 @@ fn a_mutated_grant_fails_the_access_matrix() {
         ("the export bucket's access logging removed", "no access logging", |t| {
             t["Resources"]["EsrExportBucket"]["Properties"].as_object_mut().unwrap().remove("LoggingConfiguration");
         }),
-        ("the alarms' key policy statement removed", "alarms (only) encrypt", |t| {
+        ("the rule's key statement narrowed by a condition", "let the job-problems rule encrypt as AWS documents", |t| {
+            let statements =
+                t["Resources"]["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"].as_array_mut().unwrap();
+            for statement in statements.iter_mut().filter(|s| s["Sid"] == "JobProblemsRulePublishes") {
+                statement["Condition"] = json!({"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}});
+            }
+        }),
+        ("the alarms' key policy statement removed", "let the alarms encrypt as AWS documents", |t| {
             let statements =
                 t["Resources"]["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"].as_array_mut().unwrap();
             statements.retain(|s| s["Sid"] != "AlarmsPublish");
@@ -613,6 +642,32 @@ fn a_mutated_grant_fails_the_access_matrix() {
                 .as_array_mut()
                 .unwrap();
             policies.retain(|p| !p["PolicyName"].as_str().unwrap().ends_with("SQSPolicy"));
+        }),
+        ("no Lambda endpoint: the watchdog cannot leave the VPC", "no VPC endpoint takes lambda:InvokeFunction", |t| {
+            t["Resources"].as_object_mut().unwrap().remove("LambdaEndpoint");
+        }),
+        ("the SQS endpoint for any account", "SqsEndpoint's policy does not let the functions make sqs:SendMessage", |t| {
+            t["Resources"]["SqsEndpoint"]["Properties"]["PolicyDocument"]["Statement"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("Condition");
+        }),
+        ("the secrets endpoint widened", "lets secretsmanager:PutSecretValue on * through, which no path makes", |t| {
+            t["Resources"]["SecretsManagerEndpoint"]["Properties"]["PolicyDocument"]["Statement"][0]["Action"] =
+                json!(["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]);
+        }),
+        (
+            "CloudFormation's answer cannot leave the VPC",
+            "does not let the functions make s3:PutObject on arn:${AWS::Partition}:s3:::cloudformation-custom-resource-response-*/*",
+            |t| {
+                t["Resources"]["S3Endpoint"]["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|s| s["Sid"] != "CloudFormationsAnswer");
+            },
+        ),
+        ("the migrations answered by another function", "does not call sync-migrate", |t| {
+            t["Resources"]["Migrations"]["Properties"]["ServiceToken"] = json!({"Fn::GetAtt": ["SyncStatusFunction", "Arn"]});
         }),
     ];
     for (what, expected, mutate) in mutations {
@@ -703,7 +758,11 @@ fn every_environment_of_samconfig_deploys_without_a_prompt_and_is_tagged() {
         .filter(|(_, p)| p.get("Default").is_none())
         .map(|(name, _)| name.as_str().unwrap().to_string())
         .collect();
-    assert!(required.contains(&"Stage".to_string()) && required.contains(&"SubnetIds".to_string()), "{required:?}");
+    assert!(required.contains(&"Stage".to_string()), "{required:?}");
+    // What a real environment must say although the template has a default: where it runs and
+    // how it leaves the VPC, what it reserves, and where the revalidation feeds go.
+    let real =
+        ["SubnetIds", "SecurityGroupIds", "VpcEndpoints", "ReservedConcurrency", "RevalEnabled", "RevalFeedTarget"];
     for stage in ["stage", "prod"] {
         let env = &config[stage];
         assert_eq!(env["global"]["parameters"]["stack_name"].as_str(), Some(format!("tis-sync-{stage}").as_str()));
@@ -724,6 +783,17 @@ fn every_environment_of_samconfig_deploys_without_a_prompt_and_is_tagged() {
         for parameter in &required {
             assert!(overrides.contains_key(parameter), "{stage} gives no {parameter}: sam deploy would ask for it");
         }
+        for parameter in real {
+            assert!(overrides.contains_key(parameter), "{stage} leaves {parameter} to the template's default");
+        }
+        if overrides["VpcEndpoints"] == "true" {
+            for parameter in ["VpcId", "RouteTableIds"] {
+                assert!(overrides.contains_key(parameter), "{stage}: endpoints need {parameter}");
+            }
+        }
+        // The build needs no answer at a prompt: SAM versions that call rust-cargolambda a beta
+        // feature ask unless it is enabled.
+        assert_eq!(env["build"]["parameters"]["beta_features"].as_bool(), Some(true), "{stage}");
         for given in overrides.keys() {
             assert!(template["Parameters"].get(given.as_str()).is_some(), "{stage}: the template has no {given}");
         }
@@ -775,7 +845,7 @@ fn a_silent_watchdog_raises_an_alarm_of_its_own() {
         (0..hours.len()).map(|i| (hours[(i + 1) % hours.len()] + 24 - hours[i] - 1) % 24 + 1).max().unwrap();
     assert_eq!(longest_gap, 16, "{expression}");
     let alarm = &resource("WatchdogSilentAlarm")["Properties"];
-    assert_eq!(alarm["Namespace"].as_str(), Some(shared::emf::NAMESPACE));
+    assert_eq!(to_json(&alarm["Namespace"]), stack_namespace());
     assert_eq!(alarm["MetricName"].as_str(), Some("WatchdogReported"));
     assert_eq!(alarm["Statistic"].as_str(), Some("Sum"));
     assert_eq!(alarm["Period"].as_u64(), Some(3600));
@@ -909,4 +979,105 @@ fn the_deploy_migrates_before_any_function_schedule_or_rule_goes_live() {
     let found = problems(&mutated);
     assert!(found.iter().any(|p| p.starts_with("PersonOwnerRebuildFunction ")), "{found:#?}");
     assert!(found.iter().any(|p| p.contains("Schedule")), "{found:#?}");
+}
+
+/// With `VpcEndpoints`, every AWS service a function calls from its code (core's list) has its
+/// endpoint, in the functions' subnets and admitting their group on 443, and no other service
+/// has one; without subnets the functions are in no VPC.
+#[test]
+fn with_endpoints_on_every_aws_service_a_function_calls_has_its_endpoint_and_no_other() {
+    fn problems(template: &serde_json::Value) -> Vec<String> {
+        use sync_core::function::AwsService;
+        use sync_core::Function;
+        let resources = template["Resources"].as_object().unwrap();
+        let mut problems = Vec::new();
+        let mut needed: Vec<AwsService> = Function::all().flat_map(|f| f.aws_services().iter().copied()).collect();
+        needed.sort();
+        needed.dedup();
+        let mut made = Vec::new();
+        for (id, endpoint) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::EC2::VPCEndpoint") {
+            let p = &endpoint["Properties"];
+            let name = p["ServiceName"]["Fn::Sub"].as_str().unwrap_or_default();
+            let Some(service) = AwsService::ALL
+                .into_iter()
+                .find(|s| name == format!("com.amazonaws.${{AWS::Region}}.{}", s.endpoint_service()))
+            else {
+                problems.push(format!("{id} is an endpoint for {name}, which no function calls"));
+                continue;
+            };
+            made.push(service);
+            if endpoint["Condition"] != "MakeVpcEndpoints" || p["VpcId"] != json!({"Ref": "VpcId"}) {
+                problems.push(format!("{id} is not made with VpcEndpoints in the functions' VPC"));
+            }
+            let placed = if service.gateway() {
+                p["VpcEndpointType"] == "Gateway" && p["RouteTableIds"] == json!({"Ref": "RouteTableIds"})
+            } else {
+                p["VpcEndpointType"] == "Interface"
+                    && p["SubnetIds"] == json!({"Ref": "SubnetIds"})
+                    && p["SecurityGroupIds"] == json!([{"Ref": "VpcEndpointSecurityGroup"}])
+                    && p["PrivateDnsEnabled"] == true
+            };
+            if !placed {
+                problems.push(format!("{id} is not where the functions reach it: {p}"));
+            }
+        }
+        made.sort();
+        if made != needed {
+            problems.push(format!("endpoints for {made:?}, the functions call {needed:?}"));
+        }
+        let ingress = &resources["VpcEndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"];
+        if ingress
+            != &json!([{"Description": "HTTPS from the functions' own security group", "IpProtocol": "tcp",
+                        "FromPort": 443, "ToPort": 443,
+                        "SourceSecurityGroupId": {"Fn::Select": [0, {"Ref": "SecurityGroupIds"}]}}])
+        {
+            problems.push(format!("the endpoints admit other than HTTPS from the functions: {ingress}"));
+        }
+        for (id, function) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::Lambda::Function") {
+            let vpc = &function["Properties"]["VpcConfig"];
+            if vpc["Fn::If"][0] != "InVpc" || vpc["Fn::If"][2] != json!({"Ref": "AWS::NoValue"}) {
+                problems.push(format!("{id} is in a VPC even without subnets: {vpc}"));
+            }
+        }
+        problems
+    }
+    let template = deployed();
+    let found = problems(&template);
+    assert!(found.is_empty(), "{found:#?}");
+
+    let mut mutated = template.clone();
+    mutated["Resources"].as_object_mut().unwrap().remove("EventBridgeEndpoint");
+    assert!(problems(&mutated).iter().any(|p| p.contains("EventBridge")), "an endpoint missing is caught");
+    let mut mutated = template.clone();
+    mutated["Resources"]["SyncStatusFunction"]["Properties"]["VpcConfig"] =
+        json!({"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}});
+    assert!(problems(&mutated).iter().any(|p| p.starts_with("SyncStatusFunction ")), "a fixed VPC is caught");
+}
+
+/// The stack's own metrics namespace, as the template writes it: `TisSync/<stack>`.
+fn stack_namespace() -> serde_json::Value {
+    json!({"!Sub": format!("{}/${{AWS::StackName}}", shared::emf::NAMESPACE)})
+}
+
+/// Two stages in one account never trip each other's alarms: every function writes its
+/// metrics to the stack's own namespace, and every alarm and dashboard graph on them reads it.
+#[test]
+fn every_metric_and_alarm_is_the_stacks_own() {
+    let template = template::load();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(to_json(&globals["METRICS_NAMESPACE"]), stack_namespace(), "every function's namespace");
+    let mut ours = 0;
+    for (id, alarm) in template::resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        let namespace = to_json(&alarm["Properties"]["Namespace"]);
+        if namespace.as_str().is_some_and(|n| n.starts_with("AWS/")) {
+            continue;
+        }
+        assert_eq!(namespace, stack_namespace(), "{id}");
+        ours += 1;
+    }
+    assert!(ours >= 5, "the metric alarms were looked at: {ours}");
+    let (_, dashboard) = template::resources_of_type(&template, "AWS::CloudWatch::Dashboard").remove(0);
+    let body = to_json(&dashboard["Properties"]["DashboardBody"])["!Sub"].as_str().unwrap().to_string();
+    assert!(!body.contains("[\"TisSync\","), "a dashboard graph reads the unscoped namespace");
+    assert!(body.contains("[\"TisSync/${AWS::StackName}\",\"JobFailed\""), "{body}");
 }

@@ -88,6 +88,76 @@ impl Function {
     }
 }
 
+/// An AWS service a function calls from its code, inside the VPC: without NAT, each needs a VPC
+/// endpoint (template.yaml, parameter VpcEndpoints). What Lambda does for a function (writing
+/// its logs, polling its queue, fetching its code) does not leave from the VPC and is not here;
+/// nor are the OpenSearch domain and the broker, which are in the VPC themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AwsService {
+    /// Every function's database secret; the feeds' broker login.
+    SecretsManager,
+    /// The jobs' events, the exporter's.
+    EventBridge,
+    /// Export commands sent, the dead-letter queue's depth, a feed's queue.
+    Sqs,
+    /// ESR files; CloudFormation's answer to sync-migrate (a presigned URL on S3).
+    S3,
+    /// The watchdog starts jobs again.
+    Lambda,
+    /// The domain's configuration API (DescribeDomain); the indexes are on the domain itself.
+    OpenSearch,
+}
+
+impl AwsService {
+    pub const ALL: [AwsService; 6] = [
+        AwsService::SecretsManager,
+        AwsService::EventBridge,
+        AwsService::Sqs,
+        AwsService::S3,
+        AwsService::Lambda,
+        AwsService::OpenSearch,
+    ];
+
+    /// The last part of its VPC endpoint service's name, `com.amazonaws.<region>.<this>`.
+    pub fn endpoint_service(self) -> &'static str {
+        match self {
+            AwsService::SecretsManager => "secretsmanager",
+            AwsService::EventBridge => "events",
+            AwsService::Sqs => "sqs",
+            AwsService::S3 => "s3",
+            AwsService::Lambda => "lambda",
+            AwsService::OpenSearch => "es",
+        }
+    }
+
+    /// S3's endpoint is a gateway (on the subnets' route tables); the others are interfaces.
+    pub fn gateway(self) -> bool {
+        self == AwsService::S3
+    }
+}
+
+impl Function {
+    /// The AWS services it calls from its code (`AwsService`): every function reads its database
+    /// secret at init; the rest is what its settings name (shared::config holds them equal).
+    pub fn aws_services(self) -> &'static [AwsService] {
+        use AwsService::*;
+        match self {
+            // A feed sends to TIS's broker (its login in a secret) or to an SQS queue.
+            Function::Job(job) if crate::reval::FEEDS.contains(&job) => &[SecretsManager, EventBridge, Sqs],
+            Function::Job(JobName::PersonElasticsearchSync | JobName::PostElasticsearchSync) => {
+                &[SecretsManager, EventBridge, OpenSearch]
+            }
+            Function::Job(_) => &[SecretsManager, EventBridge],
+            Function::EsrExportDispatch => &[SecretsManager, Sqs],
+            Function::EsrExport => &[SecretsManager, EventBridge, S3],
+            Function::EsrIntake => &[SecretsManager],
+            Function::SyncWatchdog => &[SecretsManager, EventBridge, Lambda],
+            Function::SyncStatus => &[SecretsManager, Sqs, OpenSearch],
+            Function::SyncMigrate => &[SecretsManager, S3],
+        }
+    }
+}
+
 impl std::fmt::Display for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

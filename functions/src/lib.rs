@@ -37,6 +37,7 @@ pub async fn init() -> Result<(Function, Context), Error> {
     let function = shared::config::deployed_function(shared::config::environment)?;
     let settings = Settings::from_env()?;
     settings.check_for(function)?;
+    shared::emf::set_namespace(settings.metrics_namespace.as_deref());
     Ok((function, Context::new(settings, Some(function)).await?))
 }
 

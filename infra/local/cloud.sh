@@ -125,6 +125,7 @@ REVAL_BROKER_URL="$broker_url"
 REVAL_BROKER_SECRET="$broker_secret"
 REVAL_BROKER_CA_FILE="$PGSSLROOTCERT"
 ESR_APP_FILES_SCHEDULE="$app_files_schedule"
+METRICS_NAMESPACE="TisSync/$stack"
 RUST_LOG="info"
 ENV
 : > "$state/functions.log"

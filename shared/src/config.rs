@@ -156,6 +156,10 @@ pub struct Settings {
     pub reval_enabled: bool,
     /// `JOB_FUNCTION_PREFIX`: job functions are named `<prefix><job>` (the watchdog invokes them).
     pub job_function_prefix: Option<String>,
+    /// `METRICS_NAMESPACE`: the stack's own CloudWatch namespace (template.yaml gives every
+    /// function `TisSync/<stack>`), so two stages in one account never feed each other's
+    /// alarms; `emf::NAMESPACE` when unset (the CLI, local runs).
+    pub metrics_namespace: Option<String>,
 }
 
 /// An index alias setting, `default` when unset; refused unless its indexes' names are its own.
@@ -207,6 +211,7 @@ impl Settings {
                 }
             },
             job_function_prefix: var("JOB_FUNCTION_PREFIX"),
+            metrics_namespace: var("METRICS_NAMESPACE"),
         })
     }
 
@@ -260,6 +265,36 @@ impl Settings {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use sync_core::function::AwsService;
+
+    /// Core's list of the AWS services each function calls (what its VPC endpoints must cover)
+    /// is what its settings reach: every function's database secret, then each need's service.
+    #[test]
+    fn each_functions_aws_services_are_its_secret_and_what_its_settings_name() {
+        for function in Function::all() {
+            let mut from_settings: Vec<AwsService> = Need::of(function)
+                .into_iter()
+                .map(|need| match need {
+                    Need::EventBus => AwsService::EventBridge,
+                    Need::SearchServer => AwsService::OpenSearch,
+                    // The broker's login is a secret; a queue target is SQS.
+                    Need::RevalTarget => AwsService::Sqs,
+                    Need::CommandQueue | Need::CommandDeadLetterQueue => AwsService::Sqs,
+                    Need::ExportBucket => AwsService::S3,
+                    Need::JobFunctionPrefix => AwsService::Lambda,
+                })
+                .collect();
+            from_settings.push(AwsService::SecretsManager);
+            if function == Function::SyncMigrate {
+                // CloudFormation's answer, PUT to a presigned S3 URL (functions::custom_resource).
+                from_settings.push(AwsService::S3);
+            }
+            from_settings.sort();
+            let mut listed = function.aws_services().to_vec();
+            listed.sort();
+            assert_eq!(listed, from_settings, "{function}");
+        }
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

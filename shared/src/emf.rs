@@ -1,15 +1,26 @@
 //! CloudWatch metrics in embedded metric format (EMF), through the `metrics` facade and the
 //! `metrics_cloudwatch_embedded` backend: each job run, each ESR batch and each watchdog check
 //! writes one EMF line to its sink (stdout in Lambda, where CloudWatch Logs turns it into
-//! metrics). Namespace `TisSync`; the job or deanery is the dimension; run id, trigger and
-//! correlation id ride along as properties, so a metric leads back to its logs.
+//! metrics). Namespace `TisSync/<stack>` in AWS (`METRICS_NAMESPACE`, set at init), so each
+//! stack's alarms read its own metrics only; the job or deanery is the dimension; run id, trigger
+//! and correlation id ride along as properties, so a metric leads back to its logs.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics_cloudwatch_embedded::Collector;
 
+/// The namespace when none is set (the CLI, local runs); a stack's is `TisSync/<stack>`.
 pub const NAMESPACE: &str = "TisSync";
+
+/// The namespace `set_namespace` chose for this process.
+static CHOSEN_NAMESPACE: OnceLock<String> = OnceLock::new();
+
+/// This process's namespace (a function's `METRICS_NAMESPACE`): set once, at init, before any
+/// metric is written; the first setting holds.
+pub fn set_namespace(namespace: Option<&str>) {
+    let _ = CHOSEN_NAMESPACE.set(namespace.unwrap_or(NAMESPACE).to_string());
+}
 
 /// Where EMF lines go.
 #[derive(Clone)]
@@ -25,7 +36,7 @@ fn collector() -> &'static Collector {
     static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
     COLLECTOR.get_or_init(|| {
         let collector = metrics_cloudwatch_embedded::Builder::new()
-            .cloudwatch_namespace(NAMESPACE)
+            .cloudwatch_namespace(CHOSEN_NAMESPACE.get_or_init(|| NAMESPACE.to_string()).clone())
             .init()
             .expect("the metrics recorder is installed once per process");
         metrics::describe_histogram!("JobDuration", metrics::Unit::Milliseconds, "how long a job run took");
@@ -65,6 +76,11 @@ impl MetricsSink {
         metrics::counter!("JobRows", "Job" => job.clone()).increment(run.rows);
         let outcome = if run.succeeded { "JobSucceeded" } else { "JobFailed" };
         metrics::counter!(outcome, "Job" => job).increment(1);
+        if !run.succeeded {
+            // Every job's failures in one metric, which an alarm watches: the second path a
+            // failure takes to the operators, beside the Job Failed event's rule.
+            metrics::counter!("JobsFailed").increment(1);
+        }
         self.flush(&[
             ("RunId", run.run_id.to_string()),
             ("Trigger", run.trigger.to_string()),
@@ -114,4 +130,41 @@ pub struct JobRunMetrics<'a> {
     pub duration_ms: u64,
     pub rows: u64,
     pub succeeded: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test in this binary that writes metrics: the namespace is the process's, set
+    /// once before the first line, as a function's init does.
+    #[test]
+    fn a_failed_run_is_counted_for_its_job_and_in_all_under_the_stacks_namespace() {
+        set_namespace(Some("TisSync/tis-sync-stage"));
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let run = |succeeded| JobRunMetrics {
+            job: "person-owner-rebuild",
+            run_id: uuid::Uuid::new_v4(),
+            trigger: "schedule",
+            correlation_id: None,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            duration_ms: 1200,
+            rows: 10,
+            succeeded,
+        };
+        let sink = MetricsSink::Buffer(buffer.clone());
+        sink.job_run(&run(true));
+        sink.job_run(&run(false));
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let namespaces: Vec<&str> =
+            lines.iter().map(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"].as_str().unwrap()).collect();
+        assert!(!namespaces.is_empty() && namespaces.iter().all(|n| *n == "TisSync/tis-sync-stage"), "{namespaces:?}");
+        let total: f64 = lines.iter().filter_map(|l| l["JobsFailed"].as_f64()).sum();
+        assert_eq!(total, 1.0, "one failure, counted once: {text}");
+        assert!(
+            lines.iter().any(|l| l["JobFailed"].as_f64() == Some(1.0) && l["Job"] == "person-owner-rebuild"),
+            "{text}"
+        );
+    }
 }

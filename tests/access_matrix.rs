@@ -27,7 +27,7 @@ const REVAL_QUEUE: &str = "RevalToQueue: If(CreateRevalQueue, RevalTraineeUpdate
 const REVAL_BROKER_SECRET: &str =
     "RevalToBroker: arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${RevalBrokerSecretName}-??????";
 /// Every function and the name its secret ends with (sync_core::Function::name).
-const FUNCTIONS: [(&str, &str); 17] = [
+const FUNCTIONS: [(&str, &str); 18] = [
     ("PersonOwnerRebuildFunction", "person-owner-rebuild"),
     ("PersonPlacementEmployingBodyTrustFunction", "person-placement-employing-body-trust"),
     ("PersonPlacementTrainingBodyTrustFunction", "person-placement-training-body-trust"),
@@ -45,7 +45,11 @@ const FUNCTIONS: [(&str, &str); 17] = [
     ("SyncWatchdogFunction", "sync-watchdog"),
     ("SyncStatusFunction", "sync-status"),
     ("SyncMigrateFunction", "sync-migrate"),
+    ("SyncPreflightFunction", "sync-preflight"),
 ];
+/// Calls with no resource-level permissions (the Service Authorization Reference's pages for
+/// Lambda and EventBridge Scheduler): "*" is their only resource.
+const WITHOUT_RESOURCES: [&str; 2] = ["lambda:GetAccountSettings", "scheduler:ListSchedules"];
 const JOB_EVENTS: &[&str] = &["Job Succeeded", "Job Failed", "Job Deferred"];
 const READ_SECRET: &str = "secretsmanager:GetSecretValue";
 const CONSUME: [&str; 4] =
@@ -62,7 +66,8 @@ pub enum Path {
     RuleToTopic,
     /// Every alarm publishes to the alerts topic (topic policy, key policy).
     AlarmsToTopic,
-    /// The function publishes these detail types, and only these, from `tis.sync`.
+    /// The function publishes these detail types, and only these, from `tis.sync`; and the
+    /// preflight describes the bus from inside it.
     FunctionToBus(&'static str, &'static [&'static str]),
     FunctionToQueue(&'static str, &'static [&'static str], &'static str),
     /// The revalidation feed reads the broker's login (when the feeds send to RabbitMQ).
@@ -86,6 +91,9 @@ pub enum Path {
     /// in this account: no resource policy), and sync-migrate PUTs its answer to CloudFormation's
     /// presigned URL on S3, out of the VPC through the S3 endpoint.
     DeployToMigrate,
+    /// sync-preflight probes every other function, reads the account's concurrency
+    /// and lists the schedules.
+    PreflightProbes,
 }
 
 /// Every path the design needs.
@@ -96,7 +104,7 @@ pub fn matrix() -> Vec<Path> {
         AlarmsToTopic,
         ScheduleToFunction("EsrExportDispatchFunction"),
         ScheduleToFunction("SyncWatchdogFunction"),
-        FunctionToQueue("EsrExportDispatchFunction", &["sqs:SendMessage"], "EsrCommandQueue"),
+        FunctionToQueue("EsrExportDispatchFunction", &["sqs:SendMessage", "sqs:GetQueueAttributes"], "EsrCommandQueue"),
         FunctionToQueue("SyncStatusFunction", &["sqs:GetQueueAttributes"], "EsrCommandDeadLetterQueue"),
         QueueToFunction("EsrCommandQueue", "EsrExportFunction"),
         QueueToFunction("EsrRecordQueue", "EsrIntakeFunction"),
@@ -109,12 +117,17 @@ pub fn matrix() -> Vec<Path> {
         IndexToDomain("PersonElasticsearchSyncFunction", "PersonsIndexAlias"),
         IndexToDomain("PostElasticsearchSyncFunction", "PostsIndexAlias"),
         StatusToDomain,
-        FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
-        FunctionToQueue("RevalCurrentPlacementSyncFunction", &["sqs:SendMessage"], REVAL_QUEUE),
+        FunctionToQueue("RevalCurrentPmSyncFunction", &["sqs:SendMessage", "sqs:GetQueueAttributes"], REVAL_QUEUE),
+        FunctionToQueue(
+            "RevalCurrentPlacementSyncFunction",
+            &["sqs:SendMessage", "sqs:GetQueueAttributes"],
+            REVAL_QUEUE,
+        ),
         ConsumerToRevalQueue,
         FeedToBrokerSecret("RevalCurrentPmSyncFunction"),
         FeedToBrokerSecret("RevalCurrentPlacementSyncFunction"),
         DeployToMigrate,
+        PreflightProbes,
     ];
     for (function, name) in FUNCTIONS {
         paths.push(FunctionToSecret(function, name));
@@ -411,8 +424,9 @@ impl<'a> Deployed<'a> {
             }
             Path::FunctionToBus(function, detail_types) => {
                 let role = self.role_of(function);
-                self.check_role_grants(&role, &["events:PutEvents"], "JobEventBus");
+                self.check_role_grants(&role, &["events:PutEvents", "events:DescribeEventBus"], "JobEventBus");
                 self.check_endpoint("events:PutEvents", "JobEventBus", false);
+                self.check_endpoint("events:DescribeEventBus", "JobEventBus", false);
                 for statement in self.statements(&role) {
                     if !strings(&statement["Action"]).iter().any(|a| a == "events:PutEvents") {
                         continue;
@@ -505,6 +519,18 @@ impl<'a> Deployed<'a> {
                 }
                 let role = self.role_of(function);
                 self.check_role_grants(&role, &["sqs:SendMessage"], "FailedInvocationQueue");
+            }
+            Path::PreflightProbes => {
+                let role = self.role_of("SyncPreflightFunction");
+                let others = FUNCTIONS.iter().map(|(id, _)| *id).filter(|id| *id != "SyncPreflightFunction");
+                for function in others {
+                    self.check_role_grants(&role, &["lambda:InvokeFunction"], function);
+                    self.check_endpoint("lambda:InvokeFunction", function, false);
+                }
+                for action in WITHOUT_RESOURCES {
+                    self.check_role_grants(&role, &[action], "*");
+                    self.check_endpoint(action, "*", false);
+                }
             }
             Path::WatchdogToJobs => {
                 let role = self.role_of("SyncWatchdogFunction");
@@ -704,7 +730,8 @@ impl<'a> Deployed<'a> {
             for (action, resource) in self.grants(&role) {
                 let service = action.split(':').next().unwrap_or_default();
                 let data = ["sqs", "s3", "kms", "events", "es", "sns", "lambda", "secretsmanager"].contains(&service);
-                if data && (resource == "*" || action.ends_with('*')) {
+                let unscoped = resource == "*" && !WITHOUT_RESOURCES.contains(&action.as_str());
+                if data && (unscoped || action.ends_with('*')) {
                     self.problems.push(format!("role {role} grants {action} on {resource}"));
                 }
                 if !expected.contains(&(action.clone(), resource.clone())) {

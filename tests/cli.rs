@@ -307,3 +307,64 @@ async fn the_file_numbers_continue_from_the_old_exporters_and_never_go_backwards
         .collect();
     assert_eq!(counters, [("app".to_string(), 3800), ("notification".to_string(), 11)]);
 }
+
+/// The JSON documents of `text`, in order (each starts on a line of its own with `{`).
+fn json_documents(text: &str) -> Vec<Value> {
+    let mut documents = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line == "{" {
+            current = Some(String::new());
+        }
+        if let Some(document) = current.as_mut() {
+            document.push_str(line);
+            document.push('\n');
+            if line == "}" {
+                documents.push(serde_json::from_str(document).unwrap());
+                current = None;
+            }
+        }
+    }
+    documents
+}
+
+#[tokio::test]
+async fn opensearch_access_prints_the_domains_policy_and_roles_for_the_deployed_names() {
+    let domain = "arn:aws:es:eu-west-2:111122223333:domain/tis";
+    let arn = |f: &str| format!("arn:aws:iam::111122223333:role/stage-{f}-Role");
+    let mut command = tis_sync();
+    command.args(["opensearch-access", "--domain-arn", domain, "--function-prefix", "stage-"]);
+    command.args(["--persons-alias", "persons-stage"]);
+    for function in ["person-elasticsearch-sync", "post-elasticsearch-sync", "sync-status"] {
+        command.args(["--role", &format!("{function}={}", arn(function))]);
+    }
+    let (output, stdout, stderr) = run(&mut command);
+    assert!(output.status.success(), "{stderr}");
+    let documents = json_documents(&stdout);
+    // The policy, then a role and its mapping for each of the three.
+    assert_eq!(documents.len(), 7, "{stdout}");
+    let statements = documents[0]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 3);
+    for statement in statements {
+        assert_eq!(statement["Resource"], format!("{domain}/*"));
+        assert_eq!(statement["Effect"], "Allow");
+    }
+    assert_eq!(statements[2]["Principal"]["AWS"], arn("sync-status"));
+    assert_eq!(statements[2]["Action"], serde_json::json!(["es:ESHttpGet"]));
+    assert!(stdout.contains("PUT _plugins/_security/api/roles/stage-person-elasticsearch-sync\n"), "{stdout}");
+    assert_eq!(documents[1]["index_permissions"][0]["index_patterns"], serde_json::json!(["persons-stage-*"]));
+    assert_eq!(documents[2]["backend_roles"], serde_json::json!([arn("person-elasticsearch-sync")]));
+
+    // A function of the domain left out is named, and nothing is printed.
+    let mut missing = tis_sync();
+    missing.args(["opensearch-access", "--domain-arn", domain, "--function-prefix", "stage-"]);
+    missing.args(["--role", &format!("sync-status={}", arn("sync-status"))]);
+    let (output, stdout, stderr) = run(&mut missing);
+    assert!(!output.status.success());
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        error_lines(&stderr),
+        ["error: invalid input: --role person-elasticsearch-sync=ARN is missing"],
+        "{stderr}"
+    );
+}

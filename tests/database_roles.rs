@@ -91,7 +91,8 @@ async fn login(db: &TestDb, function: Function, environment: &str) -> Database {
     let login = shared::logins::grant(&admin.client, function, environment).await.unwrap();
     let mut config = db.database.config();
     config.user(&login.username).password(login.password);
-    Database::from_config(config).unwrap()
+    let local_ca = shared::config::database_ca(&shared::config::environment);
+    Database::trusting(config, shared::db::trusted_roots(local_ca.as_deref()).unwrap()).unwrap()
 }
 
 struct NoteCatchUp;
@@ -102,9 +103,15 @@ impl CatchUp for NoteCatchUp {
     }
 }
 
-/// Does the function's own work as its role; panics when a grant it needs is missing.
+/// Does the function's own work as its role; panics when a grant it needs is missing. Every
+/// function answers the preflight's probe, which compares its role's grants with what the
+/// migrations recorded: it may read both.
 async fn work(db: &TestDb, function: Function, database: Database) {
     let name = function.name();
+    let session = database.connect("tis-sync-test:role").await.unwrap();
+    let role = function.database_role().unwrap();
+    let grants = shared::preflight::grants_check(&session.client, name, &role).await;
+    assert!(grants.passed, "{name}: {grants:?}");
     match function {
         Function::Job(job) => {
             let mut runner = Runner::new(database, EventPublisher::disabled());
@@ -178,6 +185,12 @@ async fn work(db: &TestDb, function: Function, database: Database) {
             watchdog.check(Utc::now().date_naive(), Utc::now()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         Function::SyncMigrate => unreachable!("{name} has no role of its own"),
+        // Its own database work is reading the TCS tables' catalog (its grants are below, as
+        // every function's).
+        Function::SyncPreflight => {
+            let session = database.connect("tis-sync-test:role").await.unwrap();
+            shared::migrate::check_tcs(&session.client).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
         Function::SyncStatus => {
             let session = database.connect("tis-sync-test:role").await.unwrap();
             let status = shared::status::status(&session.client, Utc::now().date_naive(), None, None)

@@ -357,10 +357,9 @@ async fn a_warm_function_keeps_working_when_its_database_password_is_rotated() {
         .to_string();
     // What the function builds at init: the database from the secret, TLS required and
     // verified against PGSSLROOTCERT (the local CA), as in AWS.
-    let database =
-        shared::db::Database::from_source(&shared::config::DatabaseSource::Secret(arn.clone()), Some(&config))
-            .await
-            .unwrap();
+    let local_ca = shared::config::database_ca(&shared::config::environment);
+    let source = shared::config::DatabaseSource::Secret(arn.clone());
+    let database = shared::db::Database::from_source(&source, Some(&config), local_ca.as_deref()).await.unwrap();
     let runner = Runner::new(database.clone(), shared::events::EventPublisher::disabled());
     assert_eq!(run(&runner, JOB, json!({"followUps": false})).await.status, Outcome::Succeeded);
     let session = database.connect("tis-sync-test:tls").await.unwrap();

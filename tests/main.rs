@@ -18,6 +18,7 @@ mod migrations;
 mod operations;
 mod person_owner;
 mod posts_index;
+mod preflight;
 mod real_test_data;
 mod reval_feeds;
 mod runner;

@@ -10,7 +10,7 @@ use serde_json::json;
 use sync_core::esr::schedule::Dispatch;
 use sync_core::esr::Kind;
 use sync_core::graph::{self, GRAPH};
-use sync_core::JobName;
+use sync_core::{Function, JobName};
 
 fn job_functions() -> Vec<(JobName, serde_norway::Value)> {
     let template = template::load();
@@ -1080,4 +1080,60 @@ fn every_metric_and_alarm_is_the_stacks_own() {
     let body = to_json(&dashboard["Properties"]["DashboardBody"])["!Sub"].as_str().unwrap().to_string();
     assert!(!body.contains("[\"TisSync\","), "a dashboard graph reads the unscoped namespace");
     assert!(body.contains("[\"TisSync/${AWS::StackName}\",\"JobFailed\""), "{body}");
+}
+
+/// The logical id of the deployed function named `<stack>-<function>`.
+fn deployed_function_id(template: &serde_json::Value, function: Function) -> String {
+    let name = json!({"Fn::Sub": format!("${{AWS::StackName}}-{function}")});
+    let resources = template["Resources"].as_object().unwrap();
+    let found: Vec<&String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function" && r["Properties"]["FunctionName"] == name)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(found.len(), 1, "{function} is one function");
+    found[0].clone()
+}
+
+/// What the search domain must allow (`tis-sync opensearch-access`) is for the roles this stack
+/// deploys: each function that uses the domain has its role's ARN as an output and as a `--role`
+/// of the OpenSearchAccessCommand output, and the domain's policy would allow it exactly the
+/// HTTP methods its IAM policy allows.
+#[test]
+fn the_opensearch_access_command_names_each_search_functions_role_with_its_own_methods() {
+    let template = deployed();
+    let command = template["Outputs"]["OpenSearchAccessCommand"]["Value"]["Fn::Sub"].as_str().unwrap().to_string();
+    let users: Vec<Function> = Function::all().filter(|f| f.search_use().is_some()).collect();
+    assert_eq!(command.matches("--role ").count(), users.len(), "{command}");
+    for function in users {
+        let id = deployed_function_id(&template, function);
+        let role = template["Resources"][&id]["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap().to_string();
+        assert!(command.contains(&format!("--role {function}=${{{role}.Arn}}")), "{function}: {command}");
+        let outputs = template["Outputs"].as_object().unwrap();
+        assert!(
+            outputs.values().any(|o| o["Value"] == json!({"Fn::GetAtt": [role, "Arn"]})),
+            "{function}: its role's ARN is an output"
+        );
+        let mut methods: Vec<String> = template["Resources"][&role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+            .flat_map(|s| match &s["Action"] {
+                serde_json::Value::String(a) => vec![a.clone()],
+                actions => actions.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+            })
+            .filter(|a| a.starts_with("es:ESHttp"))
+            .collect();
+        methods.sort();
+        methods.dedup();
+        assert_eq!(methods, function.search_use().unwrap().http_actions(), "{function}");
+    }
+    for alias in [
+        "--persons-alias ${PersonsIndexAlias}",
+        "--posts-alias ${PostsIndexAlias}",
+        "--function-prefix ${AWS::StackName}-",
+    ] {
+        assert!(command.contains(alias), "{alias}: {command}");
+    }
 }

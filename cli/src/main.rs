@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
-use commands::{esr, graph, invoke, logins, migrate, pause, run, seed, status, watchdog, Failure};
+use commands::{
+    esr, graph, invoke, logins, migrate, opensearch_access, pause, preflight, run, seed, status, watchdog, Failure,
+};
 
 #[derive(Parser)]
 #[command(name = "tis-sync", version, about = "TIS nightly sync jobs and ESR exporter, run locally")]
@@ -54,6 +56,15 @@ enum Command {
     /// Invoke a deployed function with an event from a file, as the console's Test button does,
     /// and print its answer: events/ holds one file per console action of the runbook.
     Invoke(invoke::Invoke),
+    /// After every deploy: invoke the deployed sync-preflight, which checks from inside every
+    /// path the functions need (secrets, database roles and grants over TLS, AWS services, the
+    /// search domain, schedules, concurrency, TCS tables), and show its checks, each failure with
+    /// its fix. Fails when one fails.
+    Preflight(preflight::Preflight),
+    /// What to apply on the search domain (not the stack's) for the deployed names: its access
+    /// policy's statements and, with fine-grained access control, each function's role and
+    /// mapping. The stack's OpenSearchAccessCommand output is this command, filled in.
+    OpensearchAccess(opensearch_access::OpenSearchAccess),
     /// The ESR exporter.
     #[command(subcommand)]
     Esr(esr::Esr),
@@ -75,6 +86,8 @@ async fn main() -> ExitCode {
         Command::Watchdog(command) => command.execute().await,
         Command::Seed(command) => command.execute().await,
         Command::Invoke(command) => command.execute().await,
+        Command::OpensearchAccess(command) => command.execute(),
+        Command::Preflight(command) => command.execute().await,
         Command::Esr(command) => command.execute().await,
     };
     match result {

@@ -17,20 +17,23 @@ pub enum Function {
     SyncWatchdog,
     SyncStatus,
     SyncMigrate,
+    SyncPreflight,
 }
 
 /// The functions that are not jobs, in the order `Function::all` lists them.
-const NOT_JOBS: [Function; 6] = [
+const NOT_JOBS: [Function; 7] = [
     Function::EsrExportDispatch,
     Function::EsrExport,
     Function::EsrIntake,
     Function::SyncWatchdog,
     Function::SyncStatus,
     Function::SyncMigrate,
+    Function::SyncPreflight,
 ];
 
 impl Function {
-    /// Every function: the jobs, then the exporter's three, the watchdog, status and migrate.
+    /// Every function: the jobs, then the exporter's three, the watchdog, status, migrate and
+    /// preflight.
     pub const ALL: [Function; JobName::ALL.len() + NOT_JOBS.len()] = {
         let mut functions = [Function::SyncMigrate; JobName::ALL.len() + NOT_JOBS.len()];
         let mut i = 0;
@@ -58,6 +61,7 @@ impl Function {
             Function::SyncWatchdog => "sync-watchdog",
             Function::SyncStatus => "sync-status",
             Function::SyncMigrate => "sync-migrate",
+            Function::SyncPreflight => "sync-preflight",
         }
     }
 
@@ -69,7 +73,7 @@ impl Function {
             Function::Job(_) | Function::SyncMigrate => 300,
             Function::EsrExport => 60,
             Function::EsrExportDispatch | Function::EsrIntake | Function::SyncStatus => 30,
-            Function::SyncWatchdog => 120,
+            Function::SyncWatchdog | Function::SyncPreflight => 120,
         })
     }
 
@@ -102,20 +106,24 @@ pub enum AwsService {
     Sqs,
     /// ESR files; CloudFormation's answer to sync-migrate (a presigned URL on S3).
     S3,
-    /// The watchdog starts jobs again.
+    /// The watchdog starts jobs again; the preflight probes every function and reads the
+    /// account's concurrency.
     Lambda,
     /// The domain's configuration API (DescribeDomain); the indexes are on the domain itself.
     OpenSearch,
+    /// The preflight reads the stack's schedules.
+    Scheduler,
 }
 
 impl AwsService {
-    pub const ALL: [AwsService; 6] = [
+    pub const ALL: [AwsService; 7] = [
         AwsService::SecretsManager,
         AwsService::EventBridge,
         AwsService::Sqs,
         AwsService::S3,
         AwsService::Lambda,
         AwsService::OpenSearch,
+        AwsService::Scheduler,
     ];
 
     /// The last part of its VPC endpoint service's name, `com.amazonaws.<region>.<this>`.
@@ -127,6 +135,7 @@ impl AwsService {
             AwsService::S3 => "s3",
             AwsService::Lambda => "lambda",
             AwsService::OpenSearch => "es",
+            AwsService::Scheduler => "scheduler",
         }
     }
 
@@ -154,6 +163,7 @@ impl Function {
             Function::SyncWatchdog => &[SecretsManager, EventBridge, Lambda],
             Function::SyncStatus => &[SecretsManager, Sqs, OpenSearch],
             Function::SyncMigrate => &[SecretsManager, S3],
+            Function::SyncPreflight => &[SecretsManager, Lambda, Scheduler],
         }
     }
 }
@@ -194,7 +204,7 @@ mod tests {
     #[test]
     fn names_roles_and_secrets_follow_one_name() {
         let names: Vec<&str> = Function::all().map(Function::name).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         assert_eq!(Function::EsrIntake.database_role().as_deref(), Some("tis_sync_esr_intake"));
         assert_eq!(
             Function::Job(JobName::PersonOwnerRebuild).database_role().as_deref(),

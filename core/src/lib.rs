@@ -6,8 +6,10 @@
 //! - `esr`: the ESR export command, the kinds of file, their layout, window and schedules;
 //! - `reval`: the revalidation feeds' dates and messages;
 //! - `progress`: when long work says how far it is, and what it says;
+//! - `preflight`: the checks after a deploy, and the probe each function answers;
 //! - `search_domain`: the OpenSearch domain's state and whether a rebuild may start;
 //! - `search_index`: the indexes' names, and which of them a rebuild may delete;
+//! - `search_access`: what the search domain must let each function do;
 //! - `tcs`: the TCS tables and columns the jobs read or write;
 //! - `date`: dates in input (one format, one guard, one reading of `scheduledTime`).
 //!
@@ -23,9 +25,11 @@ pub mod event;
 pub mod function;
 pub mod graph;
 pub mod job;
+pub mod preflight;
 pub mod progress;
 pub mod reval;
 pub mod run;
+pub mod search_access;
 pub mod search_domain;
 pub mod search_index;
 pub mod tcs;

@@ -265,3 +265,44 @@ pub async fn handle_intake(database: &Database, event: LambdaEvent<SqsEvent>) ->
     .await?;
     Ok(response)
 }
+
+/// Answers sync-preflight's probe (`{"preflight": true}`) with this function's own checks, made
+/// from inside it (its role, its network, its secret); any other event goes to `handler`, read
+/// as the event type it takes.
+pub async fn probed<E, R, H, F>(
+    context: &Context,
+    function: Function,
+    event: LambdaEvent<Value>,
+    handler: H,
+) -> Result<Value, Failure>
+where
+    E: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+    H: FnOnce(LambdaEvent<E>) -> F,
+    F: std::future::Future<Output = Result<R, Failure>>,
+{
+    let (payload, lambda_context) = event.into_parts();
+    if sync_core::preflight::is_probe(&payload) {
+        return Ok(answer(shared::preflight::function_checks(context, function).await));
+    }
+    let payload: E = serde_json::from_value(payload)
+        .map_err(|e| Error::InvalidInput(format!("{function} does not take this event: {e}")))?;
+    Ok(answer(handler(LambdaEvent::new(payload, lambda_context)).await?))
+}
+
+fn answer(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("answers serialise")
+}
+
+/// sync-preflight: every function probed, the schedules, the account's concurrency and the TCS
+/// tables; the report when every check passed, else the report as the invocation's error.
+pub async fn handle_preflight(context: &Context) -> Result<sync_core::preflight::Report, Failure> {
+    let report = shared::preflight::stack_checks(context).await;
+    for check in report.checks.iter().filter(|c| !c.passed) {
+        tracing::error!(scope = %check.scope, check = %check.what, detail = %check.detail, "preflight check failed");
+    }
+    if report.failed > 0 {
+        return Err(shared::preflight::failed(&report).into());
+    }
+    Ok(report)
+}

@@ -1,6 +1,8 @@
 //! Configuration, read once at init from the environment into typed settings. A missing or
 //! malformed setting fails init with a message naming the variable.
 
+use std::path::PathBuf;
+
 use crate::error::{Error, Result};
 use sync_core::function::FUNCTION_VARIABLE;
 use sync_core::{reval, search_index, Function, JobName};
@@ -43,6 +45,7 @@ impl Need {
             Function::EsrExportDispatch => vec![Need::CommandQueue],
             Function::EsrExport => vec![Need::EventBus, Need::ExportBucket],
             Function::SyncWatchdog => vec![Need::EventBus, Need::JobFunctionPrefix],
+            Function::SyncPreflight => vec![Need::JobFunctionPrefix],
             Function::SyncStatus => vec![Need::CommandDeadLetterQueue, Need::SearchServer],
             Function::EsrIntake | Function::SyncMigrate => vec![],
         }
@@ -68,9 +71,16 @@ impl Need {
             Need::CommandQueue => "ESR_COMMAND_QUEUE_URL (where export commands are sent)",
             Need::ExportBucket => "ESR_EXPORT_BUCKET (where ESR files are written)",
             Need::CommandDeadLetterQueue => "ESR_COMMAND_DLQ_URL (the export commands' dead-letter queue)",
-            Need::JobFunctionPrefix => "JOB_FUNCTION_PREFIX (the job functions' name prefix, to start them)",
+            Need::JobFunctionPrefix => {
+                "JOB_FUNCTION_PREFIX (the functions' name prefix, <stack>-: to start jobs, or probe every function)"
+            }
         }
     }
+}
+
+/// Whether `function` sends the revalidation feed (and so reaches its broker or queue).
+pub fn needs_reval_target(function: Function) -> bool {
+    Need::of(function).contains(&Need::RevalTarget)
 }
 
 /// Where one process reaches the database.
@@ -160,6 +170,14 @@ pub struct Settings {
     /// function `TisSync/<stack>`), so two stages in one account never feed each other's
     /// alarms; `emf::NAMESPACE` when unset (the CLI, local runs).
     pub metrics_namespace: Option<String>,
+    /// `PGSSLROOTCERT` (`database_ca`): more CAs the database's certificate may chain to.
+    pub database_ca: Option<PathBuf>,
+}
+
+/// `PGSSLROOTCERT`, libpq's variable: a PEM file of CAs trusted beside the OS store and RDS's
+/// (the local Postgres's CA, or another a database is signed by).
+pub fn database_ca(var: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    var("PGSSLROOTCERT").map(PathBuf::from)
 }
 
 /// An index alias setting, `default` when unset; refused unless its indexes' names are its own.
@@ -212,6 +230,7 @@ impl Settings {
             },
             job_function_prefix: var("JOB_FUNCTION_PREFIX"),
             metrics_namespace: var("METRICS_NAMESPACE"),
+            database_ca: database_ca(&var),
         })
     }
 
@@ -288,6 +307,10 @@ mod tests {
             if function == Function::SyncMigrate {
                 // CloudFormation's answer, PUT to a presigned S3 URL (functions::custom_resource).
                 from_settings.push(AwsService::S3);
+            }
+            if function == Function::SyncPreflight {
+                // The stack's schedules, named by the same prefix (shared::preflight).
+                from_settings.push(AwsService::Scheduler);
             }
             from_settings.sort();
             let mut listed = function.aws_services().to_vec();

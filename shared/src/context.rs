@@ -37,7 +37,9 @@ impl Context {
         } else {
             None
         };
-        let database = Database::from_source(&settings.database_source(function)?, aws.as_ref()).await?;
+        let database =
+            Database::from_source(&settings.database_source(function)?, aws.as_ref(), settings.database_ca.as_deref())
+                .await?;
         let events = match (&settings.event_bus, &aws) {
             (Some(bus), Some(aws)) => EventPublisher::new(aws_sdk_eventbridge::Client::new(aws), bus.clone()),
             _ => EventPublisher::disabled(),

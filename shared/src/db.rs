@@ -2,7 +2,7 @@
 //! database errors.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -48,18 +48,17 @@ impl Drop for Session {
 }
 
 impl Database {
-    /// From a libpq-style URL or key=value string (`DATABASE_URL`). Locally `sslmode=disable`;
-    /// in AWS the secret-built config requires TLS.
+    /// From a libpq-style URL or key=value string (`DATABASE_URL`), trusting the OS store, RDS's
+    /// CAs and `PGSSLROOTCERT`'s. Locally `sslmode=disable`; in AWS the secret-built config
+    /// requires TLS.
     pub fn from_url(url: &str) -> Result<Self> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e| Error::Config(format!("DATABASE_URL is not a valid connection string: {e}")))?;
-        Self::from_config(config)
+        Self::from_url_trusting(url, crate::config::database_ca(&crate::config::environment).as_deref())
     }
 
-    /// Trusting the OS store, RDS's CAs and the CAs in `PGSSLROOTCERT` when it is set.
-    pub fn from_config(config: tokio_postgres::Config) -> Result<Self> {
-        let extra_ca = std::env::var_os("PGSSLROOTCERT").map(PathBuf::from);
-        Self::trusting(config, trusted_roots(extra_ca.as_deref())?)
+    fn from_url_trusting(url: &str, extra_ca: Option<&Path>) -> Result<Self> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| Error::Config(format!("DATABASE_URL is not a valid connection string: {e}")))?;
+        Self::trusting(config, trusted_roots(extra_ca)?)
     }
 
     /// Trusting exactly `roots` (`trusted_roots`).
@@ -71,22 +70,31 @@ impl Database {
         })
     }
 
-    /// Builds the database handle, reading the secret when the settings name one.
-    pub async fn from_source(source: &DatabaseSource, aws: Option<&aws_config::SdkConfig>) -> Result<Database> {
+    /// Builds the database handle, reading the secret when the settings name one; `extra_ca`
+    /// is trusted beside the OS store and RDS's CAs (`Settings::database_ca`).
+    pub async fn from_source(
+        source: &DatabaseSource,
+        aws: Option<&aws_config::SdkConfig>,
+        extra_ca: Option<&Path>,
+    ) -> Result<Database> {
         match source {
-            DatabaseSource::Url(url) => Database::from_url(url),
+            DatabaseSource::Url(url) => Database::from_url_trusting(url, extra_ca),
             DatabaseSource::Secret(id) => {
                 let aws = aws.ok_or_else(|| Error::Config("the database secret needs AWS configuration".into()))?;
                 let secret = DatabaseSecret::new(aws_sdk_secretsmanager::Client::new(aws), id.clone());
-                Database::from_secret(secret.read().await?, secret)
+                Database::from_secret(secret.read().await?, secret, extra_ca)
             }
         }
     }
 
     /// From the settings in `secret` (read already into `config`): when the password is
     /// refused, the secret is read again (`PASSWORD_REREADS`) and the connection retried.
-    pub fn from_secret(config: tokio_postgres::Config, secret: DatabaseSecret) -> Result<Self> {
-        Ok(Database { secret: Some(secret), ..Self::from_config(config)? })
+    pub fn from_secret(
+        config: tokio_postgres::Config,
+        secret: DatabaseSecret,
+        extra_ca: Option<&Path>,
+    ) -> Result<Self> {
+        Ok(Database { secret: Some(secret), ..Self::trusting(config, trusted_roots(extra_ca)?)? })
     }
 
     pub fn config(&self) -> tokio_postgres::Config {

@@ -105,6 +105,11 @@ pub enum Error {
         #[source]
         reason: Cause,
     },
+
+    /// A preflight check failed: the whole report as JSON (`sync_core::preflight::Report`),
+    /// which the console shows and `tis-sync preflight` reads back.
+    #[error("{0}")]
+    Preflight(String),
 }
 
 /// What a client (an AWS SDK, OpenSearch) or the service said, kept whole: the message for
@@ -184,6 +189,22 @@ pub fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
     text
 }
 
+/// The `errorType` of sync-preflight's answer when a check failed.
+pub const PREFLIGHT_FAILED: &str = "PreflightFailed";
+
+/// A function's error as the Invoke API answers it: the runtime's error object
+/// (`{"errorType", "errorMessage"}`). The local emulator relays the error a function's watcher
+/// returns as `{"errorType": "Runtime.HandlerError", "errorMessage": "Proxy target returned
+/// HTTP 500: <that object>"}`: unwrapped here, so a caller reads the function's own either way.
+pub fn function_error(answer: serde_json::Value) -> serde_json::Value {
+    const RELAYED: &str = "Proxy target returned HTTP 500: ";
+    let relayed = answer["errorMessage"].as_str().and_then(|m| m.strip_prefix(RELAYED));
+    match relayed.and_then(|inner| serde_json::from_str::<serde_json::Value>(inner).ok()) {
+        Some(inner) if inner.get("errorType").is_some() => inner,
+        _ => answer,
+    }
+}
+
 impl Error {
     pub fn database(context: impl Into<String>, source: tokio_postgres::Error) -> Self {
         Error::Database { context: context.into(), source }
@@ -208,6 +229,7 @@ impl Error {
             Error::Queue { .. } => "QueueError",
             Error::Broker { .. } => "BrokerError",
             Error::Invoke { .. } => "InvokeError",
+            Error::Preflight(_) => PREFLIGHT_FAILED,
         }
     }
 }

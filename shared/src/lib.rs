@@ -7,6 +7,7 @@
 //! - `ledger`: the run ledger and the per-job lock; `migrate`: the schema (`shared/migrations`).
 //! - `esr`: dispatch, export and intake over the database, S3 and SQS.
 //! - `watchdog`: gathers the night's facts and acts on `sync_core::watch`; `status`: the view.
+//! - `preflight`: each function's checks of its own paths, and the stack's (sync-preflight).
 //! - `invocation`: reading the function inputs (console, schedule, follow-up).
 //! - `context`: what a process builds once at init; `config`: the environment's settings.
 //! - `db`, `secret`, `logins`: Postgres, each function's secret and database login.
@@ -28,6 +29,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod logins;
 pub mod migrate;
+pub mod preflight;
 pub mod queue;
 pub mod retry;
 pub mod runner;

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0009_file_counter", sql: include_str!("../migrations/0009_file_counter.sql") },
     Migration { version: "0010_republish", sql: include_str!("../migrations/0010_republish.sql") },
     Migration { version: "0011_tcs_seams", sql: include_str!("../migrations/0011_tcs_seams.sql") },
+    Migration { version: "0012_preflight", sql: include_str!("../migrations/0012_preflight.sql") },
 ];
 
 /// The TCS tables for a database without them: local work and tests only.
@@ -90,6 +91,13 @@ async fn migrate_locked(client: &mut Client, tcs: TcsTables) -> Result<Vec<&'sta
     create_history(client).await?;
     for migration in MIGRATIONS {
         apply(client, migration, &mut applied).await?;
+    }
+    if !applied.is_empty() {
+        // What the roles hold now is what the migrations meant them to (the preflight compares).
+        client
+            .execute("SELECT sync.record_grants()", &[])
+            .await
+            .map_err(|e| Error::database("recording the function roles' grants", e))?;
     }
     Ok(applied)
 }

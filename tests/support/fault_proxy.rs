@@ -1,7 +1,8 @@
 //! A fault proxy: a test instrument in front of a real HTTP server (the OpenSearch-API server).
 //! Every request is forwarded as it came and its answer returned, except the next requests that
-//! match an armed fault, which lose their reply or never arrive. Nothing is answered on the
-//! server's behalf: the proxy only loses what a network can lose.
+//! match an armed fault, which lose their reply or never arrive, or are refused as a managed
+//! domain's security plugin refuses a role without the permission (osmem-server has no security
+//! plugin; nothing else is answered on the server's behalf).
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,38 @@ pub enum Loss {
     Request,
     /// Neither forwarded nor answered, the connection held open: a black hole.
     Everything,
+    /// Not forwarded: answered 403 with the body fine-grained access control sends when the
+    /// caller's mapped roles lack the action (opensearch-project/security's PrivilegesEvaluator:
+    /// "no permissions for [ACTION] and User [...]", as quoted in jaegertracing/jaeger#3727).
+    Forbidden,
+}
+
+/// The transport action the security plugin checks for a REST call (the ones the functions make).
+fn action(method: &str, path: &str) -> &'static str {
+    match method {
+        _ if path.contains("_alias") => "indices:admin/aliases/get",
+        "PUT" => "indices:admin/create",
+        "DELETE" => "indices:admin/delete",
+        _ => "indices:data/read/search",
+    }
+}
+
+/// The security plugin's refusal, for a role arn:aws:iam::…:role/<function's role> FGAC mapped to
+/// nothing that allows `action`.
+fn forbidden(action: &str) -> Response<Full<Bytes>> {
+    let reason = format!(
+        "no permissions for [{action}] and User [name=arn:aws:iam::123456789012:role/tis-sync-role, \
+         backend_roles=[arn:aws:iam::123456789012:role/tis-sync-role], requestedTenant=null]"
+    );
+    let body = serde_json::json!({
+        "error": {"root_cause": [{"type": "security_exception", "reason": reason}], "type": "security_exception", "reason": reason},
+        "status": 403
+    });
+    Response::builder()
+        .status(403)
+        .header("content-type", "application/json; charset=UTF-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response")
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +145,7 @@ async fn handle(
     match loss {
         Some(Loss::Request) => return Err(Lost),
         Some(Loss::Everything) => std::future::pending::<()>().await,
+        Some(Loss::Forbidden) => return Ok(forbidden(action(request.method().as_str(), request.uri().path()))),
         _ => {}
     }
     let answer = forward(&upstream, request).await;

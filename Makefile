@@ -14,7 +14,7 @@ TOOLS := $(or $(TIS_SYNC_TOOLS_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tis-s
 export PGSSLROOTCERT ?= $(or $(TIS_SYNC_PKI_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tis-sync/pki)/ca.pem
 TIS_SYNC := target/debug/tis-sync
 
-.PHONY: help demo test ci lint-template postgres tools down bench package
+.PHONY: help demo test ci lint-template postgres tools down bench package soak
 
 help:
 	@echo "make demo     run the nightly jobs on seeded local data and show what they did"
@@ -23,6 +23,7 @@ help:
 	@echo "make down     stop what the make targets started"
 	@echo "make package  sam validate --lint and sam build: every function's arm64 artifact"
 	@echo "make bench    the TIS-scale benchmark (target/bench/report.md)"
+	@echo "make soak     the night and the exports under random faults (ITERATIONS=30, SEED=...)"
 
 postgres:
 	@infra/local/postgres.sh
@@ -49,6 +50,9 @@ package:
 
 bench:
 	infra/local/bench.sh tis
+
+soak: postgres tools
+	infra/local/soak.sh
 
 ci:
 	cargo fmt --all -- --check

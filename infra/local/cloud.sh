@@ -3,12 +3,12 @@
 # a `cargo lambda watch` of its own from this workspace (the one binary, told which function it
 # is), against local Postgres, OpenSearch and RabbitMQ.
 #
-#   cloud.sh up [demo|test]    start everything, deploy, write <state>/cloud.env
-#   cloud.sh down [demo|test]  stop what `up` started (by PID)
+#   cloud.sh up [demo|test|soak]    start everything, deploy, write <state>/cloud.env
+#   cloud.sh down [demo|test|soak]  stop what `up` started (by PID)
 #   cloud.sh watch FLAVOUR FUNCTION PORT BINARY
 #                              start one function's watcher (deploy.py, for a custom resource's)
 #
-# demo and test keep separate state (.local/demo, .local/test), databases and ports, so the
+# demo, test and soak keep separate state (.local/<flavour>), databases and ports, so the
 # tests can run while a demo is up. The test cloud dispatches ESR app files every minute
 # (template parameter EsrAppFilesSchedule) so a test can watch a schedule fire.
 set -euo pipefail

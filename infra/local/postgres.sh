@@ -13,6 +13,21 @@ port=${PGPORT:-5432}
 state_dir=${TIS_SYNC_STATE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.local}
 mkdir -p "$state_dir"
 
+# The soak's faults (tests/support/soak.rs), as the server's superuser: `postgres.sh restart`
+# restarts the server under the functions' connections; `postgres.sh terminate` ends every
+# connection a function holds (tis-sync:…, and a run's lock holder, tis-sync run …), as a
+# failover or a reaper would.
+case ${1:-} in
+  restart)
+    read -r version name < <(pg_lsclusters --no-header | awk -v p="$port" '$3 == p { print $1, $2; exit }')
+    pg_ctlcluster "$version" "$name" restart -m fast
+    exit 0 ;;
+  terminate)
+    runuser -u postgres -- psql -p "$port" -qAtX -c \
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'tis-sync:%' OR application_name LIKE 'tis-sync run %'" >/dev/null
+    exit 0 ;;
+esac
+
 as_superuser() {
   if [[ $(id -u) == 0 ]] && id postgres >/dev/null 2>&1; then
     runuser -u postgres -- "$@"

@@ -141,6 +141,7 @@ pub async fn kill_when_blocked(client: &Client, name: &str) {
 
 pub mod black_hole;
 pub mod fault_proxy;
+pub mod soak;
 
 /// Small builders for hand-made TCS rows.
 pub mod fixtures {

@@ -493,7 +493,7 @@ fn every_path_of_the_access_matrix_is_granted_at_every_layer_and_nothing_else_is
 fn a_mutated_grant_fails_the_access_matrix() {
     let original = deployed();
     type Mutation = fn(&mut serde_json::Value);
-    let mutations: [(&str, &str, Mutation); 26] = [
+    let mutations: [(&str, &str, Mutation); 29] = [
         ("the exporter may not make data keys", "does not grant kms:GenerateDataKey", |t| {
             let statements = t["Resources"]["EsrExportRole"]["Properties"]["Policies"][0]["PolicyDocument"]
                 ["Statement"]
@@ -666,6 +666,28 @@ fn a_mutated_grant_fails_the_access_matrix() {
                     .retain(|s| s["Sid"] != "CloudFormationsAnswer");
             },
         ),
+        (
+            "the preflight may not probe esr-intake",
+            "does not grant lambda:InvokeFunction on EsrIntakeFunction",
+            |t| {
+                for policy in t["Resources"]["SyncPreflightFunctionRole"]["Properties"]["Policies"].as_array_mut().unwrap() {
+                    for statement in policy["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
+                        if let Some(resources) = statement["Resource"].as_array_mut() {
+                            resources.retain(|r| r != &json!({"Fn::GetAtt": ["EsrIntakeFunction", "Arn"]}));
+                        }
+                    }
+                }
+            },
+        ),
+        ("no Scheduler endpoint: the preflight cannot read the schedules", "no VPC endpoint takes scheduler:ListSchedules", |t| {
+            t["Resources"].as_object_mut().unwrap().remove("SchedulerEndpoint");
+        }),
+        ("the jobs may not describe their bus", "does not grant events:DescribeEventBus", |t| {
+            let statements = t["Resources"]["PublishJobEvents"]["Properties"]["PolicyDocument"]["Statement"]
+                .as_array_mut()
+                .unwrap();
+            statements.retain(|s| s["Sid"] != "DescribeTheBus");
+        }),
         ("the migrations answered by another function", "does not call sync-migrate", |t| {
             t["Resources"]["Migrations"]["Properties"]["ServiceToken"] = json!({"Fn::GetAtt": ["SyncStatusFunction", "Arn"]});
         }),

@@ -109,6 +109,16 @@ quietly logins env AWS_ENDPOINT_URL="$aws_url" AWS_REGION=eu-west-2 AWS_ACCESS_K
 # path: each function's own secret, TLS required and verified against the local CA
 # (postgres.sh made it; PGSSLROOTCERT names it). What the stack's outputs name is added after
 # the deploy; the functions the deploy itself calls (sync-migrate) need none of it.
+# The soak (tests/support/soak.rs) stands between the functions and OpenSearch with its fault
+# proxy, on a port chosen here and listened on by the soak; and arms its crash points in a
+# directory the functions are told of (shared/src/crash_point.rs).
+functions_opensearch_url=$opensearch_url
+crash_points=""
+if [[ $flavour == soak ]]; then
+  functions_opensearch_url="http://127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  crash_points=$state/crash-points
+  mkdir -p "$crash_points"
+fi
 cat > "$state/functions.env" <<ENV
 DATABASE_SECRET_PREFIX="$secret_prefix"
 PGSSLROOTCERT="${PGSSLROOTCERT:?PGSSLROOTCERT must name the local CA: run through make}"
@@ -116,7 +126,7 @@ AWS_ENDPOINT_URL="$aws_url"
 AWS_REGION="eu-west-2"
 AWS_ACCESS_KEY_ID="test"
 AWS_SECRET_ACCESS_KEY="test"
-OPENSEARCH_URL="$opensearch_url"
+OPENSEARCH_URL="$functions_opensearch_url"
 PERSONS_INDEX_ALIAS="persons"
 POSTS_INDEX_ALIAS="posts"
 ESR_EXPORT_PREFIX="exports/"
@@ -127,6 +137,7 @@ REVAL_BROKER_CA_FILE="$PGSSLROOTCERT"
 ESR_APP_FILES_SCHEDULE="$app_files_schedule"
 METRICS_NAMESPACE="TisSync/$stack"
 RUST_LOG="info"
+TIS_SYNC_CRASH_POINTS="$crash_points"
 ENV
 : > "$state/functions.log"
 
@@ -154,6 +165,9 @@ done < "$state/watchers"
   echo "export DATABASE_URL=\"$database_url\""
   echo "export TIS_SYNC_MINISTACK_URL=\"$aws_url\""
   echo "export TIS_SYNC_STACK=\"$stack\""
+  echo "export TIS_SYNC_STATE_DIR=\"$state\""
+  echo "export TIS_SYNC_FLAVOUR=\"$flavour\""
+  echo "export TIS_SYNC_SEARCH_SERVER_URL=\"$opensearch_url\""
   echo "export TIS_SYNC_BROKER_ADDRESS=\"$(sed -E 's|^amqps://([^/]*)/.*|\1|' <<< "$broker_url")\""
   echo "export TIS_SYNC_OUTPUTS=\"$state/outputs.json\""
   echo "export TIS_SYNC_PROCESSED_TEMPLATE=\"$state/processed-template.json\""

@@ -13,11 +13,13 @@
 //! - `db`, `secret`, `logins`: Postgres, each function's secret and database login.
 //! - `queue`: sending to SQS in batches (the dispatcher, the revalidation feeds on SQS).
 //! - `broker`: publishing to RabbitMQ with confirms (the revalidation feeds as TIS reads them).
-//! - `events`, `emf`, `retry`, `deadline`, `telemetry`, `error`: plumbing.
+//! - `events`, `emf`, `retry`, `deadline`, `telemetry`, `error`: plumbing; `crash_point`: where
+//!   the soak kills a process between two writes (debug builds only).
 
 pub mod broker;
 pub mod config;
 pub mod context;
+pub mod crash_point;
 pub mod db;
 pub mod deadline;
 pub mod emf;

@@ -573,6 +573,9 @@ impl Runner {
                 Finish { status: RunStatus::Failed, rows: None, attempts, error: error_text.as_deref(), detail: None }
             }
         };
+        if outcome.is_ok() {
+            crate::crash_point::reached(&format!("work-committed.{job}"));
+        }
         let (control, finished) = self.record_outcome(control, control_pid, deadline, &record, &finish).await?;
         if let Some(sink) = &self.metrics {
             sink.job_run(&JobRunMetrics {
@@ -704,6 +707,7 @@ impl Runner {
         let mut detail = record.event_detail();
         detail.follow_ups = record.follow_ups && self.follow_ups == FollowUps::ByEvents;
         self.events.publish(detail_type, &detail).await?;
+        crate::crash_point::reached(&format!("published.{}", record.job));
         if self.events.is_enabled() {
             ledger::mark_published(&control.client, record.run_id).await?;
         }

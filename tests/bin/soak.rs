@@ -31,8 +31,10 @@ async fn main() {
     let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
     for k in 0..args.iterations {
         let iteration = soak.iteration(seed + k).await;
-        faults += iteration.faults.len();
-        for fault in &iteration.faults {
+        // Injected: planned and reached (a crash point no process came to injected nothing).
+        let injected: Vec<_> = iteration.faults.iter().filter(|f| !iteration.unreached.contains(f)).collect();
+        faults += injected.len();
+        for fault in &injected {
             *classes.entry(fault.class()).or_default() += 1;
         }
         let verdict = if iteration.violations.is_empty() { "ok" } else { "VIOLATED" };
@@ -45,6 +47,9 @@ async fn main() {
             verdict,
             iteration.faults
         );
+        if !iteration.unreached.is_empty() {
+            println!("  not reached (not counted): {:?}", iteration.unreached);
+        }
         for violation in &iteration.violations {
             println!("  violation: {violation}");
         }
@@ -53,7 +58,10 @@ async fn main() {
         }
         violations += iteration.violations.len();
     }
-    println!("faults by class: {classes:?}");
+    println!("faults by class:");
+    for (class, count) in &classes {
+        println!("  {count:>4}  {class}");
+    }
     println!("soak: {} iterations, {faults} faults, {violations} invariant violations", args.iterations);
     if violations > 0 {
         std::process::exit(1);

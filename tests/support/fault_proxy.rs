@@ -21,6 +21,9 @@ pub enum Loss {
     Request,
     /// Neither forwarded nor answered, the connection held open: a black hole.
     Everything,
+    /// Not forwarded: answered with this status as a managed domain does when it sheds load
+    /// (429, `es_rejected_execution_exception`) or has no node to serve it (503).
+    Status(u16),
     /// Not forwarded: answered 403 with the body fine-grained access control sends when the
     /// caller's mapped roles lack the action (opensearch-project/security's PrivilegesEvaluator:
     /// "no permissions for [ACTION] and User [...]", as quoted in jaegertracing/jaeger#3727).
@@ -55,6 +58,18 @@ fn forbidden(action: &str) -> Response<Full<Bytes>> {
         .expect("a valid response")
 }
 
+/// A domain's refusal with `status`: 429 with the rejected-execution error a full write queue
+/// gives, anything else as a bare error.
+fn refused(status: u16) -> Response<Full<Bytes>> {
+    let kind = if status == 429 { "es_rejected_execution_exception" } else { "unavailable" };
+    let body = serde_json::json!({"error": {"type": kind, "reason": "refused by the fault proxy"}, "status": status});
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=UTF-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response")
+}
+
 #[derive(Debug, Clone)]
 struct Fault {
     method: String,
@@ -79,7 +94,12 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Listens on a free local port, forwarding to `upstream` (http://host:port).
     pub async fn start(upstream: &str) -> FaultProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fault proxy");
+        FaultProxy::start_at("127.0.0.1:0", upstream).await
+    }
+
+    /// Listens on `address` (host:port), forwarding to `upstream`.
+    pub async fn start_at(address: &str, upstream: &str) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind(address).await.expect("bind the fault proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
         let state = Arc::new(Mutex::new(State::default()));
@@ -101,10 +121,15 @@ impl FaultProxy {
     }
 
     /// The next `times` requests `method path...` (`"POST"`, a path or the start of one, without
-    /// the query) suffer `loss`.
+    /// the query; `*/_bulk`: any path ending so) suffer `loss`.
     pub fn arm(&self, method: &str, path: &str, loss: Loss, times: usize) {
         let (method, path) = (method.to_string(), path.to_string());
         self.state.lock().unwrap().faults.push(Fault { method, path, loss, times });
+    }
+
+    /// No fault armed any more.
+    pub fn disarm(&self) {
+        self.state.lock().unwrap().faults.clear();
     }
 
     /// The requests a fault took so far.
@@ -132,7 +157,7 @@ async fn handle(
     let loss = {
         let mut state = state.lock().unwrap();
         let (method, path) = (request.method().as_str().to_string(), request.uri().path().to_string());
-        let fault = state.faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.starts_with(&f.path));
+        let fault = state.faults.iter_mut().find(|f| f.times > 0 && f.method == method && matches(&f.path, &path));
         let loss = fault.map(|f| {
             f.times -= 1;
             f.loss
@@ -146,12 +171,21 @@ async fn handle(
         Some(Loss::Request) => return Err(Lost),
         Some(Loss::Everything) => std::future::pending::<()>().await,
         Some(Loss::Forbidden) => return Ok(forbidden(action(request.method().as_str(), request.uri().path()))),
+        Some(Loss::Status(status)) => return Ok(refused(status)),
         _ => {}
     }
     let answer = forward(&upstream, request).await;
     match loss {
         Some(Loss::Reply) => Err(Lost),
         _ => Ok(answer),
+    }
+}
+
+/// `pattern` is the start of `path`, or `*` and its end.
+fn matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(end) => path.ends_with(end),
+        None => path.starts_with(pattern),
     }
 }
 

@@ -177,7 +177,9 @@ impl Exporter {
         }
         // Every handling uploads: for a found file that is harmless (same key, same bytes) and
         // repairs a crash between the commit and an earlier upload.
+        crate::crash_point::reached(&format!("esr-committed.{}", file.deanery));
         self.store.put(&file.s3_key, file.content.clone()).await?;
+        crate::crash_point::reached(&format!("esr-uploaded.{}", file.deanery));
         record(&session.client, file.id, "uploaded_at").await?;
         if file.event_published_at.is_none() {
             // Recorded once every part is out: a retry after a partial send sends them all again.
@@ -201,6 +203,7 @@ impl Exporter {
                 };
                 self.events.publish(DetailType::EsrFileExported, &detail).await?;
             }
+            crate::crash_point::reached(&format!("esr-published.{}", file.deanery));
             if self.events.is_enabled() {
                 record(&session.client, file.id, "event_published_at").await?;
             }

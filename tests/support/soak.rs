@@ -382,7 +382,7 @@ impl Soak {
 
         violations.extend(self.ledger_violations(as_of, &events).await);
         violations.extend(self.derived_table_violations(as_of).await);
-        violations.extend(self.export_violations().await);
+        violations.extend(self.export_violations(as_of).await);
         for fault in &faults {
             if let Fault::DeadLetterRedriven { deanery: place } = fault {
                 violations.extend(self.redriven_file_violations(&deanery(*place), as_of).await);
@@ -666,6 +666,26 @@ impl Soak {
                 _ => {}
             }
         }
+        // Every success announced (its `Job Succeeded` accepted by the bus), or its follow-ups
+        // ran all the same.
+        let unannounced = session
+            .client
+            .query(
+                "SELECT DISTINCT job FROM sync.job_run
+                  WHERE as_of = $1::text::date AND status = 'succeeded' AND follow_ups AND published_at IS NULL",
+                &[&as_of.to_string()],
+            )
+            .await
+            .unwrap();
+        for row in &unannounced {
+            let job: String = row.get(0);
+            let follow_ups = JobName::ALL.iter().find(|j| j.as_str() == job).map(|j| graph::follow_ups(*j));
+            let missing: Vec<_> =
+                follow_ups.unwrap_or(&[]).iter().filter(|f| !succeeded.contains(f.as_str())).collect();
+            if !missing.is_empty() {
+                violations.push(format!("{job}: a success never announced, and its follow-ups {missing:?} never ran"));
+            }
+        }
         for job in JobName::ALL {
             if succeeded.contains(job.as_str()) {
                 continue;
@@ -725,13 +745,29 @@ impl Soak {
         session.client.query(DIGESTS, &[]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
     }
 
-    /// The ESR files: at most one not forced per deanery, kind and date; each kind's numbers
+    /// The ESR files: every active deanery's for the day made, or its command dead-lettered
+    /// (alarmed); at most one not forced per deanery, kind and date; each kind's numbers
     /// consecutive; every exported record in exactly one file, the one it names; every file
     /// uploaded, the object's bytes the file's.
-    async fn export_violations(&self) -> Vec<String> {
+    async fn export_violations(&self, as_of: NaiveDate) -> Vec<String> {
         let session = self.fresh().await;
         let c = &session.client;
         let mut violations = Vec::new();
+        // Every active deanery's app file for the day (the dispatch's), or its command waiting
+        // in the dead-letter queue, whose alarm is the alert.
+        let dead_lettered = self.waiting(&self.env["ESR_COMMAND_DLQ_URL"]).await.unwrap_or(0);
+        let unmade = c
+            .query(
+                "SELECT code FROM esr.deanery d WHERE active AND NOT EXISTS
+                   (SELECT FROM esr.export_file f WHERE f.deanery = d.code AND f.kind = 'app' AND f.run_date = $1::text::date)",
+                &[&as_of.to_string()],
+            )
+            .await
+            .unwrap();
+        if !unmade.is_empty() && dead_lettered == 0 {
+            let unmade: Vec<String> = unmade.iter().map(|r| r.get(0)).collect();
+            violations.push(format!("no app file for {as_of} for {unmade:?}, and nothing in the dead-letter queue"));
+        }
         let doubled = c
             .query(
                 "SELECT deanery || ' ' || kind || ' ' || run_date FROM esr.export_file WHERE NOT forced

@@ -17,7 +17,7 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// People seeded in TCS's tables before the first iteration.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 1000)]
     persons: i64,
 }
 

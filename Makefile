@@ -23,7 +23,7 @@ help:
 	@echo "make down     stop what the make targets started"
 	@echo "make package  sam validate --lint and sam build: every function's arm64 artifact"
 	@echo "make bench    the TIS-scale benchmark (target/bench/report.md)"
-	@echo "make soak     the night and the exports under random faults (ITERATIONS=30, SEED=...)"
+	@echo "make soak     the night and the exports under random faults (ITERATIONS=60, SEED=...)"
 
 postgres:
 	@infra/local/postgres.sh

@@ -10,4 +10,4 @@ cargo build --locked --workspace --all-targets
 "$here/cloud.sh" up soak > /dev/null
 trap '"$here/cloud.sh" down soak' EXIT
 TIS_SYNC_CLOUD_ENV="$root/.local/soak/cloud.env" "$root/target/debug/soak" \
-  --iterations "${ITERATIONS:-30}" ${SEED:+--seed "$SEED"}
+  --iterations "${ITERATIONS:-60}" ${SEED:+--seed "$SEED"}

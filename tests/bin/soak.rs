@@ -11,7 +11,7 @@ use integration_tests::soak::Soak;
 #[derive(Parser)]
 struct Args {
     /// How many iterations.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 60)]
     iterations: u64,
     /// The first iteration's seed; iteration k's is SEED + k (default: from the clock).
     #[arg(long)]

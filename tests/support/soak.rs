@@ -433,7 +433,6 @@ impl Soak {
             .arg("--allow-distant-date")
             .envs(&self.env)
             .env("RUST_LOG", "error"))
-        .await
         .unwrap();
         let left = self.disarm();
         use std::os::unix::process::ExitStatusExt;
@@ -902,7 +901,6 @@ async fn inflict(fault: &Fault, env: &BTreeMap<String, String>) -> Result<(), St
                     .args(["--environment", &format!("local_{}", env["TIS_SYNC_FLAVOUR"])])
                     .envs(env)
                     .env("RUST_LOG", "error"))
-                .await
                 .map_err(|e| e.to_string())?;
                 if output.status.success() {
                     return Ok(());
@@ -916,10 +914,10 @@ async fn inflict(fault: &Fault, env: &BTreeMap<String, String>) -> Result<(), St
     }
 }
 
-/// Runs `command` to its end off the runtime's threads (the other faults' timers go on).
-async fn run(command: &mut std::process::Command) -> std::io::Result<std::process::Output> {
-    let mut command = std::mem::replace(command, std::process::Command::new("true"));
-    tokio::task::spawn_blocking(move || command.output()).await.expect("the command's thread")
+/// Runs `command` to its end, telling the runtime this thread blocks (the other faults' timers
+/// go on, on its other threads).
+fn run(command: &mut std::process::Command) -> std::io::Result<std::process::Output> {
+    tokio::task::block_in_place(|| command.output())
 }
 
 fn signal(signal: &str, pid: u32) -> Result<(), String> {
@@ -971,7 +969,6 @@ async fn replace_environment(env: &BTreeMap<String, String>, function: &str) -> 
     let _ = std::fs::remove_file(&pidfile);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local/cloud.sh");
     let output = run(std::process::Command::new(script).arg("watch").arg(&env["TIS_SYNC_FLAVOUR"]).args(&watcher))
-        .await
         .map_err(|e| e.to_string())?;
     output
         .status

@@ -11,6 +11,7 @@ use shared::events::EventPublisher;
 use shared::runner::{Outcome, RunRequest};
 use sync_core::JobName::{self, *};
 use sync_core::Trigger;
+use tis_sync::InProcessRunner;
 
 fn request(job: JobName, follow_ups: bool) -> RunRequest {
     let mut request = RunRequest::manual(job);
@@ -57,8 +58,8 @@ async fn published_events_reach_exactly_the_rules_of_the_template_that_should_st
     runner.run(request(PersonRecordStatus, true)).await.unwrap();
     // The CLI runs follow-ups itself: its events must not start them a second time, and its
     // answer hands them to the CLI.
-    let cli = db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone())).following_up_in_process();
-    let here = cli.run(request(PostEmployingBodyTrust, true)).await.unwrap();
+    let cli = InProcessRunner::new(db.runner_with_events(EventPublisher::new(eventbridge.clone(), bus.clone())));
+    let here = cli.runner().run(request(PostEmployingBodyTrust, true)).await.unwrap();
     assert_eq!(here.triggered, vec![PostTrainingBodyTrust]);
     c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_gone").await.unwrap();
     runner.run(request(PostEmployingBodyTrust, true)).await.unwrap_err();

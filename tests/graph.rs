@@ -8,7 +8,7 @@ use sync_core::graph;
 use sync_core::JobName::{self, *};
 use sync_core::RunStatus;
 use sync_core::Trigger;
-use tis_sync::InProcess;
+use tis_sync::InProcessRunner;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";
@@ -57,9 +57,9 @@ async fn seeded() -> TestDb {
 async fn re_running_the_employing_job_runs_the_training_job_after_it() {
     let db = seeded().await;
     let c = db.client().await;
-    let runner = db.runner().following_up_in_process();
+    let runner = InProcessRunner::new(db.runner());
     // As an operator re-running it, follow-ups on (the index defers: no owner rebuild today).
-    let report = runner.run_in_process(&[PersonPlacementEmployingBodyTrust], date(AS_OF), true).await;
+    let report = runner.run(&[PersonPlacementEmployingBodyTrust], date(AS_OF), true).await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(
         ledger(&c.client).await,
@@ -84,8 +84,8 @@ async fn re_running_the_employing_job_runs_the_training_job_after_it() {
 async fn with_follow_ups_off_only_the_job_runs() {
     let db = seeded().await;
     let c = db.client().await;
-    let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&[PersonPlacementEmployingBodyTrust], date(AS_OF), false).await;
+    let runner = InProcessRunner::new(db.runner());
+    let report = runner.run(&[PersonPlacementEmployingBodyTrust], date(AS_OF), false).await;
     assert!(report.all_succeeded());
     assert!(report.runs[0].triggered.is_empty());
     assert_eq!(ledger(&c.client).await, vec![row(PersonPlacementEmployingBodyTrust, "manual", "succeeded")]);
@@ -96,9 +96,9 @@ async fn the_whole_nightly_graph_runs_in_dependency_order_and_the_index_once() {
     let db = seeded().await;
     let c = db.client().await;
     let (reval, _, _) = integration_tests::reval_queue().await;
-    let runner = integration_tests::with_search(&db, db.runner().with_reval_feed(reval).following_up_in_process());
+    let runner = InProcessRunner::new(integration_tests::with_search(&db, db.runner().with_reval_feed(reval)));
     let heads: Vec<JobName> = graph::heads().iter().map(|n| n.job).collect();
-    let report = runner.run_in_process(&heads, date(AS_OF), true).await;
+    let report = runner.run(&heads, date(AS_OF), true).await;
     assert!(report.all_succeeded(), "{:?}", report.failed);
     assert_eq!(
         ledger(&c.client).await,
@@ -123,8 +123,8 @@ async fn a_failed_job_does_not_run_what_follows_it() {
     let db = seeded().await;
     let c = db.client().await;
     c.client.batch_execute("ALTER TABLE tcs.post_trust RENAME TO post_trust_gone").await.unwrap();
-    let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&[PostEmployingBodyTrust], date(AS_OF), true).await;
+    let runner = InProcessRunner::new(db.runner());
+    let report = runner.run(&[PostEmployingBodyTrust], date(AS_OF), true).await;
     assert_eq!(report.failed.len(), 1);
     assert!(report.runs.is_empty(), "a failure starts nothing: {:?}", report.runs);
     assert_eq!(ledger(&c.client).await, vec![row(PostEmployingBodyTrust, "manual", "failed")]);

@@ -11,7 +11,7 @@ use shared::events::EventPublisher;
 use shared::runner::RunRequest;
 use shared::watchdog::{Watchdog, WatchdogReport};
 use sync_core::JobName::{self, *};
-use tis_sync::{InProcess, RunHere};
+use tis_sync::InProcessRunner;
 use tokio_postgres::Client;
 
 const AS_OF: &str = "2024-08-04";
@@ -51,8 +51,7 @@ async fn runs_since_setup(c: &Client) -> Vec<(String, String, String)> {
 }
 
 async fn watch(db: &TestDb) -> WatchdogReport {
-    let runner = integration_tests::with_search(db, db.runner().following_up_in_process());
-    let catch_up = RunHere(&runner);
+    let catch_up = InProcessRunner::new(integration_tests::with_search(db, db.runner()));
     let events = EventPublisher::disabled();
     let watchdog = Watchdog {
         db: &db.database,
@@ -331,8 +330,7 @@ async fn the_status_answer_on_a_known_ledger() {
 /// The watchdog's check at 07:00 with its EMF lines kept: its answer and the lines it wrote.
 async fn watch_with_metrics(db: &TestDb) -> (shared::Result<WatchdogReport>, Vec<Value>) {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    let runner = db.runner();
-    let catch_up = RunHere(&runner);
+    let catch_up = InProcessRunner::new(db.runner());
     let events = EventPublisher::disabled();
     let sink = MetricsSink::Buffer(buffer.clone());
     let watchdog = Watchdog {
@@ -482,8 +480,7 @@ async fn a_paused_follow_up_is_not_started_by_its_predecessors_success() {
     let db = seeded().await;
     let c = db.client().await;
     shared::ledger::pause(&c.client, PostTrainingBodyTrust, "data fix").await.unwrap();
-    let runner = db.runner().following_up_in_process();
-    let report = runner.run_in_process(&[PostEmployingBodyTrust], date(AS_OF), true).await;
+    let report = InProcessRunner::new(db.runner()).run(&[PostEmployingBodyTrust], date(AS_OF), true).await;
     let outcomes: Vec<(JobName, shared::runner::Outcome)> = report.runs.iter().map(|r| (r.job, r.status)).collect();
     assert_eq!(
         outcomes,

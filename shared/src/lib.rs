@@ -2,7 +2,8 @@
 //! and status, and their adapters. The vocabulary and the decisions without I/O are
 //! `sync_core`'s; the Lambda side is the `functions` crate; the command line is `cli`.
 //!
-//! - `runner`: the one runner every job goes through (ledger, lock, retries, events, fan-in).
+//! - `runner`: the one runner every job goes through (ledger, lock, retries, events, fan-in);
+//!   `runner::follow_ups`: who starts a success's follow-ups (the bus's rules, or this process).
 //! - `jobs`: what each job computes (one file per job); `search`: the index port and adapter.
 //! - `ledger`: the run ledger and the per-job lock; `migrate`: the schema (`shared/migrations`).
 //! - `esr`: dispatch, export and intake over the database, S3 and SQS.

@@ -6,7 +6,10 @@
 //! on a new one without giving up the lock; a lost control connection stops the run, because the
 //! lock went with it.
 
+pub mod follow_ups;
+
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,6 +30,7 @@ use crate::events::EventPublisher;
 use crate::jobs::{self, reval_feed::RevalFeed};
 use crate::ledger::{self, Finish, NewRun, RunRecord};
 use crate::search::Search;
+use follow_ups::{ByEventBridge, FollowUps};
 
 /// The predecessor run a follow-up says it follows (from its `Job Succeeded` event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +121,9 @@ pub struct RunSummary {
     pub duration_ms: u64,
     pub started_at: DateTime<Utc>,
     pub attempts: u32,
-    /// The follow-ups this run started: through its published `Job Succeeded` event
-    /// (`FollowUps::ByEvents`), or handed to the caller that runs them (`FollowUps::InProcess`).
-    /// Empty when it asked for none, or when there was no bus to publish the event on.
+    /// The follow-ups this run started (`follow_ups`): through its published `Job
+    /// Succeeded` event, or queued in this process. Empty when it asked for none, or when there
+    /// was no bus to publish the event on.
     pub triggered: Vec<JobName>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -280,25 +284,13 @@ pub async fn republish_unpublished(events: &EventPublisher, client: &tokio_postg
     announced
 }
 
-/// Who starts a succeeded run's follow-ups (`graph::follow_ups`). Whether they are due is
-/// decided in one place, `Runner::follow_ups_started`; this says how they are carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FollowUps {
-    /// The run's `Job Succeeded` event says `followUps: true`, and the bus's rules
-    /// (template.yaml) start each follow-up with it: the functions.
-    ByEvents,
-    /// The caller runs them in this process from the run's answer (`RunSummary::triggered`),
-    /// and the events say `followUps: false` so no rule starts them a second time: the CLI.
-    InProcess,
-}
-
 pub struct Runner {
     db: Database,
     events: EventPublisher,
     search: Option<Search>,
     reval: Option<RevalFeed>,
     retry: RetryPolicy,
-    follow_ups: FollowUps,
+    follow_ups: Arc<dyn FollowUps>,
     metrics: Option<MetricsSink>,
 }
 
@@ -306,11 +298,11 @@ impl Runner {
     pub fn new(db: Database, events: EventPublisher) -> Self {
         Runner {
             db,
+            follow_ups: Arc::new(ByEventBridge::on(&events)),
             events,
             search: None,
             reval: None,
             retry: RetryPolicy::default(),
-            follow_ups: FollowUps::ByEvents,
             metrics: None,
         }
     }
@@ -321,9 +313,9 @@ impl Runner {
         self
     }
 
-    /// Follow-ups will be run by this process from each run's answer, not by event rules.
-    pub fn following_up_in_process(mut self) -> Self {
-        self.follow_ups = FollowUps::InProcess;
+    /// Who starts each succeeded run's follow-ups (by default the bus's rules, from its event).
+    pub fn with_follow_ups(mut self, follow_ups: Arc<dyn FollowUps>) -> Self {
+        self.follow_ups = follow_ups;
         self
     }
 
@@ -687,16 +679,11 @@ impl Runner {
         bounded(deadline, job, "recording the outcome", recorded).await
     }
 
-    /// The follow-ups a succeeded run, once announced, has started: those of its job, if it
-    /// asked for them and something starts them (a bus to publish its event on, or the caller).
+    /// Starts the follow-ups of a succeeded run whose success was just announced, if it asked
+    /// for them: the one place they are decided. Answers those started.
     fn follow_ups_started(&self, run: &RunRecord) -> Vec<JobName> {
-        let started = run.follow_ups
-            && match self.follow_ups {
-                FollowUps::ByEvents => self.events.is_enabled(),
-                FollowUps::InProcess => true,
-            };
-        if started {
-            graph::follow_ups(run.job).to_vec()
+        if run.follow_ups {
+            self.follow_ups.start(run, graph::follow_ups(run.job))
         } else {
             Vec::new()
         }
@@ -705,7 +692,7 @@ impl Runner {
     /// Publishes the run's event and records that it was accepted.
     async fn announce(&self, control: &Session, record: &RunRecord, detail_type: DetailType) -> Result<()> {
         let mut detail = record.event_detail();
-        detail.follow_ups = record.follow_ups && self.follow_ups == FollowUps::ByEvents;
+        detail.follow_ups = record.follow_ups && self.follow_ups.started_by_the_event();
         self.events.publish(detail_type, &detail).await?;
         crate::crash_point::reached(&format!("published.{}", record.job));
         if self.events.is_enabled() {

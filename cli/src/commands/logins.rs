@@ -25,7 +25,7 @@ pub struct Logins {
 impl Logins {
     pub async fn execute(self) -> Outcome {
         let mut here = Here::connect().await?;
-        let config = here.runner.database().config();
+        let config = here.runner.runner().database().config();
         let endpoint = logins::Endpoint {
             host: self.secret_host.unwrap_or_else(|| first_host(&config)),
             port: self.secret_port.or_else(|| config.get_ports().first().copied()).unwrap_or(5432),

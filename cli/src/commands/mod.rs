@@ -20,8 +20,8 @@ use clap::builder::TypedValueParser;
 use serde_json::Value;
 use shared::context::Context;
 use shared::db::Session;
-use shared::runner::Runner;
 use shared::Error;
+use tis_sync::InProcessRunner;
 
 /// How a command failed: with one error (reported as one line), or with runs that failed (each
 /// reported already, as it happened).
@@ -66,15 +66,15 @@ pub type Outcome = Result<Output, Failure>;
 /// unreachable database is one clear error, not a retry storm).
 pub struct Here {
     pub context: Context,
-    pub runner: Runner,
+    pub runner: InProcessRunner,
     pub session: Session,
 }
 
 impl Here {
     pub async fn connect() -> Result<Here, Error> {
         let context = Context::from_env(None).await?;
-        let runner = context.runner().await?.following_up_in_process();
-        let session = runner.database().connect("tis-sync:cli").await?;
+        let runner = InProcessRunner::new(context.runner().await?);
+        let session = runner.runner().database().connect("tis-sync:cli").await?;
         Ok(Here { context, runner, session })
     }
 }

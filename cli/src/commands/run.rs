@@ -3,9 +3,8 @@
 
 use chrono::NaiveDate;
 use serde_json::json;
-use shared::runner::Runner;
 use sync_core::{graph, JobName, Trigger};
-use tis_sync::{progress, InProcess, Step};
+use tis_sync::{progress, InProcessRunner, Step};
 use tracing::Instrument;
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
@@ -55,7 +54,7 @@ impl Nightly {
 
 /// Runs `jobs`, and with `follow_ups` what follows them, in this process, printing progress;
 /// fails if any run failed, after printing one line per failure.
-async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Outcome {
+async fn run(runner: &InProcessRunner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bool) -> Outcome {
     // What may run, in dependency order; a follow-up whose other predecessors have not
     // succeeded is deferred, one that nothing started does not run.
     let reach: Vec<JobName> = if follow_ups {
@@ -67,7 +66,7 @@ async fn run(runner: &Runner, jobs: &[JobName], as_of: NaiveDate, follow_ups: bo
     eprintln!("running for {as_of}: {}", names.join(" -> "));
     let bar = progress::bar(&format!("as of {as_of}"), reach.len() as u64);
     let report = runner
-        .run_chain_observed(jobs, Trigger::Manual, as_of, follow_ups, &mut |step| match step {
+        .run_chain(jobs, Trigger::Manual, as_of, follow_ups, &mut |step| match step {
             Step::Starting(job) => bar.pb_set_message(job.as_str()),
             Step::Ran(summary) => {
                 progress::line(&format!(

@@ -1,7 +1,6 @@
 //! `tis-sync watchdog`: the 07:00 watchdog's check for a date, its catch-ups run here.
 
 use chrono::{NaiveDate, Utc};
-use tis_sync::RunHere;
 
 use super::{as_of_date, table, DateParser, Here, Outcome, Output};
 
@@ -18,11 +17,10 @@ impl Watchdog {
     pub async fn execute(self) -> Outcome {
         let as_of = as_of_date(self.as_of, self.allow_distant_as_of)?;
         let here = Here::connect().await?;
-        let catch_up = RunHere(&here.runner);
         let watchdog = shared::watchdog::Watchdog {
             db: &here.context.database,
             events: &here.context.events,
-            catch_up: &catch_up,
+            catch_up: &here.runner,
             metrics: None,
             dispatches: here.context.dispatches()?,
             jobs: here.context.deployed_jobs(),

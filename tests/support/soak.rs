@@ -693,9 +693,8 @@ impl Soak {
             .unwrap();
         for row in &unannounced {
             let job: String = row.get(0);
-            let follow_ups = JobName::ALL.iter().find(|j| j.as_str() == job).map(|j| graph::follow_ups(*j));
-            let missing: Vec<_> =
-                follow_ups.unwrap_or(&[]).iter().filter(|f| !succeeded.contains(f.as_str())).collect();
+            let follow_ups = job.parse::<JobName>().map(graph::follow_ups).unwrap_or(&[]);
+            let missing: Vec<_> = follow_ups.iter().filter(|f| !succeeded.contains(f.as_str())).collect();
             if !missing.is_empty() {
                 violations.push(format!("{job}: a success never announced, and its follow-ups {missing:?} never ran"));
             }
